@@ -1,0 +1,83 @@
+"""What every encoder tells the decoder: its feature widths and output strides."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["Backbone", "WeightsArg", "load_state_dict_file", "resolve_torchvision_weights"]
+
+
+class Backbone(nn.Module):
+    """An encoder returning a list of feature maps, finest first.
+
+    ``channels[i]`` and ``reductions[i]`` describe ``forward(x)[i]``; decoders read them
+    instead of hard-coding 2048/1024/512/256. Several features may share a reduction (the
+    MobileNet-v2 encoder has two at 1/16 and two at 1/32): they are fused at the same level.
+    ``scales[i]`` is the image scale the feature was computed at (1.0 except for
+    multi-scale encoders), so its stride relative to the input is ``reductions[i] / scales[i]``.
+    """
+
+    channels: tuple[int, ...]
+    reductions: tuple[int, ...]
+
+    @property
+    def scales(self) -> tuple[float, ...]:
+        return (1.0,) * len(self.channels)
+
+    @property
+    def strides(self) -> tuple[float, ...]:
+        return tuple(r / s for r, s in zip(self.reductions, self.scales, strict=True))
+
+    def forward(self, x: Tensor) -> list[Tensor]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, Tensor]:
+    """Read a state dict from ``.safetensors`` or a PyTorch pickle, never running code."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such weights file")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(path)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: expected a state dict, found {type(state).__name__}")
+    return state
+
+
+WeightsArg = str | os.PathLike[str] | None
+
+
+def resolve_torchvision_weights(model_name: str, weights: object) -> tuple[object | None, Path | None]:
+    """Split a ``weights`` argument into (torchvision enum member, local file).
+
+    ``"imagenet"`` means torchvision's default ImageNet weights (downloaded on first use);
+    a member name such as ``"IMAGENET1K_V2"`` or an enum member picks one; anything else is
+    a path to a local state dict.
+    """
+    if weights is None:
+        return None, None
+    import torchvision
+
+    enum = torchvision.models.get_model_weights(model_name)
+    if isinstance(weights, enum):
+        return weights, None
+    if isinstance(weights, str) and weights == "imagenet":
+        return enum.DEFAULT, None
+    if isinstance(weights, str) and weights in enum.__members__:
+        return enum[weights], None
+    if isinstance(weights, (str, os.PathLike)):
+        path = Path(weights)
+        if not path.is_file():
+            names = ", ".join(["imagenet", *enum.__members__])
+            raise FileNotFoundError(f"weights_backbone={str(weights)!r}: no such file, and not one of {names}")
+        return None, path
+    raise TypeError(f"weights_backbone must be a name or a path, got {type(weights).__name__}")

@@ -1,0 +1,43 @@
+"""Any timm ``features_only`` model as an encoder (needs the ``[timm]`` extra)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+from .base import Backbone
+
+__all__ = ["TimmBackbone"]
+
+
+class TimmBackbone(Backbone):
+    """Wraps ``timm.create_model(name, features_only=True)``.
+
+    Picks the features whose reductions are 4, 8, 16 and 32 (the four RefineNet levels)
+    and reads their widths from timm's ``feature_info``, so any timm family works.
+    ``pretrained=True`` downloads timm's weights; pass ``pretrained_cfg_overlay=dict(file=...)``
+    to load a local file instead.
+    """
+
+    def __init__(self, model_name: str, *, pretrained: bool = False, **kwargs: Any) -> None:
+        super().__init__()
+        try:
+            import timm
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("the timm adapter needs timm: pip install 'refineseg[timm]'") from exc
+        probe = timm.create_model(model_name, pretrained=False, features_only=True, **kwargs)
+        reductions = list(probe.feature_info.reduction())
+        wanted = [reductions.index(r) for r in (4, 8, 16, 32) if r in reductions]
+        if len(wanted) != 4:
+            raise ValueError(f"timm model {model_name!r} has feature reductions {reductions}; need 4, 8, 16 and 32")
+        del probe
+        self.model = timm.create_model(
+            model_name, pretrained=pretrained, features_only=True, out_indices=wanted, **kwargs
+        )
+        self.channels = tuple(self.model.feature_info.channels())
+        self.reductions = tuple(self.model.feature_info.reduction())
+        self.model_name = model_name
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        return list(self.model(x))

@@ -1,0 +1,39 @@
+"""The ``refineseg`` command line: one sub-command per module, imported only when used."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import convert, models
+
+__all__ = ["main"]
+
+COMMANDS = (convert, models)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="refineseg",
+        description="RefineNet and Light-Weight RefineNet semantic segmentation.",
+    )
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"refineseg {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (OSError, ValueError, ImportError) as exc:  # expected failures: one line, no traceback
+        print(f"refineseg {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

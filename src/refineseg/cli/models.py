@@ -1,0 +1,34 @@
+"""``refineseg models``: the architectures and the published checkpoints."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "list the model architectures and the published checkpoints"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help=HELP, description=HELP)
+    p.add_argument("--params", action="store_true", help="also count parameters (at 21 classes)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..models import get_model, list_models
+    from ..weights.published import list_published_weights
+
+    print("architectures:")
+    for name in list_models():
+        if args.params and "timm" not in name:
+            with torch.device("meta"):
+                count = sum(p.numel() for p in get_model(name).parameters())
+            print(f"  {name:40} {count:>13,d}")
+        else:
+            print(f"  {name}")
+    print("published checkpoints (weights=NAME):")
+    for w in list_published_weights():
+        state = "available" if w.available else "unavailable"
+        print(f"  {w.name:34} {w.dataset:20} {w.num_classes:3d} classes  {state}")
+    return 0

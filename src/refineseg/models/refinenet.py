@@ -1,0 +1,58 @@
+"""RefineNet (Lin et al., CVPR 2017): RCUs, multi-resolution fusion, chained residual pooling."""
+
+from __future__ import annotations
+
+from ..backbones import Backbone
+from ..blocks import CRPOrder, RefineNetBlock
+from .base import CascadeDecoder, CascadeName, SegmentationHead, SegmentationModel, cascade_blocks
+
+__all__ = ["RefineNet"]
+
+
+class RefineNet(SegmentationModel):
+    """RefineNet on any :class:`~refineseg.backbones.Backbone`.
+
+    Defaults are the published 4-cascaded model: lateral 3x3 convolutions to 512 channels
+    at 1/32 and 256 elsewhere, 2 adaptive RCUs per encoder path, 4 pooling stages, 3 output
+    RCUs per block, dropout 0.5 on the 1/16 and 1/32 features and before the classifier.
+    ``cascade`` picks the paper's other variants; a
+    :class:`~refineseg.backbones.MultiScaleBackbone` gives the 2-scale model.
+    """
+
+    def __init__(
+        self,
+        encoder: Backbone,
+        *,
+        num_classes: int,
+        cascade: CascadeName = "4-cascade",
+        width: int = 256,
+        top_width: int = 512,
+        adaptive_rcus: int = 2,
+        output_rcus: int = 3,
+        crp_stages: int = 4,
+        crp_order: CRPOrder = "pool-conv",
+        dropout: float = 0.5,
+    ) -> None:
+        top = max(encoder.reductions)
+        widths = [top_width if r == top else width for r in encoder.reductions]
+
+        def make_block(channels: list[int], strides: list[float], n_laterals: int) -> RefineNetBlock:
+            rcus = [adaptive_rcus] * n_laterals + [0] * (len(channels) - n_laterals)
+            return RefineNetBlock(
+                channels,
+                strides,
+                adaptive_rcus=rcus,
+                output_rcus=output_rcus,
+                crp_stages=crp_stages,
+                crp_order=crp_order,
+            )
+
+        decoder = CascadeDecoder(
+            encoder,
+            cascade=cascade_blocks(encoder.reductions, cascade),
+            widths=widths,
+            lateral_kernel=3,
+            make_block=make_block,
+            dropout=dropout,
+        )
+        super().__init__(encoder, decoder, SegmentationHead(decoder.out_channels, num_classes, dropout))

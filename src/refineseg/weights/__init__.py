@@ -1,0 +1,5 @@
+"""Weights files (safetensors with metadata), the checkpoint converter, published weights."""
+
+from .io import WeightsError, WeightsFile, load_model, read_weights, save_model, strict_load
+
+__all__ = ["WeightsError", "WeightsFile", "load_model", "read_weights", "save_model", "strict_load"]

@@ -1,0 +1,158 @@
+"""The refineseg weights file: one safetensors file that can rebuild its model alone.
+
+Tensors are the model's ``state_dict``; the safetensors metadata (string to string) holds
+``format``, ``format_version``, ``arch`` and JSON-encoded ``arch_kwargs``, ``class_names``,
+``palette``, ``mean``, ``std`` and ``provenance``. safetensors holds no code, so loading a
+file from anywhere is safe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..models.base import IMAGENET_MEAN, IMAGENET_STD, ModelMeta, SegmentationModel
+
+__all__ = ["FORMAT", "WeightsError", "WeightsFile", "load_model", "read_weights", "save_model", "strict_load"]
+
+FORMAT = "refineseg"
+FORMAT_VERSION = "1"
+
+
+class WeightsError(ValueError):
+    """A weights file that cannot be read, or whose tensors do not fit the model."""
+
+
+@dataclass
+class WeightsFile:
+    source: str
+    arch: str
+    arch_kwargs: dict[str, Any]
+    meta: ModelMeta
+    state_dict: dict[str, Tensor] = field(repr=False)
+
+    def load_into(self, model: SegmentationModel) -> None:
+        strict_load(model, self.state_dict, source=self.source)
+        model.meta = self.meta
+
+
+def strict_load(model: nn.Module, state_dict: dict[str, Tensor], *, source: str) -> None:
+    """Load every tensor or none: one error lists missing, unexpected and mis-shaped keys."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(expected))
+    mismatched = sorted(
+        f"{k}: file {tuple(state_dict[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in set(expected) & set(state_dict)
+        if state_dict[k].shape != expected[k].shape
+    )
+    problems = []
+    for title, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", mismatched)):
+        if items:
+            shown = ", ".join(items[:10]) + (f", ... ({len(items) - 10} more)" if len(items) > 10 else "")
+            problems.append(f"{len(items)} {title}: {shown}")
+    if problems:
+        raise WeightsError(f"{source}: weights do not fit the model: " + "; ".join(problems))
+    model.load_state_dict(state_dict, strict=True)
+
+
+def save_model(
+    model: SegmentationModel,
+    path: str | os.PathLike[str],
+    *,
+    provenance: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model`` (built by a refineseg builder) to ``path`` atomically."""
+    from safetensors.torch import save_file
+
+    if getattr(model, "arch", None) is None:
+        raise ValueError("save_model needs a model built by a refineseg builder (get_model or refinenet_*)")
+    path = Path(path)
+    meta = model.meta
+    info = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "arch": model.arch,
+        "arch_kwargs": json.dumps(model.arch_kwargs),
+        "class_names": json.dumps(meta.class_names),
+        "palette": json.dumps([list(c) for c in meta.palette] if meta.palette else None),
+        "mean": json.dumps(list(meta.mean)),
+        "std": json.dumps(list(meta.std)),
+        "provenance": json.dumps({**meta.provenance, **(provenance or {})}),
+    }
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=info)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _resolve(weights: str | os.PathLike[str]) -> Path:
+    path = Path(weights)
+    if path.exists() or isinstance(weights, os.PathLike) or path.suffix:
+        return path
+    from .published import published_weights_path
+
+    return published_weights_path(str(weights))
+
+
+def read_weights(weights: str | os.PathLike[str] | WeightsFile) -> WeightsFile:
+    """Read and validate a weights file (or a published checkpoint's name)."""
+    from safetensors import safe_open
+
+    if isinstance(weights, WeightsFile):
+        return weights
+    path = _resolve(weights)
+    source = str(path)
+    if not path.is_file():
+        raise WeightsError(f"{source}: no such weights file")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            info = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has no iterator
+    except Exception as exc:
+        raise WeightsError(
+            f"{source}: not a readable safetensors weights file ({exc}); "
+            "third-party .pth checkpoints must be converted first with 'refineseg convert'"
+        ) from None
+    if info.get("format") != FORMAT or "arch" not in info:
+        raise WeightsError(f"{source}: a safetensors file, but not a refineseg weights file (no 'arch' metadata)")
+    if info.get("format_version") != FORMAT_VERSION:
+        raise WeightsError(
+            f"{source}: weights format version {info.get('format_version')!r}, expected {FORMAT_VERSION}"
+        )
+    try:
+        arch_kwargs = json.loads(info["arch_kwargs"])
+        palette = json.loads(info.get("palette", "null"))
+        meta = ModelMeta(
+            class_names=json.loads(info.get("class_names", "null")),
+            palette=[tuple(c) for c in palette] if palette else None,
+            mean=tuple(json.loads(info.get("mean", "null")) or IMAGENET_MEAN),
+            std=tuple(json.loads(info.get("std", "null")) or IMAGENET_STD),
+            provenance=json.loads(info.get("provenance", "{}")),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise WeightsError(f"{source}: corrupt refineseg metadata ({exc})") from None
+    return WeightsFile(source, info["arch"], arch_kwargs, meta, state)
+
+
+def load_model(weights: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> SegmentationModel:
+    """Rebuild a model from its weights file alone, in eval mode."""
+    from ..models.registry import get_model
+
+    file = read_weights(weights)
+    model = get_model(file.arch, weights=file)
+    return model.to(device).eval()

@@ -1,0 +1,144 @@
+"""Registry of the checkpoints published with the reference implementations.
+
+The original hosts (cloudstor.aarnet.edu.au) were shut down, so these entries are kept
+for provenance and are marked unavailable: asking for one explains how to convert a copy
+you already have. An entry that is available downloads once, is converted with
+:mod:`refineseg.weights.convert` and is cached as a refineseg ``.safetensors`` file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["PUBLISHED_WEIGHTS", "PublishedWeights", "list_published_weights", "published_weights_path"]
+
+
+@dataclass(frozen=True)
+class PublishedWeights:
+    name: str
+    arch: str  # refineseg builder
+    reference_arch: str  # the reference builder the file was saved from
+    dataset: str
+    num_classes: int
+    url: str
+    sha256: str | None = None
+    available: bool = False
+    note: str = "the cloudstor host was shut down; the file can no longer be downloaded"
+
+
+_CLOUDSTOR = "https://cloudstor.aarnet.edu.au/plus/s/{}/download"
+
+
+def _entry(name: str, arch: str, ref: str, dataset: str, classes: int, token: str) -> PublishedWeights:
+    return PublishedWeights(name, arch, ref, dataset, classes, _CLOUDSTOR.format(token))
+
+
+PUBLISHED_WEIGHTS: dict[str, PublishedWeights] = {
+    w.name: w
+    for w in (
+        # DrSleep/refinenet-pytorch
+        _entry("refinenet_resnet101_voc", "refinenet_resnet101", "rf101", "PASCAL VOC 2012", 21, "Owmttk9bdPROwc6"),
+        # DrSleep/light-weight-refinenet
+        _entry(
+            "lw_refinenet_resnet50_person",
+            "lw_refinenet_resnet50",
+            "rf_lw50",
+            "PASCAL Person-Part",
+            7,
+            "mLA7NxVSPjNL7Oo",
+        ),
+        _entry(
+            "lw_refinenet_resnet101_person",
+            "lw_refinenet_resnet101",
+            "rf_lw101",
+            "PASCAL Person-Part",
+            7,
+            "f1tGGpwdCnYS3xu",
+        ),
+        _entry(
+            "lw_refinenet_resnet152_person",
+            "lw_refinenet_resnet152",
+            "rf_lw152",
+            "PASCAL Person-Part",
+            7,
+            "Ql64rWqiTvWGAA0",
+        ),
+        _entry(
+            "lw_refinenet_resnet50_voc", "lw_refinenet_resnet50", "rf_lw50", "PASCAL VOC 2012", 21, "xp7GcVKC0GbxhTv"
+        ),
+        _entry(
+            "lw_refinenet_resnet101_voc", "lw_refinenet_resnet101", "rf_lw101", "PASCAL VOC 2012", 21, "CPRKWiaCIDRdOwF"
+        ),
+        _entry(
+            "lw_refinenet_resnet152_voc", "lw_refinenet_resnet152", "rf_lw152", "PASCAL VOC 2012", 21, "2w8bFOd45JtPqbD"
+        ),
+        _entry("lw_refinenet_resnet50_nyu", "lw_refinenet_resnet50", "rf_lw50", "NYUDv2", 40, "gE8dnQmHr9svpfu"),
+        _entry("lw_refinenet_resnet101_nyu", "lw_refinenet_resnet101", "rf_lw101", "NYUDv2", 40, "VnsaSUHNZkuIqeB"),
+        _entry("lw_refinenet_resnet152_nyu", "lw_refinenet_resnet152", "rf_lw152", "NYUDv2", 40, "EkPQzB2KtrrDnKf"),
+        _entry(
+            "lw_refinenet_resnet101_context",
+            "lw_refinenet_resnet101",
+            "rf_lw101",
+            "PASCAL-Context",
+            60,
+            "hqmplxWOBbOYYjN",
+        ),
+        _entry(
+            "lw_refinenet_resnet152_context",
+            "lw_refinenet_resnet152",
+            "rf_lw152",
+            "PASCAL-Context",
+            60,
+            "O84NszlYlsu00fW",
+        ),
+        _entry(
+            "lw_refinenet_mobilenet_v2_voc",
+            "lw_refinenet_mobilenet_v2",
+            "mbv2",
+            "PASCAL VOC 2012",
+            21,
+            "nQ6wDnTEFhyidot",
+        ),
+    )
+}
+
+
+def list_published_weights() -> list[PublishedWeights]:
+    return list(PUBLISHED_WEIGHTS.values())
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("REFINESEG_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "refineseg")
+    return Path(root) / "weights"
+
+
+def published_weights_path(name: str) -> Path:
+    """Path of the converted ``.safetensors`` file for a published checkpoint, fetching it if needed."""
+    try:
+        entry = PUBLISHED_WEIGHTS[name]
+    except KeyError:
+        raise FileNotFoundError(
+            f"{name!r} is neither a weights file nor a published checkpoint ({', '.join(PUBLISHED_WEIGHTS)})"
+        ) from None
+    cached = _cache_dir() / f"{name}.safetensors"
+    if cached.is_file():
+        return cached
+    if not entry.available:
+        raise FileNotFoundError(
+            f"published weights {name!r} ({entry.url}) are unavailable: {entry.note}. If you have the original file, "
+            f"convert it: refineseg convert FILE --arch {entry.reference_arch} --num-classes {entry.num_classes} --output {cached}"
+        )
+    from torch.hub import download_url_to_file
+
+    from .convert import convert_checkpoint
+
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    raw = cached.with_suffix(".download")
+    download_url_to_file(entry.url, str(raw), hash_prefix=entry.sha256, progress=True)
+    try:
+        convert_checkpoint(raw, arch=entry.arch, num_classes=entry.num_classes, output=cached)
+    finally:
+        raw.unlink(missing_ok=True)
+    return cached
