@@ -1,7 +1,8 @@
 """Convert checkpoints of the reference PyTorch implementations to refineseg weights.
 
-Sources: ``DrSleep/refinenet-pytorch`` (``rf101``) and ``DrSleep/light-weight-refinenet``
-(``rf_lw50``, ``rf_lw101``, ``rf_lw152``, ``mbv2``), bare or in the wrapped forms their
+Sources: ``DrSleep/refinenet-pytorch`` (``rf101``), ``DrSleep/light-weight-refinenet``
+(``rf_lw50``, ``rf_lw101``, ``rf_lw152``, ``mbv2``) and the pip package ``refinenet`` of
+``best-of-acrv/refinenet`` (``refinenet50/101/152``, same key layout as ``rf101``), bare or in the wrapped forms their
 training scripts save (``{"model": ...}``, ``{"segmenter": ...}``, ``{"state_dict": ...}``,
 ``module.`` prefixes from ``nn.DataParallel``). The old-to-new key tables below are the
 only place where the reference names appear. Every source key is mapped exactly once;
@@ -31,16 +32,21 @@ __all__ = [
     "reference_key_table",
 ]
 
-# reference builder name -> refineseg builder name
+# reference builder name -> refineseg builder name (DrSleep's names, then the pip package's)
 REFERENCE_ARCHS: dict[str, str] = {
     "rf101": "refinenet_resnet101",
+    "refinenet50": "refinenet_resnet50",
+    "refinenet101": "refinenet_resnet101",
+    "refinenet152": "refinenet_resnet152",
     "rf_lw50": "lw_refinenet_resnet50",
     "rf_lw101": "lw_refinenet_resnet101",
     "rf_lw152": "lw_refinenet_resnet152",
     "mbv2": "lw_refinenet_mobilenet_v2",
 }
 _ARCH_LAYOUT = {
+    "refinenet_resnet50": "refinenet",
     "refinenet_resnet101": "refinenet",
+    "refinenet_resnet152": "refinenet",
     "lw_refinenet_resnet50": "lw_resnet",
     "lw_refinenet_resnet101": "lw_resnet",
     "lw_refinenet_resnet152": "lw_resnet",

@@ -1,7 +1,8 @@
 """Registry of the checkpoints published with the reference implementations.
 
-The original hosts (cloudstor.aarnet.edu.au) were shut down, so these entries are kept
-for provenance and are marked unavailable: asking for one explains how to convert a copy
+The original host (cloudstor.aarnet.edu.au) was shut down and, as the reference author
+wrote in DrSleep/light-weight-refinenet issue #80, no copies were kept; no checksums were
+ever published. These entries are kept for provenance and are marked unavailable: asking for one explains how to convert a copy
 you already have. An entry that is available downloads once, is converted with
 :mod:`refineseg.weights.convert` and is cached as a refineseg ``.safetensors`` file.
 """
@@ -40,6 +41,13 @@ PUBLISHED_WEIGHTS: dict[str, PublishedWeights] = {
     for w in (
         # DrSleep/refinenet-pytorch
         _entry("refinenet_resnet101_voc", "refinenet_resnet101", "rf101", "PASCAL VOC 2012", 21, "Owmttk9bdPROwc6"),
+        # best-of-acrv/refinenet (pip package "refinenet"), saved as {"model": state_dict}
+        _entry("refinenet_resnet50_nyu", "refinenet_resnet50", "refinenet50", "NYUDv2", 40, "thgUqW2uRZBeEXG"),
+        _entry("refinenet_resnet101_nyu", "refinenet_resnet101", "refinenet101", "NYUDv2", 40, "9wPfvg6eKqTztNy"),
+        _entry("refinenet_resnet152_nyu", "refinenet_resnet152", "refinenet152", "NYUDv2", 40, "QFcL2qgNsnpSOlr"),
+        _entry("refinenet_resnet50_voc", "refinenet_resnet50", "refinenet50", "PASCAL VOC 2012", 21, "YH73jIiBa8iKllX"),
+        _entry("refinenet_resnet101_voc_acrv", "refinenet_resnet101", "refinenet101", "PASCAL VOC 2012", 21, "rzgoGwTb6CK7nbT"),
+        _entry("refinenet_resnet152_voc", "refinenet_resnet152", "refinenet152", "PASCAL VOC 2012", 21, "fSsPeSsNyyHYTwC"),
         # DrSleep/light-weight-refinenet
         _entry(
             "lw_refinenet_resnet50_person",

@@ -1,0 +1,166 @@
+"""The shared model contract, run for every builder and cascade variant."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.export import Dim
+
+import refineseg
+from refineseg.blocks import ResidualConvUnit
+from refineseg.models.base import cascade_blocks
+
+PUBLISHED_PARAMETERS = {
+    "refinenet_resnet101": 118_052_437,
+    "lw_refinenet_resnet50": 27_357_525,
+    "lw_refinenet_resnet101": 46_349_653,
+    "lw_refinenet_resnet152": 61_993_301,
+    "lw_refinenet_mobilenet_v2": 3_284_565,
+}
+
+# (builder, options): every registered builder plus the paper's cascade variants
+CASES = [(name, {}) for name in refineseg.list_models() if "timm" not in name] + [
+    ("refinenet_resnet18", {"cascade": "single"}),
+    ("refinenet_resnet18", {"cascade": "2-cascade"}),
+    ("refinenet_resnet18", {"image_scales": (1.2, 0.6)}),
+    ("refinenet_resnet18", {"crp_order": "conv-pool", "crp_stages": 2}),
+    ("lw_refinenet_timm", {"model_name": "resnet18"}),
+    ("refinenet_timm", {"model_name": "mobilenetv3_small_100"}),
+]
+NUM_CLASSES = 5
+
+
+def _id(case):
+    name, options = case
+    return name + "".join(f"-{k}={v}" for k, v in options.items())
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[_id(c) for c in CASES])
+def case(request):
+    name, options = request.param
+    if "timm" in name:
+        pytest.importorskip("timm")
+    torch.manual_seed(0)
+    model = refineseg.get_model(name, num_classes=NUM_CLASSES, **options).eval()
+    return name, options, model
+
+
+class TestModelContract:
+    """What every model promises: the same tests for every builder."""
+
+    @pytest.mark.parametrize("size", [(64, 64), (45, 67), (33, 97)])
+    def test_forward_returns_full_size_logits(self, case, size):
+        _, _, model = case
+        with torch.no_grad():
+            out = model(torch.randn(1, 3, *size))
+        assert out.shape == (1, NUM_CLASSES, *size)
+        assert torch.isfinite(out).all()
+
+    def test_lowres_logits_are_at_a_quarter(self, case):
+        _, options, model = case
+        with torch.no_grad():
+            out = model.forward_lowres(torch.randn(1, 3, 64, 96))
+        scale = max(options.get("image_scales", (1.0,)))
+        expected = [math.ceil(round(side * scale) / 4) for side in (64, 96)]
+        assert out.shape == (1, NUM_CLASSES, *expected)
+
+    def test_backward_reaches_every_parameter(self, case):
+        _, _, model = case
+        model.train()
+        try:
+            model(torch.randn(2, 3, 48, 40)).logsumexp(1).mean().backward()
+            missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+            assert not missing
+        finally:
+            model.zero_grad(set_to_none=True)
+            model.eval()
+
+    def test_save_load_round_trip_is_bit_exact(self, case, tmp_path):
+        name, options, model = case
+        model.meta.class_names = [f"class{i}" for i in range(NUM_CLASSES)]
+        path = refineseg.save_model(model, tmp_path / "m.safetensors")
+        loaded = refineseg.load_model(path)
+        assert type(loaded) is type(model) and loaded.arch == name
+        original = model.state_dict()
+        for key, value in loaded.state_dict().items():
+            assert torch.equal(value, original[key]), key
+        assert loaded.meta.class_names == model.meta.class_names
+        x = torch.randn(1, 3, 37, 51)
+        with torch.no_grad():
+            assert torch.equal(loaded(x), model(x))
+
+    def test_export_with_dynamic_size_matches_eager(self, case):
+        _, _, model = case
+        # from 64 px up, no feature map of any encoder (the 0.6-scale one too) has size 1
+        dims = {"x": {2: Dim("height", min=64, max=2048), 3: Dim("width", min=64, max=2048)}}
+        program = torch.export.export(model, (torch.randn(1, 3, 96, 96),), dynamic_shapes=dims)
+        x = torch.randn(1, 3, 101, 77)
+        with torch.no_grad():
+            torch.testing.assert_close(program.module()(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_PARAMETERS))
+def test_parameter_counts_equal_the_published_models(name):
+    with torch.device("meta"):
+        model = refineseg.get_model(name, num_classes=21)
+    assert sum(p.numel() for p in model.parameters()) == PUBLISHED_PARAMETERS[name]
+
+
+def test_builders_are_keyword_only_and_typed():
+    import inspect
+
+    for name in refineseg.list_models():
+        signature = inspect.signature(getattr(refineseg, name))
+        assert all(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in signature.parameters.values()), name
+        assert signature.return_annotation != inspect.Signature.empty
+
+
+def test_get_model_rejects_unknown_names_listing_the_known_ones():
+    with pytest.raises(ValueError, match="lw_refinenet_mobilenet_v2"):
+        refineseg.get_model("refinenet_resnet7")
+
+
+def test_num_classes_sets_the_classifier():
+    model = refineseg.lw_refinenet_mobilenet_v2(num_classes=11)
+    assert model.num_classes == 11 and model.head.classifier.out_channels == 11
+
+
+def test_cascade_variants_have_the_papers_structure():
+    assert cascade_blocks((4, 8, 16, 32), "4-cascade") == [[3], [2], [1], [0]]
+    assert cascade_blocks((4, 8, 16, 32), "2-cascade") == [[2, 3], [0, 1]]
+    assert cascade_blocks((4, 8, 16, 32), "single") == [[0, 1, 2, 3]]
+    two_scale = refineseg.refinenet_resnet18(image_scales=(1.2, 0.6))
+    assert two_scale.decoder.cascade == ((3, 7), (2, 6), (1, 5), (0, 4))
+    single = refineseg.refinenet_resnet18(cascade="single").decoder.blocks
+    assert len(single) == 1 and [len(a) for a in single[0].adapt] == [2, 2, 2, 2]
+    with pytest.raises(ValueError, match="cascade"):
+        refineseg.refinenet_resnet18(cascade="3-cascade")  # type: ignore[arg-type]
+
+
+def test_published_refinenet_structure():
+    with torch.device("meta"):
+        model = refineseg.refinenet_resnet101()
+    decoder = model.decoder
+    assert [b.out_channels for b in decoder.blocks] == [512, 256, 256, 256]
+    assert [lat.kernel_size for lat in decoder.laterals] == [(3, 3)] * 4
+    assert all(len(b.output) == 3 and len(b.pool.convs) == 4 for b in decoder.blocks)
+    assert [[len(a) for a in b.adapt] for b in decoder.blocks] == [[2], [2, 0], [2, 0], [2, 0]]
+    assert decoder.dropout.p == 0.5 and decoder.dropout_features == {2, 3} and model.head.dropout.p == 0.5
+    lw = refineseg.lw_refinenet_resnet50()
+    assert not any(isinstance(m, ResidualConvUnit) for m in lw.modules())
+    convs = [m for m in lw.decoder.modules() if isinstance(m, nn.Conv2d)]
+    assert all(c.kernel_size == (1, 1) for c in convs) and lw.head.classifier.kernel_size == (3, 3)
+
+
+def test_weights_conflicting_with_the_file_are_an_error(tmp_path):
+    path = refineseg.save_model(refineseg.refinenet_resnet18(num_classes=3, crp_stages=2), tmp_path / "m.safetensors")
+    assert refineseg.refinenet_resnet18(weights=path).num_classes == 3
+    with pytest.raises(ValueError, match="crp_stages"):
+        refineseg.refinenet_resnet18(weights=path, crp_stages=4)
+    with pytest.raises(ValueError, match="num_classes"):
+        refineseg.refinenet_resnet18(weights=path, num_classes=4)
+    with pytest.raises(ValueError, match="not 'refinenet_resnet34'"):
+        refineseg.refinenet_resnet34(weights=path)
