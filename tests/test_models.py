@@ -79,7 +79,7 @@ class TestModelContract:
             model.eval()
 
     def test_save_load_round_trip_is_bit_exact(self, case, tmp_path):
-        name, options, model = case
+        name, _, model = case
         model.meta.class_names = [f"class{i}" for i in range(NUM_CLASSES)]
         path = refineseg.save_model(model, tmp_path / "m.safetensors")
         loaded = refineseg.load_model(path)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -179,10 +180,11 @@ def load_reference_checkpoint(path: str | os.PathLike[str]) -> dict[str, Tensor]
     try:
         obj: Any = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        detail = f" (it calls {found.group(1)})" if found else ""
         raise ConversionError(
-            f"{path}: refused to load: the file contains pickled Python objects beyond tensors, "
-            f"which could run code when unpickled (weights_only=True: {reason})"
+            f"{path}: refused to load: the file contains pickled Python objects beyond tensors{detail}, "
+            "which could run code; only plain state dicts are converted"
         ) from None
     except Exception as exc:  # truncated zip, not a torch file at all, ...
         raise ConversionError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from None

@@ -46,8 +46,17 @@ PUBLISHED_WEIGHTS: dict[str, PublishedWeights] = {
         _entry("refinenet_resnet101_nyu", "refinenet_resnet101", "refinenet101", "NYUDv2", 40, "9wPfvg6eKqTztNy"),
         _entry("refinenet_resnet152_nyu", "refinenet_resnet152", "refinenet152", "NYUDv2", 40, "QFcL2qgNsnpSOlr"),
         _entry("refinenet_resnet50_voc", "refinenet_resnet50", "refinenet50", "PASCAL VOC 2012", 21, "YH73jIiBa8iKllX"),
-        _entry("refinenet_resnet101_voc_acrv", "refinenet_resnet101", "refinenet101", "PASCAL VOC 2012", 21, "rzgoGwTb6CK7nbT"),
-        _entry("refinenet_resnet152_voc", "refinenet_resnet152", "refinenet152", "PASCAL VOC 2012", 21, "fSsPeSsNyyHYTwC"),
+        _entry(
+            "refinenet_resnet101_voc_acrv",
+            "refinenet_resnet101",
+            "refinenet101",
+            "PASCAL VOC 2012",
+            21,
+            "rzgoGwTb6CK7nbT",
+        ),
+        _entry(
+            "refinenet_resnet152_voc", "refinenet_resnet152", "refinenet152", "PASCAL VOC 2012", 21, "fSsPeSsNyyHYTwC"
+        ),
         # DrSleep/light-weight-refinenet
         _entry(
             "lw_refinenet_resnet50_person",

@@ -1,0 +1,141 @@
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+import refineseg
+from refineseg.weights import WeightsError, read_weights
+from refineseg.weights.io import strict_load
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    model = refineseg.lw_refinenet_mobilenet_v2(num_classes=3).eval()
+    model.meta.class_names = ["road", "car", "sky"]
+    model.meta.palette = [(128, 64, 128), (64, 0, 128), (128, 128, 128)]
+    return model
+
+
+def test_metadata_travels_with_the_weights(small_model, tmp_path):
+    path = refineseg.save_model(small_model, tmp_path / "m.safetensors", provenance={"trained_on": "test"})
+    file = read_weights(path)
+    assert file.arch == "lw_refinenet_mobilenet_v2"
+    assert file.arch_kwargs["num_classes"] == 3 and file.arch_kwargs["activation"] == "relu6"
+    assert file.meta.class_names == ["road", "car", "sky"]
+    assert file.meta.palette == [(128, 64, 128), (64, 0, 128), (128, 128, 128)]
+    assert file.meta.provenance == {"trained_on": "test"}
+    assert file.meta.mean == (0.485, 0.456, 0.406)
+    loaded = refineseg.load_model(path)
+    assert not loaded.training and loaded.meta.class_names == small_model.meta.class_names
+
+
+def test_save_is_atomic_and_leaves_no_temporary_files(small_model, tmp_path):
+    target = tmp_path / "m.safetensors"
+    target.write_bytes(b"old")
+    refineseg.save_model(small_model, target)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+    assert read_weights(target).arch == "lw_refinenet_mobilenet_v2"
+
+
+def test_save_needs_a_model_built_by_a_builder(tmp_path):
+    from refineseg.backbones import MobileNetV2Backbone
+
+    bare = refineseg.LightWeightRefineNet(MobileNetV2Backbone(), num_classes=2)
+    with pytest.raises(ValueError, match="builder"):
+        refineseg.save_model(bare, tmp_path / "x.safetensors")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "not a readable safetensors"),
+        (b"this is a text file, not weights\n", "not a readable safetensors"),
+        (b"\x00" * 64, "not a readable safetensors"),
+    ],
+)
+def test_files_that_are_not_weights_give_one_clear_error(tmp_path, content, message):
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(content)
+    with pytest.raises(WeightsError, match=message) as info:
+        refineseg.load_model(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_truncated_file_is_an_error(small_model, tmp_path):
+    path = refineseg.save_model(small_model, tmp_path / "m.safetensors")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(WeightsError, match="not a readable safetensors"):
+        refineseg.load_model(path)
+
+
+def test_missing_file_and_foreign_safetensors(tmp_path):
+    with pytest.raises(WeightsError, match="no such weights file"):
+        refineseg.load_model(tmp_path / "absent.safetensors")
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(2)}, foreign)
+    with pytest.raises(WeightsError, match="not a refineseg weights file"):
+        refineseg.load_model(foreign)
+
+
+def test_weights_that_do_not_fit_list_every_problem(small_model, tmp_path):
+    path = refineseg.save_model(small_model, tmp_path / "m.safetensors")
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        info = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    del tensors["head.classifier.bias"]
+    tensors["decoder.extra.weight"] = torch.zeros(1)
+    tensors["head.classifier.weight"] = torch.zeros(4, 256, 3, 3)
+    save_file(tensors, path, metadata=info)
+    with pytest.raises(WeightsError) as err:
+        refineseg.load_model(path)
+    message = str(err.value)
+    for expected in (
+        "1 missing keys: head.classifier.bias",
+        "1 unexpected keys: decoder.extra.weight",
+        "head.classifier.weight: file (4, 256, 3, 3) vs model (3, 256, 3, 3)",
+    ):
+        assert expected in message
+
+
+def test_strict_load_changes_nothing_when_it_fails(small_model):
+    model = refineseg.lw_refinenet_mobilenet_v2(num_classes=3)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    state = {k: torch.zeros_like(v) for k, v in small_model.state_dict().items()}
+    state.pop("head.classifier.bias")
+    with pytest.raises(WeightsError):
+        strict_load(model, state, source="test")
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_corrupt_metadata_is_reported(small_model, tmp_path):
+    path = refineseg.save_model(small_model, tmp_path / "m.safetensors")
+    file = read_weights(path)
+    info = {"format": "refineseg", "format_version": "1", "arch": file.arch, "arch_kwargs": "{not json"}
+    save_file(file.state_dict, path, metadata=info)
+    with pytest.raises(WeightsError, match="corrupt refineseg metadata"):
+        read_weights(path)
+    info["arch_kwargs"] = json.dumps(file.arch_kwargs)
+    info["format_version"] = "99"
+    save_file(file.state_dict, path, metadata=info)
+    with pytest.raises(WeightsError, match="version"):
+        read_weights(path)
+
+
+def test_unavailable_published_weights_explain_how_to_convert(monkeypatch, tmp_path):
+    monkeypatch.setenv("REFINESEG_HOME", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="refineseg convert FILE --arch mbv2 --num-classes 21"):
+        refineseg.lw_refinenet_mobilenet_v2(weights="lw_refinenet_mobilenet_v2_voc")
+    with pytest.raises(FileNotFoundError, match="neither a weights file nor a published"):
+        refineseg.lw_refinenet_mobilenet_v2(weights="no_such_checkpoint")
+
+
+def test_cached_published_weights_load_offline(small_model, monkeypatch, tmp_path):
+    monkeypatch.setenv("REFINESEG_HOME", str(tmp_path))
+    model = refineseg.lw_refinenet_mobilenet_v2(num_classes=21)
+    refineseg.save_model(model, tmp_path / "weights" / "lw_refinenet_mobilenet_v2_voc.safetensors")
+    again = refineseg.lw_refinenet_mobilenet_v2(weights="lw_refinenet_mobilenet_v2_voc")
+    assert torch.equal(again.head.classifier.weight, model.head.classifier.weight)
