@@ -9,8 +9,10 @@ are the model class's (:class:`RefineNet`, :class:`LightWeightRefineNet`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, TypedDict, Unpack
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from ..backbones import (
     Backbone,
@@ -69,44 +71,53 @@ class LightWeightOptions(TypedDict, total=False):
     dropout: float
 
 
-def _resnet_encoder(depth: int, weights: WeightsArg, image_scales: Sequence[float] | None) -> Backbone:
+def _resnet_encoder(depth: int, weights: WeightsArg, image_scales: Sequence[float] | None = None) -> Backbone:
     if image_scales is None:
         return ResNetBackbone(depth, weights=weights)
     return MultiScaleBackbone([ResNetBackbone(depth, weights=weights) for _ in image_scales], image_scales)
 
 
-def _refinenet(
+def _published_mobilenet(weights: WeightsArg) -> Backbone:
+    return MobileNetV2Backbone(weights=weights)
+
+
+def _torchvision_mobilenet(weights: WeightsArg) -> Backbone:
+    return TorchvisionMobileNetV2Backbone(weights=weights)
+
+
+def _timm_encoder(weights: Any, model_name: str | None = None) -> Backbone:
+    from ..backbones.timm_adapter import TimmBackbone
+
+    if model_name is None:
+        raise ValueError("timm models need model_name, e.g. model_name='resnet50'")
+    if weights not in (None, "imagenet", True):
+        raise ValueError("for timm encoders, weights_backbone is None or 'imagenet' (timm's pretrained weights)")
+    return TimmBackbone(model_name, pretrained=weights is not None)
+
+
+M = TypeVar("M", RefineNet, LightWeightRefineNet)
+
+
+def _build(
     name: str,
-    depth: int,
+    model_class: type[M],
+    encoder: Callable[..., Backbone],
     num_classes: int | None,
     weights: WeightsArg,
     weights_backbone: WeightsArg,
-    options: RefineNetOptions,
-) -> RefineNet:
-    def make(
-        *, num_classes: int, weights_backbone: WeightsArg, image_scales: Sequence[float] | None = None, **kw: Any
-    ) -> RefineNet:
-        return RefineNet(_resnet_encoder(depth, weights_backbone, image_scales), num_classes=num_classes, **kw)
+    options: Mapping[str, Any],
+) -> M:
+    """Builder body: options named in ``encoder``'s signature go to the encoder, the rest to the model."""
+    encoder_options = set(inspect.signature(encoder).parameters) - {"weights"}
 
-    return build_model(
+    def make(*, num_classes: int, weights_backbone: WeightsArg, **kw: Any) -> M:
+        encoder_kw = {k: kw.pop(k) for k in encoder_options if k in kw}
+        return model_class(encoder(weights_backbone, **encoder_kw), num_classes=num_classes, **kw)
+
+    model = build_model(
         name, make, num_classes=num_classes, weights=weights, weights_backbone=weights_backbone, options=options
-    )  # type: ignore[return-value]
-
-
-def _lw_refinenet(
-    name: str,
-    depth: int,
-    num_classes: int | None,
-    weights: WeightsArg,
-    weights_backbone: WeightsArg,
-    options: LightWeightOptions,
-) -> LightWeightRefineNet:
-    def make(*, num_classes: int, weights_backbone: WeightsArg, **kw: Any) -> LightWeightRefineNet:
-        return LightWeightRefineNet(ResNetBackbone(depth, weights=weights_backbone), num_classes=num_classes, **kw)
-
-    return build_model(
-        name, make, num_classes=num_classes, weights=weights, weights_backbone=weights_backbone, options=options
-    )  # type: ignore[return-value]
+    )
+    return model  # type: ignore[return-value]
 
 
 @register_model
@@ -118,7 +129,9 @@ def refinenet_resnet18(
     **options: Unpack[RefineNetOptions],
 ) -> RefineNet:
     """RefineNet on ResNet-18."""
-    return _refinenet("refinenet_resnet18", 18, num_classes, weights, weights_backbone, options)
+    return _build(
+        "refinenet_resnet18", RefineNet, partial(_resnet_encoder, 18), num_classes, weights, weights_backbone, options
+    )
 
 
 @register_model
@@ -130,7 +143,9 @@ def refinenet_resnet34(
     **options: Unpack[RefineNetOptions],
 ) -> RefineNet:
     """RefineNet on ResNet-34."""
-    return _refinenet("refinenet_resnet34", 34, num_classes, weights, weights_backbone, options)
+    return _build(
+        "refinenet_resnet34", RefineNet, partial(_resnet_encoder, 34), num_classes, weights, weights_backbone, options
+    )
 
 
 @register_model
@@ -142,7 +157,9 @@ def refinenet_resnet50(
     **options: Unpack[RefineNetOptions],
 ) -> RefineNet:
     """RefineNet on ResNet-50."""
-    return _refinenet("refinenet_resnet50", 50, num_classes, weights, weights_backbone, options)
+    return _build(
+        "refinenet_resnet50", RefineNet, partial(_resnet_encoder, 50), num_classes, weights, weights_backbone, options
+    )
 
 
 @register_model
@@ -154,7 +171,9 @@ def refinenet_resnet101(
     **options: Unpack[RefineNetOptions],
 ) -> RefineNet:
     """RefineNet-101, the published ``rf101`` (118,052,437 parameters at 21 classes)."""
-    return _refinenet("refinenet_resnet101", 101, num_classes, weights, weights_backbone, options)
+    return _build(
+        "refinenet_resnet101", RefineNet, partial(_resnet_encoder, 101), num_classes, weights, weights_backbone, options
+    )
 
 
 @register_model
@@ -166,7 +185,9 @@ def refinenet_resnet152(
     **options: Unpack[RefineNetOptions],
 ) -> RefineNet:
     """RefineNet on ResNet-152."""
-    return _refinenet("refinenet_resnet152", 152, num_classes, weights, weights_backbone, options)
+    return _build(
+        "refinenet_resnet152", RefineNet, partial(_resnet_encoder, 152), num_classes, weights, weights_backbone, options
+    )
 
 
 @register_model
@@ -178,7 +199,15 @@ def lw_refinenet_resnet18(
     **options: Unpack[LightWeightOptions],
 ) -> LightWeightRefineNet:
     """Light-Weight RefineNet on ResNet-18."""
-    return _lw_refinenet("lw_refinenet_resnet18", 18, num_classes, weights, weights_backbone, options)
+    return _build(
+        "lw_refinenet_resnet18",
+        LightWeightRefineNet,
+        partial(_resnet_encoder, 18),
+        num_classes,
+        weights,
+        weights_backbone,
+        options,
+    )
 
 
 @register_model
@@ -190,7 +219,15 @@ def lw_refinenet_resnet34(
     **options: Unpack[LightWeightOptions],
 ) -> LightWeightRefineNet:
     """Light-Weight RefineNet on ResNet-34."""
-    return _lw_refinenet("lw_refinenet_resnet34", 34, num_classes, weights, weights_backbone, options)
+    return _build(
+        "lw_refinenet_resnet34",
+        LightWeightRefineNet,
+        partial(_resnet_encoder, 34),
+        num_classes,
+        weights,
+        weights_backbone,
+        options,
+    )
 
 
 @register_model
@@ -202,7 +239,15 @@ def lw_refinenet_resnet50(
     **options: Unpack[LightWeightOptions],
 ) -> LightWeightRefineNet:
     """Light-Weight RefineNet-50, the published ``rf_lw50`` (27,357,525 parameters at 21 classes)."""
-    return _lw_refinenet("lw_refinenet_resnet50", 50, num_classes, weights, weights_backbone, options)
+    return _build(
+        "lw_refinenet_resnet50",
+        LightWeightRefineNet,
+        partial(_resnet_encoder, 50),
+        num_classes,
+        weights,
+        weights_backbone,
+        options,
+    )
 
 
 @register_model
@@ -214,7 +259,15 @@ def lw_refinenet_resnet101(
     **options: Unpack[LightWeightOptions],
 ) -> LightWeightRefineNet:
     """Light-Weight RefineNet-101, the published ``rf_lw101`` (46,349,653 parameters at 21 classes)."""
-    return _lw_refinenet("lw_refinenet_resnet101", 101, num_classes, weights, weights_backbone, options)
+    return _build(
+        "lw_refinenet_resnet101",
+        LightWeightRefineNet,
+        partial(_resnet_encoder, 101),
+        num_classes,
+        weights,
+        weights_backbone,
+        options,
+    )
 
 
 @register_model
@@ -226,7 +279,15 @@ def lw_refinenet_resnet152(
     **options: Unpack[LightWeightOptions],
 ) -> LightWeightRefineNet:
     """Light-Weight RefineNet-152, the published ``rf_lw152`` (61,993,301 parameters at 21 classes)."""
-    return _lw_refinenet("lw_refinenet_resnet152", 152, num_classes, weights, weights_backbone, options)
+    return _build(
+        "lw_refinenet_resnet152",
+        LightWeightRefineNet,
+        partial(_resnet_encoder, 152),
+        num_classes,
+        weights,
+        weights_backbone,
+        options,
+    )
 
 
 _MOBILENET_DEFAULTS: LightWeightOptions = {
@@ -246,19 +307,16 @@ def lw_refinenet_mobilenet_v2(
     **options: Unpack[LightWeightOptions],
 ) -> LightWeightRefineNet:
     """Light-Weight RefineNet on the published MobileNet-v2 layout, ``mbv2`` (3,284,565 parameters at 21 classes)."""
-
-    def make(*, num_classes: int, weights_backbone: WeightsArg, **kw: Any) -> LightWeightRefineNet:
-        return LightWeightRefineNet(MobileNetV2Backbone(weights=weights_backbone), num_classes=num_classes, **kw)
-
     options = {**_MOBILENET_DEFAULTS, **options}
-    return build_model(
+    return _build(
         "lw_refinenet_mobilenet_v2",
-        make,
-        num_classes=num_classes,
-        weights=weights,
-        weights_backbone=weights_backbone,
-        options=options,
-    )  # type: ignore[return-value]
+        LightWeightRefineNet,
+        _published_mobilenet,
+        num_classes,
+        weights,
+        weights_backbone,
+        options,
+    )
 
 
 @register_model
@@ -269,36 +327,21 @@ def lw_refinenet_mobilenet_v2_torchvision(
     weights_backbone: WeightsArg = None,
     **options: Unpack[LightWeightOptions],
 ) -> LightWeightRefineNet:
-    """Light-Weight RefineNet on torchvision's MobileNet-v2 (its ImageNet weights download with ``weights_backbone="imagenet"``)."""
-
-    def make(*, num_classes: int, weights_backbone: WeightsArg, **kw: Any) -> LightWeightRefineNet:
-        return LightWeightRefineNet(
-            TorchvisionMobileNetV2Backbone(weights=weights_backbone), num_classes=num_classes, **kw
-        )
-
+    """Light-Weight RefineNet on torchvision's MobileNet-v2 (``weights_backbone="imagenet"`` downloads its weights)."""
     options = {**_MOBILENET_DEFAULTS, **options}
-    return build_model(
+    return _build(
         "lw_refinenet_mobilenet_v2_torchvision",
-        make,
-        num_classes=num_classes,
-        weights=weights,
-        weights_backbone=weights_backbone,
-        options=options,
-    )  # type: ignore[return-value]
+        LightWeightRefineNet,
+        _torchvision_mobilenet,
+        num_classes,
+        weights,
+        weights_backbone,
+        options,
+    )
 
 
-def _with_model_name(model_name: str | None, options: Any) -> dict[str, Any]:
+def _with_model_name(model_name: str | None, options: Mapping[str, Any]) -> dict[str, Any]:
     return {**options, "model_name": model_name} if model_name is not None else dict(options)
-
-
-def _timm_encoder(model_name: str | None, weights_backbone: Any) -> Backbone:
-    from ..backbones.timm_adapter import TimmBackbone
-
-    if model_name is None:
-        raise ValueError("timm models need model_name, e.g. model_name='resnet50'")
-    if weights_backbone not in (None, "imagenet", True):
-        raise ValueError("for timm encoders, weights_backbone is None or 'imagenet' (timm's pretrained weights)")
-    return TimmBackbone(model_name, pretrained=weights_backbone is not None)
 
 
 @register_model
@@ -311,18 +354,8 @@ def refinenet_timm(
     **options: Unpack[RefineNetOptions],
 ) -> RefineNet:
     """RefineNet on any timm ``features_only`` model (``pip install 'refineseg[timm]'``)."""
-
-    def make(*, num_classes: int, weights_backbone: WeightsArg, model_name: str | None = None, **kw: Any) -> RefineNet:
-        return RefineNet(_timm_encoder(model_name, weights_backbone), num_classes=num_classes, **kw)
-
-    return build_model(
-        "refinenet_timm",
-        make,
-        num_classes=num_classes,
-        weights=weights,
-        weights_backbone=weights_backbone,
-        options=_with_model_name(model_name, options),
-    )  # type: ignore[return-value]
+    options = _with_model_name(model_name, options)
+    return _build("refinenet_timm", RefineNet, _timm_encoder, num_classes, weights, weights_backbone, options)
 
 
 @register_model
@@ -335,17 +368,7 @@ def lw_refinenet_timm(
     **options: Unpack[LightWeightOptions],
 ) -> LightWeightRefineNet:
     """Light-Weight RefineNet on any timm ``features_only`` model (``pip install 'refineseg[timm]'``)."""
-
-    def make(
-        *, num_classes: int, weights_backbone: WeightsArg, model_name: str | None = None, **kw: Any
-    ) -> LightWeightRefineNet:
-        return LightWeightRefineNet(_timm_encoder(model_name, weights_backbone), num_classes=num_classes, **kw)
-
-    return build_model(
-        "lw_refinenet_timm",
-        make,
-        num_classes=num_classes,
-        weights=weights,
-        weights_backbone=weights_backbone,
-        options=_with_model_name(model_name, options),
-    )  # type: ignore[return-value]
+    options = _with_model_name(model_name, options)
+    return _build(
+        "lw_refinenet_timm", LightWeightRefineNet, _timm_encoder, num_classes, weights, weights_backbone, options
+    )
