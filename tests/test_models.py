@@ -51,7 +51,7 @@ def case(request):
 class TestModelContract:
     """What every model promises: the same tests for every builder."""
 
-    @pytest.mark.parametrize("size", [(64, 64), (45, 67), (33, 97)])
+    @pytest.mark.parametrize("size", [(64, 64), (45, 67), (33, 97), (1, 1), (7, 5)])
     def test_forward_returns_full_size_logits(self, case, size):
         _, _, model = case
         with torch.no_grad():

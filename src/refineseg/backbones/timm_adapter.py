@@ -27,7 +27,8 @@ class TimmBackbone(Backbone):
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ImportError("the timm adapter needs timm: pip install 'refineseg[timm]'") from exc
         probe = timm.create_model(model_name, pretrained=False, features_only=True, **kwargs)
-        reductions = list(probe.feature_info.reduction())
+        probe_info: Any = probe.feature_info
+        reductions = list(probe_info.reduction())
         wanted = [reductions.index(r) for r in (4, 8, 16, 32) if r in reductions]
         if len(wanted) != 4:
             raise ValueError(f"timm model {model_name!r} has feature reductions {reductions}; need 4, 8, 16 and 32")
@@ -35,8 +36,9 @@ class TimmBackbone(Backbone):
         self.model = timm.create_model(
             model_name, pretrained=pretrained, features_only=True, out_indices=wanted, **kwargs
         )
-        self.channels = tuple(self.model.feature_info.channels())
-        self.reductions = tuple(self.model.feature_info.reduction())
+        info: Any = self.model.feature_info
+        self.channels = tuple(info.channels())
+        self.reductions = tuple(info.reduction())
         self.model_name = model_name
 
     def forward(self, x: Tensor) -> list[Tensor]:

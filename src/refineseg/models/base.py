@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..backbones import Backbone
-from ..blocks import conv
+from ..blocks import LightWeightRefineNetBlock, RefineNetBlock, conv
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -81,7 +81,7 @@ class CascadeDecoder(nn.Module):
         cascade: Sequence[Sequence[int]],
         widths: Sequence[int],
         lateral_kernel: int,
-        make_block: Callable[[list[int], list[float], int], nn.Module],
+        make_block: Callable[[list[int], list[float], int], RefineNetBlock | LightWeightRefineNetBlock],
         dropout: float = 0.0,
         dropout_reductions: Sequence[int] = (16, 32),
     ) -> None:

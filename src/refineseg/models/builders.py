@@ -354,8 +354,8 @@ def refinenet_timm(
     **options: Unpack[RefineNetOptions],
 ) -> RefineNet:
     """RefineNet on any timm ``features_only`` model (``pip install 'refineseg[timm]'``)."""
-    options = _with_model_name(model_name, options)
-    return _build("refinenet_timm", RefineNet, _timm_encoder, num_classes, weights, weights_backbone, options)
+    merged = _with_model_name(model_name, options)
+    return _build("refinenet_timm", RefineNet, _timm_encoder, num_classes, weights, weights_backbone, merged)
 
 
 @register_model
@@ -368,7 +368,7 @@ def lw_refinenet_timm(
     **options: Unpack[LightWeightOptions],
 ) -> LightWeightRefineNet:
     """Light-Weight RefineNet on any timm ``features_only`` model (``pip install 'refineseg[timm]'``)."""
-    options = _with_model_name(model_name, options)
+    merged = _with_model_name(model_name, options)
     return _build(
-        "lw_refinenet_timm", LightWeightRefineNet, _timm_encoder, num_classes, weights, weights_backbone, options
+        "lw_refinenet_timm", LightWeightRefineNet, _timm_encoder, num_classes, weights, weights_backbone, merged
     )

@@ -72,14 +72,15 @@ def save_model(
     """Write ``model`` (built by a refineseg builder) to ``path`` atomically."""
     from safetensors.torch import save_file
 
-    if getattr(model, "arch", None) is None:
+    arch = getattr(model, "arch", None)
+    if arch is None:
         raise ValueError("save_model needs a model built by a refineseg builder (get_model or refinenet_*)")
     path = Path(path)
     meta = model.meta
     info = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "arch": model.arch,
+        "arch": arch,
         "arch_kwargs": json.dumps(model.arch_kwargs),
         "class_names": json.dumps(meta.class_names),
         "palette": json.dumps([list(c) for c in meta.palette] if meta.palette else None),
