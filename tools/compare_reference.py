@@ -1,9 +1,10 @@
 """Check converted models against the reference implementations, run side by side.
 
-    python tools/compare_reference.py --refinenet-pytorch DIR --light-weight-refinenet DIR
+    python tools/compare_reference.py --refinenet-pytorch DIR --light-weight-refinenet DIR --acrv-refinenet DIR
 
-DIR is a checkout of DrSleep/refinenet-pytorch or DrSleep/light-weight-refinenet (not part
-of this repository). For each published architecture the reference model gets random
+Each DIR is a checkout of DrSleep/refinenet-pytorch, DrSleep/light-weight-refinenet or
+best-of-acrv/refinenet (the pip package ``refinenet``), none of them part of this
+repository; only the model files are imported. For each published architecture the reference model gets random
 weights and random batch-norm statistics, is saved in a wrapped form its training scripts
 use, converted with ``refineseg.weights.convert``, and both models run on the same random
 images. The reference output is upsampled bilinearly (align_corners=False) to the input
@@ -29,6 +30,8 @@ ARCHS = {
     "rf_lw101": ("models.resnet", "rf_lw101", "light_weight_refinenet"),
     "rf_lw152": ("models.resnet", "rf_lw152", "light_weight_refinenet"),
     "mbv2": ("models.mobilenet", "mbv2", "light_weight_refinenet"),
+    "refinenet50": ("refinenet.models.refinenet", "refinenet50", "acrv_refinenet"),
+    "refinenet152": ("refinenet.models.refinenet", "refinenet152", "acrv_refinenet"),
 }
 WRAPPERS = ("segmenter", "model", "bare")
 
@@ -51,6 +54,21 @@ def randomize_(model: torch.nn.Module, seed: int) -> None:
                     module.bias.copy_(torch.randn(module.bias.shape, generator=gen) * 0.1)
 
 
+def _import_acrv_models_only(repo: str) -> None:
+    """The pip package's __init__ pulls in its datasets and trainer; register its packages as
+    bare namespaces so only the model files run, with stubs for their download helpers."""
+    import types
+
+    for name, path in (("refinenet", "refinenet"), ("refinenet.models", "refinenet/models")):
+        package = types.ModuleType(name)
+        package.__path__ = [str(Path(repo) / path)]
+        sys.modules[name] = package
+    for name in ("six", "six.moves", "pkg_resources"):
+        sys.modules.setdefault(name, types.ModuleType(name))
+    sys.modules["six"].moves = sys.modules["six.moves"]  # type: ignore[attr-defined]
+    sys.modules["six.moves"].urllib = None  # type: ignore[attr-defined]
+
+
 def reference_worker(
     repo: str, arch: str, num_classes: int, sizes: list[tuple[int, int]], wrapper: str, out: str
 ) -> None:
@@ -58,8 +76,12 @@ def reference_worker(
     import importlib
 
     sys.path.insert(0, repo)
-    module, builder, _ = ARCHS[arch]
-    model = getattr(importlib.import_module(module), builder)(num_classes, imagenet=False, pretrained=False)
+    module, builder, flavour = ARCHS[arch]
+    if flavour == "acrv_refinenet":
+        _import_acrv_models_only(repo)
+        model = getattr(importlib.import_module(module), builder)(num_classes, pretrained=None)
+    else:
+        model = getattr(importlib.import_module(module), builder)(num_classes, imagenet=False, pretrained=False)
     randomize_(model, seed=0)
     model.eval()
     state = model.state_dict()
@@ -111,13 +133,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--refinenet-pytorch", type=Path, help="checkout of DrSleep/refinenet-pytorch")
     parser.add_argument("--light-weight-refinenet", type=Path, help="checkout of DrSleep/light-weight-refinenet")
+    parser.add_argument(
+        "--acrv-refinenet", type=Path, help="checkout of best-of-acrv/refinenet (pip package refinenet)"
+    )
     parser.add_argument("--sizes", nargs="+", default=["375x500", "97x131"], help="HxW input sizes")
     parser.add_argument("--num-classes", type=int, default=21)
     parser.add_argument("--archs", nargs="+", default=list(ARCHS), choices=list(ARCHS))
     parser.add_argument("--tolerance", type=float, default=1e-4, help="max |diff| / max |reference output|")
     args = parser.parse_args()
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes]
-    repos = {"refinenet_pytorch": args.refinenet_pytorch, "light_weight_refinenet": args.light_weight_refinenet}
+    repos = {
+        "refinenet_pytorch": args.refinenet_pytorch,
+        "light_weight_refinenet": args.light_weight_refinenet,
+        "acrv_refinenet": args.acrv_refinenet,
+    }
     worst = 0.0
     print(f"{'arch':10} {'wrapper':10} {'size':9} {'params':>12} {'max|diff|/max|ref|':>20}")
     for i, arch in enumerate(args.archs):

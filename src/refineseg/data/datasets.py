@@ -1,0 +1,258 @@
+"""Segmentation datasets read in the layout they are distributed in.
+
+Every dataset is a list of (image, mask) file pairs plus what a model needs to know about
+its labels: class names, a palette, and the ``ignore_index`` (255) that void pixels are
+mapped to. Files are checked when the dataset is built, so a wrong root or a missing mask
+fails at once with the file's name rather than mid-epoch; sizes are checked on reading.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+from torchvision import tv_tensors
+
+__all__ = [
+    "CAMVID_LABELS",
+    "IGNORE_INDEX",
+    "CamVid",
+    "DatasetError",
+    "FolderDataset",
+    "LabelSpace",
+    "ListDataset",
+    "SegmentationDataset",
+]
+
+IGNORE_INDEX = 255
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+class DatasetError(ValueError):
+    """A dataset root, file or annotation that is not as the layout requires."""
+
+
+@dataclass(frozen=True)
+class LabelSpace:
+    """Class names, their colours, and how raw mask values map to train ids.
+
+    ``raw_to_train`` maps a raw mask value to a train id (0..num_classes-1) or to
+    :data:`IGNORE_INDEX`; values it does not list are kept as they are if they are valid
+    train ids, otherwise ignored.
+    """
+
+    class_names: tuple[str, ...]
+    palette: tuple[tuple[int, int, int], ...]
+    raw_to_train: dict[int, int] | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def lookup_table(self) -> np.ndarray:
+        table = np.full(256, IGNORE_INDEX, dtype=np.uint8)
+        table[: self.num_classes] = np.arange(self.num_classes, dtype=np.uint8)
+        for raw, train in (self.raw_to_train or {}).items():
+            table[raw] = train
+        return table
+
+
+class SegmentationDataset(Dataset):
+    """(image, mask) pairs; items are ``(tv_tensors.Image uint8 3xHxW, tv_tensors.Mask int64 HxW)``.
+
+    ``transforms`` is called as ``transforms(image, mask)`` (``torchvision.transforms.v2``
+    transforms the two together).
+    """
+
+    def __init__(
+        self,
+        pairs: Sequence[tuple[Path, Path]],
+        labels: LabelSpace,
+        *,
+        transforms: Callable[[Any, Any], tuple[Any, Any]] | None = None,
+        name: str = "dataset",
+    ) -> None:
+        if not pairs:
+            raise DatasetError(f"{name}: no images found")
+        missing = [str(p) for pair in pairs for p in pair if not p.is_file()]
+        if missing:
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise DatasetError(f"{name}: missing file {missing[0]}{more}")
+        self.pairs = list(pairs)
+        self.labels = labels
+        self.transforms = transforms
+        self.name = name
+        self._table = labels.lookup_table()
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.labels.class_names
+
+    @property
+    def palette(self) -> tuple[tuple[int, int, int], ...]:
+        return self.labels.palette
+
+    @property
+    def num_classes(self) -> int:
+        return self.labels.num_classes
+
+    ignore_index = IGNORE_INDEX
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def read_pair(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """The decoded RGB image (HxWx3 uint8) and train-id mask (HxW uint8)."""
+        image_path, mask_path = self.pairs[index]
+        image = _read_rgb(image_path)
+        mask = _read_mask(mask_path)
+        if image.shape[:2] != mask.shape:
+            raise DatasetError(
+                f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]}, but its image {image_path.name} is "
+                f"{image.shape[1]}x{image.shape[0]} (width x height); they must match"
+            )
+        return image, self._table[mask]
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        image, mask = self.read_pair(index)
+        sample = (
+            tv_tensors.Image(torch.from_numpy(image).permute(2, 0, 1)),
+            tv_tensors.Mask(torch.from_numpy(mask.astype(np.int64))),
+        )
+        if self.transforms is not None:
+            sample = self.transforms(*sample)
+        return sample
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as im:
+            return np.array(im.convert("RGB"))
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"{path}: not a readable image ({exc})") from None
+
+
+def _read_mask(path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as im:
+            if im.mode not in ("L", "P", "I;16", "I"):
+                raise DatasetError(f"{path}: a mask must be a single-channel label image, found mode {im.mode}")
+            return np.asarray(im).astype(np.uint8) if im.mode in ("L", "P") else _narrow(np.asarray(im), path)
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, DatasetError):
+            raise
+        raise DatasetError(f"{path}: not a readable mask ({exc})") from None
+
+
+def _narrow(values: np.ndarray, path: Path) -> np.ndarray:
+    if values.max(initial=0) > 255:
+        raise DatasetError(f"{path}: mask values above 255 are not label ids")
+    return values.astype(np.uint8)
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _require_dir(path: Path, what: str) -> Path:
+    if not path.is_dir():
+        raise DatasetError(f"{path}: no such directory ({what})")
+    return path
+
+
+CAMVID_LABELS = LabelSpace(
+    class_names=(
+        "Sky",
+        "Building",
+        "Pole",
+        "Road",
+        "Pavement",
+        "Tree",
+        "SignSymbol",
+        "Fence",
+        "Car",
+        "Pedestrian",
+        "Bicyclist",
+    ),
+    palette=(
+        (128, 128, 128),
+        (128, 0, 0),
+        (192, 192, 128),
+        (128, 64, 128),
+        (60, 40, 222),
+        (128, 128, 0),
+        (192, 128, 128),
+        (64, 64, 128),
+        (64, 0, 128),
+        (64, 64, 0),
+        (0, 128, 192),
+    ),
+    raw_to_train={11: IGNORE_INDEX},
+)
+
+
+class CamVid(SegmentationDataset):
+    """CamVid, 11 classes, in the SegNet layout: ``train/``+``trainannot/``, ``val/``+``valannot/``,
+    ``test/``+``testannot/``; masks share their image's file name; label 11 is void."""
+
+    SPLITS = ("train", "val", "test")
+
+    def __init__(self, root: str | os.PathLike[str], split: str = "train", **kwargs: Any) -> None:
+        root = _require_dir(Path(root), "CamVid root")
+        if split not in self.SPLITS:
+            raise DatasetError(f"CamVid split must be one of {', '.join(self.SPLITS)}, got {split!r}")
+        images = _require_dir(root / split, f"CamVid {split} images")
+        masks = _require_dir(root / f"{split}annot", f"CamVid {split} labels")
+        pairs = [(p, masks / p.name) for p in _images_in(images)]
+        super().__init__(pairs, CAMVID_LABELS, name=f"CamVid {split} ({root})", **kwargs)
+
+
+class FolderDataset(SegmentationDataset):
+    """Any image folder with a mask folder beside it; a mask has its image's stem and ``mask_suffix``."""
+
+    def __init__(
+        self,
+        images: str | os.PathLike[str],
+        masks: str | os.PathLike[str],
+        labels: LabelSpace,
+        *,
+        mask_suffix: str = ".png",
+        **kwargs: Any,
+    ) -> None:
+        images_dir = _require_dir(Path(images), "images")
+        masks_dir = _require_dir(Path(masks), "masks")
+        pairs = [(p, masks_dir / f"{p.stem}{mask_suffix}") for p in _images_in(images_dir)]
+        super().__init__(pairs, labels, name=f"folder {images_dir}", **kwargs)
+
+
+class ListDataset(SegmentationDataset):
+    """A text file of ``image_path mask_path`` lines, relative to ``root`` (default: the file's folder)."""
+
+    def __init__(
+        self,
+        list_file: str | os.PathLike[str],
+        labels: LabelSpace,
+        *,
+        root: str | os.PathLike[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        list_path = Path(list_file)
+        if not list_path.is_file():
+            raise DatasetError(f"{list_path}: no such list file")
+        base = Path(root) if root is not None else list_path.parent
+        pairs = []
+        for number, line in enumerate(list_path.read_text().splitlines(), start=1):
+            fields = line.split()
+            if not fields or line.lstrip().startswith("#"):
+                continue
+            if len(fields) != 2:
+                raise DatasetError(f"{list_path}:{number}: expected 'IMAGE MASK', found {line.strip()!r}")
+            pairs.append((base / fields[0], base / fields[1]))
+        super().__init__(pairs, labels, name=f"list {list_path}", **kwargs)

@@ -1,0 +1,101 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+
+from refineseg.data import CAMVID_LABELS, IGNORE_INDEX, CamVid, DatasetError, FolderDataset, ListDataset
+
+
+def _write(path: Path, array: np.ndarray, mode: str | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array, mode=mode).save(path)
+
+
+def make_camvid(root: Path, splits=("train", "val"), n=2, size=(12, 16)) -> Path:
+    """A CamVid tree in the SegNet layout, with labels 0..11 (11 = void)."""
+    rng = np.random.default_rng(0)
+    for split in splits:
+        for i in range(n):
+            name = f"0001TP_{i:06d}.png"
+            _write(root / split / name, rng.integers(0, 255, (*size, 3), dtype=np.uint8))
+            _write(root / f"{split}annot" / name, rng.integers(0, 12, size, dtype=np.uint8))
+    return root
+
+
+def test_camvid_reads_the_segnet_layout_and_ignores_void(tmp_path):
+    root = make_camvid(tmp_path / "camvid")
+    ds = CamVid(root, "val")
+    assert len(ds) == 2 and ds.num_classes == 11 and ds.class_names[3] == "Road"
+    image, mask = ds[0]
+    assert isinstance(image, tv_tensors.Image) and image.shape == (3, 12, 16) and image.dtype == torch.uint8
+    assert isinstance(mask, tv_tensors.Mask) and mask.shape == (12, 16) and mask.dtype == torch.int64
+    raw = np.asarray(Image.open(root / "valannot" / ds.pairs[0][1].name))
+    assert torch.equal(mask == IGNORE_INDEX, torch.from_numpy(raw == 11))
+    assert torch.equal(mask[raw < 11], torch.from_numpy(raw[raw < 11]).long())
+    assert len(CAMVID_LABELS.palette) == 11
+
+
+def test_camvid_errors_name_the_problem(tmp_path):
+    with pytest.raises(DatasetError, match="no such directory"):
+        CamVid(tmp_path / "nowhere")
+    root = make_camvid(tmp_path / "camvid", splits=("train",))
+    with pytest.raises(DatasetError, match=r"valannot|val: no such"):
+        CamVid(root, "val")
+    with pytest.raises(DatasetError, match="split must be one of"):
+        CamVid(root, "training")
+    (root / "trainannot" / "0001TP_000001.png").unlink()
+    with pytest.raises(DatasetError, match=r"missing file .*0001TP_000001\.png"):
+        CamVid(root, "train")
+
+
+def test_mask_size_must_match_its_image(tmp_path):
+    root = make_camvid(tmp_path / "camvid", splits=("train",))
+    _write(root / "trainannot" / "0001TP_000000.png", np.zeros((5, 5), dtype=np.uint8))
+    ds = CamVid(root, "train")
+    with pytest.raises(DatasetError, match=r"0001TP_000000.png: mask is 5x5, but its image .* is 16x12"):
+        ds[0]
+
+
+def test_unreadable_files_are_named(tmp_path):
+    root = make_camvid(tmp_path / "camvid", splits=("train",))
+    (root / "train" / "0001TP_000001.png").write_text("not an image")
+    with pytest.raises(DatasetError, match=r"0001TP_000001\.png: not a readable image"):
+        CamVid(root, "train")[1]
+    _write(root / "trainannot" / "0001TP_000000.png", np.zeros((12, 16, 3), dtype=np.uint8))
+    with pytest.raises(DatasetError, match="single-channel"):
+        CamVid(root, "train")[0]
+
+
+def test_folder_and_list_datasets(tmp_path):
+    root = make_camvid(tmp_path / "d", splits=("train",))
+    folder = FolderDataset(root / "train", root / "trainannot", CAMVID_LABELS)
+    assert len(folder) == 2
+    (tmp_path / "pairs.txt").write_text("# image mask\nd/train/0001TP_000000.png d/trainannot/0001TP_000000.png\n\n")
+    listed = ListDataset(tmp_path / "pairs.txt", CAMVID_LABELS)
+    assert len(listed) == 1 and torch.equal(listed[0][1], folder[0][1])
+    (tmp_path / "bad.txt").write_text("only-one-field.png\n")
+    with pytest.raises(DatasetError, match=r"bad.txt:1: expected 'IMAGE MASK'"):
+        ListDataset(tmp_path / "bad.txt", CAMVID_LABELS)
+
+
+def test_transforms_apply_to_image_and_mask_together(tmp_path):
+    root = make_camvid(tmp_path / "camvid", splits=("train",))
+    ds = CamVid(root, "train", transforms=v2.RandomHorizontalFlip(p=1.0))
+    plain = CamVid(root, "train")
+    image, mask = ds[0]
+    assert torch.equal(image, plain[0][0].flip(-1)) and torch.equal(mask, plain[0][1].flip(-1))
+
+
+def test_real_camvid_if_present():
+    root = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "camvid"
+    if not root.is_dir():
+        pytest.skip("../shared/datasets/camvid not present")
+    train, val = CamVid(root, "train"), CamVid(root, "val")
+    assert (len(train), len(val)) == (367, 101)
+    image, mask = val[0]
+    assert image.shape == (3, 360, 480) and mask.shape == (360, 480)
+    assert int(mask.max()) == IGNORE_INDEX or int(mask.max()) < 11
