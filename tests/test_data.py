@@ -99,3 +99,44 @@ def test_real_camvid_if_present():
     image, mask = val[0]
     assert image.shape == (3, 360, 480) and mask.shape == (360, 480)
     assert int(mask.max()) == IGNORE_INDEX or int(mask.max()) < 11
+
+
+def _sample(size=(20, 30)):
+    rng = np.random.default_rng(1)
+    image = tv_tensors.Image(torch.from_numpy(rng.integers(0, 255, (3, *size), dtype=np.uint8)))
+    mask = tv_tensors.Mask(torch.from_numpy(rng.integers(0, 11, size)).long())
+    return image, mask
+
+
+def test_train_transforms_scale_crop_flip_and_pad_with_mean_and_ignore():
+    from refineseg.data.transforms import train_transforms
+
+    image, mask = _sample()
+    transform = train_transforms(48, scale_range=(0.5, 0.5), flip=False)
+    out_image, out_mask = transform(image, mask)
+    assert out_image.shape == (3, 48, 48) and out_image.dtype == torch.float32 and out_mask.shape == (48, 48)
+    padded = out_mask == IGNORE_INDEX
+    assert padded.float().mean() > 0.8  # a 10x15 image inside a 48x48 crop
+    assert out_image[:, padded].abs().max() < 0.01  # mean colour normalises to ~0
+    assert set(out_mask[~padded].unique().tolist()) <= set(range(11))  # nearest-neighbour labels
+
+
+def test_train_transforms_are_reproducible_from_a_seed():
+    from refineseg.data.transforms import train_transforms
+
+    image, mask = _sample((64, 64))
+    transform = train_transforms(32)
+    runs = []
+    for seed in (5, 5, 6):
+        torch.manual_seed(seed)
+        runs.append(transform(image, mask))
+    assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
+    assert not torch.equal(runs[0][0], runs[2][0])
+
+
+def test_eval_transforms_keep_size_and_labels():
+    from refineseg.data.transforms import eval_transforms
+
+    image, mask = _sample()
+    out_image, out_mask = eval_transforms()(image, mask)
+    assert out_image.shape == (3, 20, 30) and torch.equal(out_mask, mask)
