@@ -10,6 +10,7 @@ from .datasets import (
     ListDataset,
     SegmentationDataset,
 )
+from .transforms import RandomScale, eval_transforms, train_transforms
 
 __all__ = [
     "CAMVID_LABELS",
@@ -19,5 +20,8 @@ __all__ = [
     "FolderDataset",
     "LabelSpace",
     "ListDataset",
+    "RandomScale",
     "SegmentationDataset",
+    "eval_transforms",
+    "train_transforms",
 ]
