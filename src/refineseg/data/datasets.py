@@ -29,6 +29,8 @@ __all__ = [
     "LabelSpace",
     "ListDataset",
     "SegmentationDataset",
+    "default_palette",
+    "read_label_space",
 ]
 
 IGNORE_INDEX = 255
@@ -212,6 +214,40 @@ class CamVid(SegmentationDataset):
         masks = _require_dir(root / f"{split}annot", f"CamVid {split} labels")
         pairs = [(p, masks / p.name) for p in _images_in(images)]
         super().__init__(pairs, CAMVID_LABELS, name=f"CamVid {split} ({root})", **kwargs)
+
+
+def read_label_space(path: Path) -> LabelSpace:
+    """``classes.txt``: one class per line, ``name`` or ``name R G B``; line order is the label id."""
+    names, colours = [], []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        fields = line.split()
+        if not fields or line.lstrip().startswith("#"):
+            continue
+        if len(fields) == 4 and all(f.isdigit() and int(f) < 256 for f in fields[1:]):
+            colours.append((int(fields[1]), int(fields[2]), int(fields[3])))
+        elif len(fields) != 1:
+            raise DatasetError(f"{path}:{number}: expected 'NAME' or 'NAME R G B', found {line.strip()!r}")
+        names.append(fields[0])
+    if not names:
+        raise DatasetError(f"{path}: no class names")
+    if colours and len(colours) != len(names):
+        raise DatasetError(f"{path}: give a colour for every class or for none")
+    return LabelSpace(tuple(names), tuple(colours) if colours else default_palette(len(names)))
+
+
+def default_palette(n: int) -> tuple[tuple[int, int, int], ...]:
+    """The PASCAL VOC colour map: distinct colours for any number of classes."""
+    colours = []
+    for index in range(n):
+        r = g = b = 0
+        c = index
+        for bit in range(8):
+            r |= ((c >> 0) & 1) << (7 - bit)
+            g |= ((c >> 1) & 1) << (7 - bit)
+            b |= ((c >> 2) & 1) << (7 - bit)
+            c >>= 3
+        colours.append((r, g, b))
+    return tuple(colours)
 
 
 class FolderDataset(SegmentationDataset):
