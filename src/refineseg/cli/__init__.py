@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import convert, models
+from . import convert, models, train
 
 __all__ = ["main"]
 
-COMMANDS = (convert, models)
+COMMANDS = (models, convert, train)
 
 
 def build_parser() -> argparse.ArgumentParser:

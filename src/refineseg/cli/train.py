@@ -1,0 +1,110 @@
+"""``refineseg train``: fit a model from a YAML recipe, with flags that override it."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any
+
+HELP = "train a model (Lightning: CPU, GPU, several GPUs or nodes; checkpoints, resume, logs)"
+
+DESCRIPTION = """\
+Train RefineNet on a dataset. Settings come from the defaults, then the --config recipe
+(YAML, see configs/), then the flags given here. Under --output the run writes
+checkpoints/ (last.ckpt and the best epoch, written atomically), best.safetensors (the best
+model by validation mIoU, with class names and palette), logs/ (TensorBoard and CSV) and
+config.json. --resume continues the run in --output from its last checkpoint.
+
+examples:
+  refineseg train --config configs/camvid_lw_mobilenet_v2.yaml --root ../shared/datasets/camvid --output runs/camvid
+  refineseg train --dataset camvid --root DATA --arch lw_refinenet_resnet18 --epochs 2 --batch-size 4 --crop-size 256 --output runs/try
+  refineseg train --config configs/voc_lw_refinenet_resnet50.yaml --root VOC --accelerator gpu --devices 4 --output runs/voc
+  refineseg train --output runs/camvid --config configs/camvid_lw_mobilenet_v2.yaml --root DATA --resume
+"""
+
+
+def _int_or_float(value: str) -> int | float:
+    number = float(value)
+    return int(number) if number.is_integer() and "." not in value else number
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ..data import list_datasets
+    from ..models import list_models
+
+    p = sub.add_parser(
+        "train", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--config", metavar="RECIPE", help="YAML recipe (flags below override it)")
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", choices=[d.name for d in list_datasets()], help="dataset layout")
+    g.add_argument("--root", help="the dataset's directory")
+    g.add_argument("--train-split", help="split to train on (default train)")
+    g.add_argument("--val-split", help="split to validate on (default val)")
+    g.add_argument("--crop-size", type=int, help="square training crop in pixels")
+    g.add_argument("--num-workers", type=int, help="data loading processes (default 0: in the training process)")
+    g.add_argument(
+        "--no-cache",
+        dest="cache_images",
+        action="store_false",
+        default=None,
+        help="decode images on every access instead of once",
+    )
+    m = p.add_argument_group("model")
+    m.add_argument("--arch", choices=list_models(), metavar="NAME", help="architecture (see refineseg models)")
+    m.add_argument("--weights-backbone", help="encoder weights: imagenet, a torchvision weights name, or a file")
+    m.add_argument("--init-weights", help="start from a refineseg weights file")
+    m.add_argument(
+        "--freeze-encoder-bn", action="store_true", default=None, help="keep the encoder's batch-norm statistics fixed"
+    )
+    o = p.add_argument_group("optimisation")
+    o.add_argument("--epochs", type=int)
+    o.add_argument("--batch-size", type=int, help="images per device and step")
+    o.add_argument("--lr", type=float, help="decoder learning rate (the encoder's is --encoder-lr-ratio times it)")
+    o.add_argument("--encoder-lr-ratio", type=float)
+    o.add_argument("--weight-decay", type=float)
+    o.add_argument("--schedule", choices=["poly", "step", "constant"])
+    o.add_argument("--class-weights", choices=["none", "median_frequency"])
+    o.add_argument("--accumulate-grad-batches", type=int)
+    o.add_argument("--seed", type=int)
+    h = p.add_argument_group("hardware and run")
+    h.add_argument("--accelerator", choices=["cpu", "gpu", "auto"])
+    h.add_argument("--devices", help="number of devices per node (or 'auto')")
+    h.add_argument("--num-nodes", type=int)
+    h.add_argument("--strategy", help="Lightning strategy, e.g. ddp (default auto)")
+    h.add_argument("--precision", help="e.g. 32-true, 16-mixed, bf16-mixed (default: mixed on GPU, 32 on CPU)")
+    h.add_argument("--no-channels-last", dest="channels_last", action="store_false", default=None)
+    h.add_argument("--val-every", type=int, help="validate every N epochs")
+    h.add_argument("--limit-train-batches", type=_int_or_float, help="batches (or fraction) per epoch, for quick tries")
+    h.add_argument("--limit-val-batches", type=_int_or_float)
+    h.add_argument("--output", help="run directory (default outputs/run)")
+    h.add_argument(
+        "--resume", action="store_true", default=None, help="continue the run in --output from its last checkpoint"
+    )
+    h.add_argument("--no-progress", dest="progress", action="store_false", default=None)
+    p.set_defaults(run=run)
+
+
+def build_config(args: argparse.Namespace) -> Any:
+    from ..training import TrainConfig, load_recipe
+
+    settings: dict[str, Any] = load_recipe(args.config) if args.config else {}
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    for name in fields:
+        value = getattr(args, name, None)
+        if value is not None:
+            settings[name] = value
+    if isinstance(settings.get("devices"), str) and settings["devices"].isdigit():
+        settings["devices"] = int(settings["devices"])
+    return TrainConfig(**settings)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lightning.pytorch.utilities import rank_zero_only
+
+    from ..training import train
+
+    best = train(build_config(args))
+    if rank_zero_only.rank == 0:  # DDP runs this in every process
+        print(f"best weights: {best}" if best.is_file() else "training finished; no validation ran, so no best weights")
+    return 0

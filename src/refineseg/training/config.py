@@ -1,0 +1,94 @@
+"""Training configuration: a YAML recipe, overridden by command-line flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["TrainConfig", "load_recipe"]
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs; field names are the YAML keys and, with dashes, the CLI flags."""
+
+    dataset: str = "camvid"
+    root: str = ""
+    arch: str = "lw_refinenet_mobilenet_v2"
+    model_options: dict[str, Any] = field(default_factory=dict)
+    weights_backbone: str | None = None
+    init_weights: str | None = None  # start from a refineseg weights file (fine-tuning)
+    train_split: str = "train"
+    val_split: str = "val"
+    epochs: int = 100
+    batch_size: int = 6
+    crop_size: int = 500
+    scale_range: tuple[float, float] = (0.5, 2.0)
+    lr: float = 5e-3  # decoder and head
+    encoder_lr_ratio: float = 0.1  # the published recipes train the encoder 10x slower
+    momentum: float = 0.9
+    weight_decay: float = 1e-5
+    schedule: Literal["poly", "step", "constant"] = "poly"
+    poly_power: float = 0.9
+    step_epochs: tuple[int, ...] = ()
+    step_gamma: float = 0.1
+    class_weights: Literal["none", "median_frequency"] = "none"
+    freeze_encoder_bn: bool = False
+    accelerator: str = "auto"
+    devices: int | str = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str | None = None  # None: 16-mixed on GPU, 32 on CPU
+    accumulate_grad_batches: int = 1
+    channels_last: bool = True
+    cache_images: bool = True
+    num_workers: int = 0
+    val_every: int = 1
+    limit_train_batches: int | float | None = None
+    limit_val_batches: int | float | None = None
+    seed: int = 42
+    output: str = "outputs/run"
+    resume: bool = False
+    progress: bool = True
+
+    def validate(self) -> None:
+        if not self.root:
+            raise ValueError("--root is required: the dataset's directory")
+        for name in ("epochs", "batch_size", "crop_size", "accumulate_grad_batches", "val_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"--lr must be > 0, got {self.lr}")
+        low, high = self.scale_range
+        if not 0 < low <= high:
+            raise ValueError(f"scale_range must satisfy 0 < low <= high, got {self.scale_range}")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+
+def load_recipe(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML recipe; unknown keys are an error naming the file and the key."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such recipe file")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a recipe is a mapping of settings, found {type(data).__name__}")
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    for key in ("scale_range", "step_epochs"):
+        if key in data:
+            data[key] = tuple(data[key])
+    return data

@@ -1,0 +1,122 @@
+"""``train(config)``: build the model, data and Lightning Trainer for a recipe and fit."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import TrainConfig
+
+__all__ = ["last_checkpoint", "train"]
+
+CHECKPOINT_DIR = "checkpoints"
+BEST_WEIGHTS = "best.safetensors"
+
+
+def last_checkpoint(output: str | os.PathLike[str]) -> Path | None:
+    path = Path(output) / CHECKPOINT_DIR / "last.ckpt"
+    return path if path.is_file() else None
+
+
+def _precision(config: TrainConfig, accelerator: str) -> Any:
+    if config.precision is not None:
+        return config.precision
+    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
+        return "bf16-mixed" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
+def train(config: TrainConfig) -> Path:
+    """Train and return the path of the best weights file (``OUTPUT/best.safetensors``)."""
+    import lightning as L
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    from ..models import get_model
+    from .callbacks import ExportBestWeights
+    from .data import SegmentationDataModule, median_frequency_weights
+    from .module import SegmentationModule
+
+    config.validate()
+    output = Path(config.output)
+    resume_from = None
+    if config.resume:
+        resume_from = last_checkpoint(output)
+        if resume_from is None:
+            raise FileNotFoundError(f"--resume: no checkpoint to resume in {output / CHECKPOINT_DIR}")
+    elif last_checkpoint(output) is not None:
+        raise FileExistsError(
+            f"--output {output} already holds a run; pass --resume to continue it or choose another directory"
+        )
+
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    data = SegmentationDataModule(config)
+    options = dict(config.model_options)
+    if config.init_weights:
+        model = get_model(config.arch, weights=config.init_weights, **options)
+        if model.num_classes != data.num_classes:
+            raise ValueError(f"--init-weights has {model.num_classes} classes, the dataset {data.num_classes}")
+    else:
+        model = get_model(
+            config.arch, num_classes=data.num_classes, weights_backbone=config.weights_backbone, **options
+        )
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    class_weights = None
+    if config.class_weights == "median_frequency":
+        data.setup("fit")
+        assert data.train_images is not None
+        class_weights = median_frequency_weights(data.train_images, data.num_classes)
+    module = SegmentationModule(model, config, class_weights=class_weights)
+
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    export = ExportBestWeights(
+        output / BEST_WEIGHTS,
+        class_names=list(data.train_set.class_names),
+        palette=list(data.train_set.palette),
+        recipe=config.to_dict(),
+    )
+    # last.ckpt is rewritten at every epoch end, so --resume continues from the newest state
+    # (Lightning's save_last only follows top-k saves); the best model is best.safetensors.
+    checkpoints = ModelCheckpoint(
+        dirpath=output / CHECKPOINT_DIR,
+        filename="last",
+        monitor=None,
+        save_top_k=1,
+        every_n_epochs=1,
+        save_on_train_epoch_end=True,
+        enable_version_counter=False,
+    )
+    trainer = L.Trainer(
+        accelerator=config.accelerator,
+        devices=config.devices,
+        num_nodes=config.num_nodes,
+        strategy=config.strategy,
+        precision=_precision(config, config.accelerator),
+        max_epochs=config.epochs,
+        accumulate_grad_batches=config.accumulate_grad_batches,
+        check_val_every_n_epoch=config.val_every,
+        limit_train_batches=config.limit_train_batches,
+        limit_val_batches=config.limit_val_batches,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,  # SeededSampler shards and seeds the data itself
+        deterministic=True,
+        log_every_n_steps=10,
+        callbacks=[checkpoints, export, LearningRateMonitor("epoch")],
+        # TensorBoard appends to one directory; CSV starts a new version per (resumed) launch
+        # rather than overwriting the earlier metrics
+        logger=[
+            TensorBoardLogger(output / "logs", name="tensorboard", version=""),
+            CSVLogger(output / "logs", name="csv"),
+        ],
+        enable_progress_bar=config.progress,
+        enable_model_summary=config.progress,
+        default_root_dir=output,
+    )
+    trainer.fit(module, datamodule=data, ckpt_path=resume_from)
+    return output / BEST_WEIGHTS
