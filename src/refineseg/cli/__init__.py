@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import convert, models, train
+from . import convert, evaluate, models, train
 
 __all__ = ["main"]
 
-COMMANDS = (models, convert, train)
+COMMANDS = (models, convert, train, evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -105,6 +105,6 @@ def run(args: argparse.Namespace) -> int:
     from ..training import train
 
     best = train(build_config(args))
-    if rank_zero_only.rank == 0:  # DDP runs this in every process
+    if getattr(rank_zero_only, "rank", 0) == 0:  # DDP runs this in every process
         print(f"best weights: {best}" if best.is_file() else "training finished; no validation ran, so no best weights")
     return 0

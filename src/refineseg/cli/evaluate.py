@@ -1,0 +1,68 @@
+"""``refineseg evaluate``: metrics of a weights file on a dataset split."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "evaluate a weights file on a dataset split (mIoU, per-class IoU, accuracies, fwIoU)"
+
+DESCRIPTION = """\
+Evaluate a model at full resolution and write the metrics as JSON (keys miou,
+per_class_iou, pixel_accuracy, mean_accuracy, fwiou, num_images; IoUs are fractions 0..1),
+a table on the terminal and, optionally, a confusion-matrix PNG. --scales with several values
+averages softmax over image scales (the RefineNet protocol: 0.4 0.6 0.8 1.0 1.2), --flip adds
+mirrored images, --crop-size switches to sliding windows for images larger than the crop.
+
+example:
+  refineseg evaluate --weights runs/camvid/best.safetensors --dataset camvid --root DATA --split val --output m.json
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ..data import list_datasets
+
+    p = sub.add_parser(
+        "evaluate", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--weights", required=True, help="a refineseg .safetensors weights file")
+    p.add_argument("--dataset", required=True, choices=[d.name for d in list_datasets()])
+    p.add_argument("--root", required=True, help="the dataset's directory")
+    p.add_argument("--split", default="val", help="split to evaluate (default val)")
+    p.add_argument("--scales", type=float, nargs="+", default=[1.0], help="image scales whose softmax is averaged")
+    p.add_argument("--flip", action="store_true", help="also average horizontally flipped predictions")
+    p.add_argument("--crop-size", type=int, help="sliding-window size for larger images")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    p.add_argument("--output", "-o", type=Path, required=True, help="JSON file for the metrics")
+    p.add_argument("--confusion", type=Path, help="also write the confusion matrix as a PNG here")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..data import get_dataset
+    from ..evaluation import evaluate, format_table, save_confusion_png, write_json
+    from ..weights import load_model
+
+    if args.output.suffix.lower() != ".json":
+        raise ValueError(f"--output {args.output}: expected a .json file name")
+    if any(s <= 0 for s in args.scales):
+        raise ValueError(f"--scales must be positive, got {args.scales}")
+    model = load_model(args.weights)
+    dataset = get_dataset(args.dataset, args.root, args.split)
+    result = evaluate(
+        model,
+        dataset,
+        scales=args.scales,
+        flip=args.flip,
+        crop_size=args.crop_size,
+        device=args.device,
+        progress=args.progress,
+    )
+    print(format_table(result))
+    write_json(result, args.output, weights=str(args.weights), dataset=args.dataset, split=args.split)
+    print(f"wrote {args.output}")
+    if args.confusion:
+        save_confusion_png(result, args.confusion)
+        print(f"wrote {args.confusion}")
+    return 0

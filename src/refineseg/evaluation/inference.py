@@ -1,0 +1,84 @@
+"""Class probabilities for one image: single scale, multi-scale with flip, sliding window."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["OFFICIAL_SCALES", "predict_probabilities", "sliding_window_probabilities"]
+
+# the RefineNet evaluation protocol averages softmax over these image scales
+OFFICIAL_SCALES = (0.4, 0.6, 0.8, 1.0, 1.2)
+
+
+def sliding_window_probabilities(model: nn.Module, image: Tensor, crop_size: int, stride: int | None = None) -> Tensor:
+    """Softmax over overlapping ``crop_size`` windows, averaged where they overlap.
+
+    Memory stays bounded by one window whatever the image size. Images smaller than a
+    window are padded with zeros (the normalised mean colour) and the padding cropped off.
+    """
+    stride = stride or max(1, crop_size * 2 // 3)
+    _, _, height, width = image.shape
+    pad_h, pad_w = max(0, crop_size - height), max(0, crop_size - width)
+    padded = F.pad(image, (0, pad_w, 0, pad_h))
+    full_h, full_w = padded.shape[-2:]
+    rows = _starts(full_h, crop_size, stride)
+    cols = _starts(full_w, crop_size, stride)
+    total: Tensor | None = None
+    counts = torch.zeros((1, 1, full_h, full_w), device=image.device)
+    for top in rows:
+        for left in cols:
+            window = padded[..., top : top + crop_size, left : left + crop_size]
+            probs = model(window).softmax(1)
+            if total is None:
+                total = torch.zeros((1, probs.shape[1], full_h, full_w), device=image.device)
+            total[..., top : top + crop_size, left : left + crop_size] += probs
+            counts[..., top : top + crop_size, left : left + crop_size] += 1
+    assert total is not None
+    return (total / counts)[..., :height, :width]
+
+
+def _starts(length: int, window: int, stride: int) -> list[int]:
+    if length <= window:
+        return [0]
+    starts = list(range(0, length - window, stride))
+    return [*starts, length - window]
+
+
+@torch.no_grad()
+def predict_probabilities(
+    model: nn.Module,
+    image: Tensor,
+    *,
+    scales: Sequence[float] = (1.0,),
+    flip: bool = False,
+    crop_size: int | None = None,
+) -> Tensor:
+    """Average class probabilities over ``scales`` (and horizontal flips) at the image's size.
+
+    ``image`` is one normalised ``1x3xHxW`` tensor. With ``crop_size``, each scaled image
+    larger than the crop is processed by sliding windows.
+    """
+    if image.dim() != 4 or image.shape[0] != 1:
+        raise ValueError(f"expected one image as a 1x3xHxW tensor, got shape {tuple(image.shape)}")
+    height, width = image.shape[-2:]
+    total: Tensor | None = None
+    for scale in scales:
+        size = (max(1, round(height * scale)), max(1, round(width * scale)))
+        scaled = image if scale == 1.0 else F.interpolate(image, size=size, mode="bilinear", align_corners=False)
+        for mirrored in (False, True) if flip else (False,):
+            x = scaled.flip(-1) if mirrored else scaled
+            if crop_size is not None and max(x.shape[-2:]) > crop_size:
+                probs = sliding_window_probabilities(model, x, crop_size)
+            else:
+                probs = model(x).softmax(1)
+            if mirrored:
+                probs = probs.flip(-1)
+            if probs.shape[-2:] != (height, width):
+                probs = F.interpolate(probs, size=(height, width), mode="bilinear", align_corners=False)
+            total = probs if total is None else total + probs
+    assert total is not None
+    return total / (len(scales) * (2 if flip else 1))
