@@ -9,21 +9,7 @@ from torchvision.transforms import v2
 
 from refineseg.data import CAMVID_LABELS, IGNORE_INDEX, CamVid, DatasetError, FolderDataset, ListDataset
 
-
-def _write(path: Path, array: np.ndarray, mode: str | None = None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array, mode=mode).save(path)
-
-
-def make_camvid(root: Path, splits=("train", "val"), n=2, size=(12, 16)) -> Path:
-    """A CamVid tree in the SegNet layout, with labels 0..11 (11 = void)."""
-    rng = np.random.default_rng(0)
-    for split in splits:
-        for i in range(n):
-            name = f"0001TP_{i:06d}.png"
-            _write(root / split / name, rng.integers(0, 255, (*size, 3), dtype=np.uint8))
-            _write(root / f"{split}annot" / name, rng.integers(0, 12, size, dtype=np.uint8))
-    return root
+from .fixtures import make_camvid, write_image
 
 
 def test_camvid_reads_the_segnet_layout_and_ignores_void(tmp_path):
@@ -54,7 +40,7 @@ def test_camvid_errors_name_the_problem(tmp_path):
 
 def test_mask_size_must_match_its_image(tmp_path):
     root = make_camvid(tmp_path / "camvid", splits=("train",))
-    _write(root / "trainannot" / "0001TP_000000.png", np.zeros((5, 5), dtype=np.uint8))
+    write_image(root / "trainannot" / "0001TP_000000.png", np.zeros((5, 5), dtype=np.uint8))
     ds = CamVid(root, "train")
     with pytest.raises(DatasetError, match=r"0001TP_000000.png: mask is 5x5, but its image .* is 16x12"):
         ds[0]
@@ -65,7 +51,7 @@ def test_unreadable_files_are_named(tmp_path):
     (root / "train" / "0001TP_000001.png").write_text("not an image")
     with pytest.raises(DatasetError, match=r"0001TP_000001\.png: not a readable image"):
         CamVid(root, "train")[1]
-    _write(root / "trainannot" / "0001TP_000000.png", np.zeros((12, 16, 3), dtype=np.uint8))
+    write_image(root / "trainannot" / "0001TP_000000.png", np.zeros((12, 16, 3), dtype=np.uint8))
     with pytest.raises(DatasetError, match="single-channel"):
         CamVid(root, "train")[0]
 

@@ -30,7 +30,11 @@ __all__ = [
     "ListDataset",
     "SegmentationDataset",
     "default_palette",
+    "images_in",
     "read_label_space",
+    "read_mask",
+    "read_rgb",
+    "require_dir",
 ]
 
 IGNORE_INDEX = 255
@@ -113,8 +117,8 @@ class SegmentationDataset(Dataset):
     def read_pair(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """The decoded RGB image (HxWx3 uint8) and train-id mask (HxW uint8)."""
         image_path, mask_path = self.pairs[index]
-        image = _read_rgb(image_path)
-        mask = _read_mask(mask_path)
+        image = read_rgb(image_path)
+        mask = read_mask(mask_path)
         if image.shape[:2] != mask.shape:
             raise DatasetError(
                 f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]}, but its image {image_path.name} is "
@@ -133,7 +137,7 @@ class SegmentationDataset(Dataset):
         return sample
 
 
-def _read_rgb(path: Path) -> np.ndarray:
+def read_rgb(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as im:
             return np.array(im.convert("RGB"))
@@ -141,7 +145,7 @@ def _read_rgb(path: Path) -> np.ndarray:
         raise DatasetError(f"{path}: not a readable image ({exc})") from None
 
 
-def _read_mask(path: Path) -> np.ndarray:
+def read_mask(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as im:
             if im.mode not in ("L", "P", "I;16", "I"):
@@ -159,11 +163,11 @@ def _narrow(values: np.ndarray, path: Path) -> np.ndarray:
     return values.astype(np.uint8)
 
 
-def _images_in(folder: Path) -> list[Path]:
+def images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _require_dir(path: Path, what: str) -> Path:
+def require_dir(path: Path, what: str) -> Path:
     if not path.is_dir():
         raise DatasetError(f"{path}: no such directory ({what})")
     return path
@@ -207,12 +211,12 @@ class CamVid(SegmentationDataset):
     SPLITS = ("train", "val", "test")
 
     def __init__(self, root: str | os.PathLike[str], split: str = "train", **kwargs: Any) -> None:
-        root = _require_dir(Path(root), "CamVid root")
+        root = require_dir(Path(root), "CamVid root")
         if split not in self.SPLITS:
             raise DatasetError(f"CamVid split must be one of {', '.join(self.SPLITS)}, got {split!r}")
-        images = _require_dir(root / split, f"CamVid {split} images")
-        masks = _require_dir(root / f"{split}annot", f"CamVid {split} labels")
-        pairs = [(p, masks / p.name) for p in _images_in(images)]
+        images = require_dir(root / split, f"CamVid {split} images")
+        masks = require_dir(root / f"{split}annot", f"CamVid {split} labels")
+        pairs = [(p, masks / p.name) for p in images_in(images)]
         super().__init__(pairs, CAMVID_LABELS, name=f"CamVid {split} ({root})", **kwargs)
 
 
@@ -262,9 +266,9 @@ class FolderDataset(SegmentationDataset):
         mask_suffix: str = ".png",
         **kwargs: Any,
     ) -> None:
-        images_dir = _require_dir(Path(images), "images")
-        masks_dir = _require_dir(Path(masks), "masks")
-        pairs = [(p, masks_dir / f"{p.stem}{mask_suffix}") for p in _images_in(images_dir)]
+        images_dir = require_dir(Path(images), "images")
+        masks_dir = require_dir(Path(masks), "masks")
+        pairs = [(p, masks_dir / f"{p.stem}{mask_suffix}") for p in images_in(images_dir)]
         super().__init__(pairs, labels, name=f"folder {images_dir}", **kwargs)
 
 

@@ -1,0 +1,109 @@
+import json
+
+import pytest
+import torch
+from torch import nn
+
+import refineseg
+from refineseg.cli import main
+from refineseg.evaluation import metrics_from_confusion, predict_probabilities, sliding_window_probabilities
+
+from .fixtures import make_camvid
+
+
+def test_metrics_from_a_known_confusion_matrix():
+    # rows: ground truth, columns: prediction; class 2 never occurs
+    cm = torch.tensor([[8, 2, 0], [1, 9, 0], [0, 0, 0]])
+    m = metrics_from_confusion(cm)
+    iou0, iou1 = 8 / (10 + 9 - 8), 9 / (10 + 11 - 9)
+    assert m.per_class_iou[0] == pytest.approx(iou0) and m.per_class_iou[1] == pytest.approx(iou1)
+    assert m.per_class_iou[2] != m.per_class_iou[2]  # NaN: absent class
+    assert m.miou == pytest.approx((iou0 + iou1) / 2)
+    assert m.pixel_accuracy == pytest.approx(17 / 20)
+    assert m.mean_accuracy == pytest.approx((0.8 + 0.9) / 2)
+    assert m.fwiou == pytest.approx(0.5 * iou0 + 0.5 * iou1)
+
+
+def test_miou_agrees_with_torchmetrics():
+    from torchmetrics.functional.classification import multiclass_jaccard_index
+
+    from refineseg.evaluation import confusion_matrix_metric
+
+    gen = torch.Generator().manual_seed(0)
+    target = torch.randint(0, 5, (2, 30, 30), generator=gen)
+    target[:, :3] = 255
+    preds = torch.where(
+        torch.rand(target.shape, generator=gen) < 0.6,
+        target.clamp(max=4),
+        torch.randint(0, 5, target.shape, generator=gen),
+    )
+    metric = confusion_matrix_metric(5)
+    metric.update(preds, target)
+    ours = metrics_from_confusion(metric.compute()).miou
+    reference = multiclass_jaccard_index(preds, target, num_classes=5, ignore_index=255, average="macro")
+    assert ours == pytest.approx(float(reference), abs=1e-6)
+
+
+def _pointwise_model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Conv2d(3, 4, 1).eval()
+
+
+def test_sliding_window_equals_whole_image_for_a_pointwise_model():
+    model, image = _pointwise_model(), torch.randn(1, 3, 50, 77)
+    with torch.no_grad():
+        whole = model(image).softmax(1)
+        assert torch.allclose(sliding_window_probabilities(model, image, crop_size=32), whole, atol=1e-6)
+        assert torch.allclose(
+            sliding_window_probabilities(model, image[..., :20, :9], crop_size=32), whole[..., :20, :9], atol=1e-6
+        )
+
+
+def test_flip_and_scales_average_probabilities():
+    model, image = _pointwise_model(), torch.randn(1, 3, 24, 36)
+    single = predict_probabilities(model, image)
+    assert torch.allclose(predict_probabilities(model, image, flip=True), single, atol=1e-6)
+    multi = predict_probabilities(model, image, scales=(0.5, 1.0, 1.5), flip=True, crop_size=16)
+    assert multi.shape == single.shape and torch.allclose(multi.sum(1), torch.ones(1, 24, 36), atol=1e-5)
+    with pytest.raises(ValueError, match="1x3xHxW"):
+        predict_probabilities(model, image[0])
+
+
+def test_cli_evaluate_writes_json_and_confusion_png(tmp_path, capsys):
+    root = make_camvid(tmp_path / "camvid", splits=("val",), n=2, size=(40, 56))
+    weights = refineseg.save_model(refineseg.lw_refinenet_mobilenet_v2(num_classes=11), tmp_path / "m.safetensors")
+    out = tmp_path / "metrics.json"
+    argv = [
+        "evaluate",
+        "--weights",
+        str(weights),
+        "--dataset",
+        "camvid",
+        "--root",
+        str(root),
+        "--split",
+        "val",
+        "--output",
+        str(out),
+        "--confusion",
+        str(tmp_path / "cm.png"),
+        "--no-progress",
+    ]
+    assert main([*argv, "--scales", "0.5", "1.0", "--flip"]) == 0
+    report = json.loads(out.read_text())
+    assert {"miou", "per_class_iou", "pixel_accuracy", "mean_accuracy", "fwiou", "num_images"} <= report.keys()
+    assert (
+        report["num_images"] == 2 and 0.0 <= report["miou"] <= 1.0 and set(report["per_class_iou"]) >= {"Road", "Sky"}
+    )
+    assert (tmp_path / "cm.png").read_bytes()[:4] == b"\x89PNG"
+    assert "mIoU" in capsys.readouterr().out
+
+
+def test_cli_evaluate_errors(tmp_path, capsys):
+    root = make_camvid(tmp_path / "camvid", splits=("val",), n=1)
+    wrong = refineseg.save_model(refineseg.lw_refinenet_mobilenet_v2(num_classes=3), tmp_path / "w.safetensors")
+    base = ["evaluate", "--weights", str(wrong), "--dataset", "camvid", "--root", str(root), "--no-progress"]
+    assert main([*base, "--output", str(tmp_path / "m.txt")]) == 1
+    assert "expected a .json" in capsys.readouterr().err
+    assert main([*base, "--output", str(tmp_path / "m.json")]) == 1
+    assert "3 classes" in capsys.readouterr().err and not (tmp_path / "m.json").exists()
