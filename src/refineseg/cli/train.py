@@ -66,6 +66,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--schedule", choices=["poly", "step", "constant"])
     o.add_argument("--class-weights", choices=["none", "median_frequency"])
     o.add_argument("--accumulate-grad-batches", type=int)
+    o.add_argument("--gradient-clip-val", type=float, help="clip the gradient norm to this value")
     o.add_argument("--seed", type=int)
     h = p.add_argument_group("hardware and run")
     h.add_argument("--accelerator", choices=["cpu", "gpu", "auto"])

@@ -43,6 +43,7 @@ class TrainConfig:
     strategy: str = "auto"
     precision: str | None = None  # None: 16-mixed on GPU, 32 on CPU
     accumulate_grad_batches: int = 1
+    gradient_clip_val: float | None = None  # clip the gradient norm (stabilises training from scratch)
     channels_last: bool = True
     cache_images: bool = True
     num_workers: int = 0

@@ -100,6 +100,7 @@ def train(config: TrainConfig) -> Path:
         precision=_precision(config, config.accelerator),
         max_epochs=config.epochs,
         accumulate_grad_batches=config.accumulate_grad_batches,
+        gradient_clip_val=config.gradient_clip_val,
         check_val_every_n_epoch=config.val_every,
         limit_train_batches=config.limit_train_batches,
         limit_val_batches=config.limit_val_batches,
