@@ -15,6 +15,7 @@ import torch
 
 import refineseg
 from refineseg.cli import main
+from refineseg.data import list_datasets
 from refineseg.training import TrainConfig, load_recipe
 
 from .fixtures import make_camvid
@@ -141,8 +142,12 @@ def test_recipes_are_checked_and_flags_override_them(tmp_path):
 def test_shipped_recipes_load():
     recipes = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
     assert recipes
+    datasets = {spec.name: spec for spec in list_datasets()}
     for recipe in recipes:
-        TrainConfig(**load_recipe(recipe), root="x").validate()
+        config = TrainConfig(**load_recipe(recipe), root="x")
+        config.validate()
+        assert config.arch in refineseg.list_models(), recipe
+        assert {config.train_split, config.val_split} <= set(datasets[config.dataset].splits), recipe
 
 
 def test_median_frequency_weights():
