@@ -190,3 +190,14 @@ def test_encoder_learning_rate_and_frozen_batch_norm():
     bn = module.model.encoder.bn1
     assert not bn.training and not bn.weight.requires_grad
     assert module.model.decoder.training
+
+
+def test_checkpoints_are_written_atomically(tmp_path):
+    from refineseg.training.checkpoint_io import AtomicCheckpointIO
+
+    io, path = AtomicCheckpointIO(), tmp_path / "checkpoints" / "last.ckpt"
+    io.save_checkpoint({"step": torch.tensor(1)}, path)
+    with pytest.raises(Exception):  # noqa: B017 - whatever pickling raises
+        io.save_checkpoint({"step": torch.tensor(2), "unpicklable": lambda: None}, path)
+    assert torch.load(path, weights_only=True)["step"] == 1
+    assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]

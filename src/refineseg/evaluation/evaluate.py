@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .._io import atomic_write
 from ..data import SegmentationDataset
 from ..models import SegmentationModel
 from .inference import predict_probabilities
@@ -83,21 +83,9 @@ def format_table(result: EvaluationResult) -> str:
     return "\n".join(lines)
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_json(result: EvaluationResult, path: str | os.PathLike[str], **extra: Any) -> None:
     text = json.dumps({**result.as_dict(), **extra}, indent=2)
-    _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text + "\n"))
+    atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text + "\n"))
 
 
 def save_confusion_png(result: EvaluationResult, path: str | os.PathLike[str], cell: int = 28) -> None:
@@ -125,4 +113,4 @@ def save_confusion_png(result: EvaluationResult, path: str | os.PathLike[str], c
     for c in range(n):
         draw.text((margin + c * cell + 2, margin - 14), result.class_names[c][:4], fill="black")
     draw.text((4, size), "rows: ground truth, columns: prediction, % of row", fill="black")
-    _atomic_write(Path(path), lambda tmp: canvas.save(tmp, format="PNG"))
+    atomic_write(Path(path), lambda tmp: canvas.save(tmp, format="PNG"))

@@ -38,6 +38,7 @@ def train(config: TrainConfig) -> Path:
 
     from ..models import get_model
     from .callbacks import ExportBestWeights
+    from .checkpoint_io import AtomicCheckpointIO
     from .data import SegmentationDataModule, median_frequency_weights
     from .module import SegmentationModule
 
@@ -109,6 +110,7 @@ def train(config: TrainConfig) -> Path:
         deterministic=True,
         log_every_n_steps=10,
         callbacks=[checkpoints, export, LearningRateMonitor("epoch")],
+        plugins=[AtomicCheckpointIO()],
         # TensorBoard appends to one directory; CSV starts a new version per (resumed) launch
         # rather than overwriting the earlier metrics
         logger=[

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .._io import atomic_write
 from ..models.base import IMAGENET_MEAN, IMAGENET_STD, ModelMeta, SegmentationModel
 
 __all__ = ["FORMAT", "WeightsError", "WeightsFile", "load_model", "read_weights", "save_model", "strict_load"]
@@ -89,16 +89,7 @@ def save_model(
         "provenance": json.dumps({**meta.provenance, **(provenance or {})}),
     }
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=info)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=info))
 
 
 def _resolve(weights: str | os.PathLike[str]) -> Path:
