@@ -1,7 +1,7 @@
 """Datasets in their distributed on-disk layouts."""
 
 from .ade20k import ADE20K, ADE20K_LABELS
-from .builtin import camvid, generic
+from .builtin import generic
 from .cityscapes import CITYSCAPES_LABELS, Cityscapes
 from .datasets import (
     CAMVID_LABELS,
@@ -49,7 +49,6 @@ __all__ = [
     "PersonPart",
     "RandomScale",
     "SegmentationDataset",
-    "camvid",
     "default_palette",
     "eval_transforms",
     "generic",

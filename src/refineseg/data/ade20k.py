@@ -9,7 +9,7 @@ from ._layout import check_split, locate, shifted_labels
 from .datasets import LabelSpace, SegmentationDataset, default_palette, require_dir
 from .registry import register_dataset
 
-__all__ = ["ADE20K", "ADE20K_CLASSES", "ADE20K_LABELS", "ade20k_dataset"]
+__all__ = ["ADE20K", "ADE20K_CLASSES", "ADE20K_LABELS"]
 
 # objectInfo150.txt's first names, in label order (label 1 = wall).
 ADE20K_CLASSES = (
@@ -52,10 +52,9 @@ class ADE20K(SegmentationDataset):
         super().__init__(pairs, ADE20K_LABELS, name=f"ADE20K {split} ({base})", **kwargs)
 
 
-@register_dataset(
+# the class is its own factory: Cls(root, split, **kwargs)
+register_dataset(
     "ade20k",
     splits=ADE20K.SPLITS,
     description="ADE20K 150 classes: ADEChallengeData2016/images/{training,validation} + annotations/",
-)
-def ade20k_dataset(root: str | os.PathLike[str], split: str, **kwargs: Any) -> SegmentationDataset:
-    return ADE20K(root, split, **kwargs)
+)(ADE20K)

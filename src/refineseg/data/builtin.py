@@ -9,14 +9,13 @@ from typing import Any
 from .datasets import CamVid, DatasetError, FolderDataset, ListDataset, SegmentationDataset, read_label_space
 from .registry import register_dataset
 
-__all__ = ["camvid", "generic"]
+__all__ = ["generic"]
 
 
-@register_dataset(
+# the class is its own factory: Cls(root, split, **kwargs)
+register_dataset(
     "camvid", splits=CamVid.SPLITS, description="CamVid 11 classes, SegNet layout (train/, trainannot/, ...)"
-)
-def camvid(root: str | os.PathLike[str], split: str, **kwargs: Any) -> SegmentationDataset:
-    return CamVid(root, split, **kwargs)
+)(CamVid)
 
 
 @register_dataset(

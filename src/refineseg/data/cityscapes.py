@@ -10,7 +10,7 @@ from ._layout import check_split, locate
 from .datasets import IGNORE_INDEX, LabelSpace, SegmentationDataset, require_dir
 from .registry import register_dataset
 
-__all__ = ["CITYSCAPES_LABELS", "Cityscapes", "cityscapes_dataset"]
+__all__ = ["CITYSCAPES_LABELS", "Cityscapes"]
 
 # The 19 classes evaluated on the benchmark, in train-id order, with the official colours.
 _CLASSES = (
@@ -72,10 +72,9 @@ class Cityscapes(SegmentationDataset):
         super().__init__(pairs, CITYSCAPES_LABELS, name=f"Cityscapes {split} ({base})", **kwargs)
 
 
-@register_dataset(
+# the class is its own factory: Cls(root, split, **kwargs)
+register_dataset(
     "cityscapes",
     splits=Cityscapes.SPLITS,
     description="Cityscapes fine, 19 classes: leftImg8bit/SPLIT/CITY + gtFine/SPLIT/CITY (*_gtFine_labelIds.png)",
-)
-def cityscapes_dataset(root: str | os.PathLike[str], split: str, **kwargs: Any) -> SegmentationDataset:
-    return Cityscapes(root, split, **kwargs)
+)(Cityscapes)

@@ -29,6 +29,7 @@ __all__ = [
     "LabelSpace",
     "ListDataset",
     "SegmentationDataset",
+    "as_tv_tensors",
     "default_palette",
     "images_in",
     "read_label_space",
@@ -127,14 +128,18 @@ class SegmentationDataset(Dataset):
         return image, self._table[mask]
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        image, mask = self.read_pair(index)
-        sample = (
-            tv_tensors.Image(torch.from_numpy(image).permute(2, 0, 1)),
-            tv_tensors.Mask(torch.from_numpy(mask.astype(np.int64))),
-        )
+        sample = as_tv_tensors(*self.read_pair(index))
         if self.transforms is not None:
             sample = self.transforms(*sample)
         return sample
+
+
+def as_tv_tensors(image: np.ndarray, mask: np.ndarray) -> tuple[tv_tensors.Image, tv_tensors.Mask]:
+    """HxWx3 uint8 image and HxW mask as the tensors ``transforms.v2`` treats jointly."""
+    return (
+        tv_tensors.Image(torch.from_numpy(image).permute(2, 0, 1)),
+        tv_tensors.Mask(torch.from_numpy(mask.astype(np.int64))),
+    )
 
 
 def read_rgb(path: Path) -> np.ndarray:

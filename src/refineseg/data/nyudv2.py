@@ -10,7 +10,7 @@ from ._layout import check_split, shifted_labels
 from .datasets import LabelSpace, SegmentationDataset, default_palette, images_in, require_dir
 from .registry import register_dataset
 
-__all__ = ["NYUDV2_CLASSES", "NYUDV2_LABELS", "NYUDV2_ONE_BASED_LABELS", "NYUDv2", "nyudv2_dataset"]
+__all__ = ["NYUDV2_CLASSES", "NYUDV2_LABELS", "NYUDV2_ONE_BASED_LABELS", "NYUDv2"]
 
 # The 40-class names in train-id order, as in FCN's data/nyud/classes.txt.
 NYUDV2_CLASSES = (
@@ -90,10 +90,9 @@ class NYUDv2(SegmentationDataset):
         super().__init__(pairs, space, name=f"NYUDv2 {split} ({base})", **kwargs)
 
 
-@register_dataset(
+# the class is its own factory: Cls(root, split, **kwargs)
+register_dataset(
     "nyudv2",
     splits=NYUDv2.SPLITS,
     description="NYUDv2 40 classes, Light-Weight RefineNet layout: {train,val}_images/ + {train,val}_labels/",
-)
-def nyudv2_dataset(root: str | os.PathLike[str], split: str, **kwargs: Any) -> SegmentationDataset:
-    return NYUDv2(root, split, **kwargs)
+)(NYUDv2)

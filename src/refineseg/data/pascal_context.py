@@ -9,7 +9,7 @@ from ._layout import check_split, locate, read_ids
 from .datasets import LabelSpace, SegmentationDataset, default_palette, require_dir
 from .registry import register_dataset
 
-__all__ = ["PASCAL_CONTEXT_CLASSES", "PASCAL_CONTEXT_LABELS", "PascalContext", "pascal_context_dataset"]
+__all__ = ["PASCAL_CONTEXT_CLASSES", "PASCAL_CONTEXT_LABELS", "PascalContext"]
 
 # Label order of mmsegmentation's converter: the 59 classes sorted by their id among the 459 labels of the
 # full annotation, which is alphabetical; 0 is "background" (everything outside the 59).
@@ -42,10 +42,9 @@ class PascalContext(SegmentationDataset):
         super().__init__(pairs, PASCAL_CONTEXT_LABELS, name=f"PASCAL-Context {split} ({voc})", **kwargs)
 
 
-@register_dataset(
+# the class is its own factory: Cls(root, split, **kwargs)
+register_dataset(
     "pascal_context",
     splits=PascalContext.SPLITS,
     description="PASCAL-Context 60 classes: VOCdevkit/VOC2010 + SegmentationClassContext (mmseg layout)",
-)
-def pascal_context_dataset(root: str | os.PathLike[str], split: str, **kwargs: Any) -> SegmentationDataset:
-    return PascalContext(root, split, **kwargs)
+)(PascalContext)

@@ -9,7 +9,7 @@ from ._layout import check_split, first_dir, first_file, locate, read_ids
 from .datasets import DatasetError, LabelSpace, SegmentationDataset, default_palette
 from .registry import register_dataset
 
-__all__ = ["PERSON_PART_CLASSES", "PERSON_PART_LABELS", "PersonPart", "person_part_dataset"]
+__all__ = ["PERSON_PART_CLASSES", "PERSON_PART_LABELS", "PersonPart"]
 
 PERSON_PART_CLASSES = ("background", "head", "torso", "upper arms", "lower arms", "upper legs", "lower legs")
 # Mask values are the class ids; the annotation has no void label, anything above 6 is ignored.
@@ -52,10 +52,9 @@ class PersonPart(SegmentationDataset):
         super().__init__(pairs, PERSON_PART_LABELS, name=f"Person-Part {split} ({parts})", **kwargs)
 
 
-@register_dataset(
+# the class is its own factory: Cls(root, split, **kwargs)
+register_dataset(
     "person_part",
     splits=PersonPart.SPLITS,
     description="PASCAL Person-Part 7 classes: pascal_person_part/ (gt + lists) with VOC JPEGImages/",
-)
-def person_part_dataset(root: str | os.PathLike[str], split: str, **kwargs: Any) -> SegmentationDataset:
-    return PersonPart(root, split, **kwargs)
+)(PersonPart)

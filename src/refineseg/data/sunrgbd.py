@@ -10,7 +10,7 @@ from ._layout import check_split, locate, shifted_labels
 from .datasets import DatasetError, LabelSpace, SegmentationDataset, default_palette, require_dir
 from .registry import register_dataset
 
-__all__ = ["SUNRGBD", "SUNRGBD_CLASSES", "SUNRGBD_LABELS", "sunrgbd_dataset"]
+__all__ = ["SUNRGBD", "SUNRGBD_CLASSES", "SUNRGBD_LABELS"]
 
 # seg37list of the SUN RGB-D toolbox, in label order (label 1 = wall).
 SUNRGBD_CLASSES = (
@@ -85,10 +85,9 @@ def _number(image: Path) -> int:
     return int(digits)
 
 
-@register_dataset(
+# the class is its own factory: Cls(root, split, **kwargs)
+register_dataset(
     "sunrgbd",
     splits=SUNRGBD.SPLITS,
     description="SUN RGB-D 37 classes: SUNRGBD-{train,test}_images/ + sunrgbd_train_test_labels/",
-)
-def sunrgbd_dataset(root: str | os.PathLike[str], split: str, **kwargs: Any) -> SegmentationDataset:
-    return SUNRGBD(root, split, **kwargs)
+)(SUNRGBD)

@@ -12,7 +12,7 @@ from ._layout import check_same_size, check_split, first_dir, first_file, locate
 from .datasets import DatasetError, LabelSpace, SegmentationDataset, default_palette, read_rgb
 from .registry import register_dataset
 
-__all__ = ["VOC_CLASSES", "VOC_LABELS", "PascalVOC", "read_sbd_mask", "voc_dataset"]
+__all__ = ["VOC_CLASSES", "VOC_LABELS", "PascalVOC", "read_sbd_mask"]
 
 VOC_CLASSES = (
     "background",
@@ -144,10 +144,9 @@ def read_sbd_mask(path: Path) -> np.ndarray:
     return mask.astype(np.uint8)
 
 
-@register_dataset(
+# the class is its own factory: Cls(root, split, **kwargs)
+register_dataset(
     "voc",
     splits=PascalVOC.SPLITS,
     description="PASCAL VOC 2012, 21 classes: VOCdevkit/VOC2012; train_aug adds SBD (10,582 images)",
-)
-def voc_dataset(root: str | os.PathLike[str], split: str, **kwargs: Any) -> SegmentationDataset:
-    return PascalVOC(root, split, **kwargs)
+)(PascalVOC)

@@ -10,9 +10,9 @@ import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
-from torchvision import tv_tensors
 
 from ..data import SegmentationDataset, eval_transforms, get_dataset, train_transforms
+from ..data.datasets import as_tv_tensors
 from .config import TrainConfig
 
 __all__ = ["DecodedImages", "SeededSampler", "SegmentationDataModule", "median_frequency_weights"]
@@ -44,11 +44,7 @@ class DecodedImages(Dataset):
         return self._cached[index] if self._cached is not None else self.dataset.read_pair(index)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        image, mask = self.pair(index)
-        return (
-            tv_tensors.Image(torch.from_numpy(image).permute(2, 0, 1)),
-            tv_tensors.Mask(torch.from_numpy(mask.astype(np.int64))),
-        )
+        return as_tv_tensors(*self.pair(index))
 
 
 def sample_seed(seed: int, epoch: int, index: int) -> int:
