@@ -65,8 +65,16 @@ def test_flip_and_scales_average_probabilities():
     assert torch.allclose(predict_probabilities(model, image, flip=True), single, atol=1e-6)
     multi = predict_probabilities(model, image, scales=(0.5, 1.0, 1.5), flip=True, crop_size=16)
     assert multi.shape == single.shape and torch.allclose(multi.sum(1), torch.ones(1, 24, 36), atol=1e-5)
-    with pytest.raises(ValueError, match="1x3xHxW"):
+    with pytest.raises(ValueError, match="Nx3xHxW"):
         predict_probabilities(model, image[0])
+
+
+def test_a_batch_gives_each_image_its_own_probabilities():
+    model, images = _pointwise_model(), torch.randn(3, 3, 20, 44)
+    batched = predict_probabilities(model, images, scales=(0.5, 1.0), flip=True, crop_size=16)
+    for i in range(3):
+        alone = predict_probabilities(model, images[i : i + 1], scales=(0.5, 1.0), flip=True, crop_size=16)
+        assert torch.allclose(batched[i : i + 1], alone, atol=1e-6)
 
 
 def test_cli_evaluate_writes_json_and_confusion_png(tmp_path, capsys):

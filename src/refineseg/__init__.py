@@ -2,8 +2,9 @@
 
 from .models import *  # noqa: F403 - builders, model classes, get_model, list_models
 from .models import __all__ as _models
+from .inference import ImageReadError, Segmenter
 from .weights import WeightsError, load_model, save_model
 
 __version__ = "0.1.0"
 
-__all__ = ["WeightsError", "__version__", "load_model", "save_model", *_models]
+__all__ = ["ImageReadError", "Segmenter", "WeightsError", "__version__", "load_model", "save_model", *_models]

@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import convert, evaluate, models, train
+from . import convert, evaluate, models, predict, serve, train
 
 __all__ = ["main"]
 
-COMMANDS = (models, convert, train, evaluate)
+COMMANDS = (predict, serve, models, convert, train, evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:

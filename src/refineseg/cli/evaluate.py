@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "evaluate a weights file on a dataset split (mIoU, per-class IoU, accuracies, fwIoU)"
+HELP = "evaluate a model on a dataset split (mIoU, per-class IoU, accuracies, fwIoU)"
 
 DESCRIPTION = """\
 Evaluate a model at full resolution and write the metrics as JSON (keys miou,
@@ -13,8 +13,10 @@ per_class_iou, pixel_accuracy, mean_accuracy, fwiou, num_images; IoUs are fracti
 a table on the terminal and, optionally, a confusion-matrix PNG. --scales with several values
 averages softmax over image scales (the RefineNet protocol: 0.4 0.6 0.8 1.0 1.2), --flip adds
 mirrored images, --crop-size switches to sliding windows for images larger than the crop.
+Without --weights the shipped CamVid model is evaluated.
 
-example:
+examples:
+  refineseg evaluate --dataset camvid --root DATA --split val --output m.json
   refineseg evaluate --weights runs/camvid/best.safetensors --dataset camvid --root DATA --split val --output m.json
 """
 
@@ -25,7 +27,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "evaluate", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--weights", required=True, help="a refineseg .safetensors weights file")
+    p.add_argument(
+        "--weights",
+        default="camvid",
+        help="a refineseg .safetensors weights file or shipped weights name (default camvid)",
+    )
     p.add_argument("--dataset", required=True, choices=[d.name for d in list_datasets()])
     p.add_argument("--root", required=True, help="the dataset's directory")
     p.add_argument("--split", default="val", help="split to evaluate (default val)")

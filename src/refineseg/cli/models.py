@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "list the model architectures and the published checkpoints"
+HELP = "list the model architectures, the shipped weights and the published checkpoints"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +18,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..models import get_model, list_models
     from ..weights.published import list_published_weights
+    from ..weights.shipped import list_shipped_weights
 
     print("architectures:")
     for name in list_models():
@@ -27,6 +28,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {name:40} {count:>13,d}")
         else:
             print(f"  {name}")
+    print("shipped weights (weights=NAME, inside the package, no network needed):")
+    for s in list_shipped_weights():
+        state = "installed" if s.path.is_file() else "missing"
+        print(f"  {s.name:34} {s.dataset:32} {s.num_classes:3d} classes  {s.arch}  {state}")
     print("published checkpoints (weights=NAME):")
     for w in list_published_weights():
         state = "available" if w.available else "unavailable"

@@ -21,7 +21,7 @@ def sliding_window_probabilities(model: nn.Module, image: Tensor, crop_size: int
     window are padded with zeros (the normalised mean colour) and the padding cropped off.
     """
     stride = stride or max(1, crop_size * 2 // 3)
-    _, _, height, width = image.shape
+    batch, _, height, width = image.shape
     pad_h, pad_w = max(0, crop_size - height), max(0, crop_size - width)
     padded = F.pad(image, (0, pad_w, 0, pad_h))
     full_h, full_w = padded.shape[-2:]
@@ -34,7 +34,7 @@ def sliding_window_probabilities(model: nn.Module, image: Tensor, crop_size: int
             window = padded[..., top : top + crop_size, left : left + crop_size]
             probs = model(window).softmax(1)
             if total is None:
-                total = torch.zeros((1, probs.shape[1], full_h, full_w), device=image.device)
+                total = torch.zeros((batch, probs.shape[1], full_h, full_w), device=image.device)
             total[..., top : top + crop_size, left : left + crop_size] += probs
             counts[..., top : top + crop_size, left : left + crop_size] += 1
     assert total is not None
@@ -59,11 +59,11 @@ def predict_probabilities(
 ) -> Tensor:
     """Average class probabilities over ``scales`` (and horizontal flips) at the image's size.
 
-    ``image`` is one normalised ``1x3xHxW`` tensor. With ``crop_size``, each scaled image
-    larger than the crop is processed by sliding windows.
+    ``image`` is a normalised ``Nx3xHxW`` batch of same-size images. With ``crop_size``, each
+    scaled image larger than the crop is processed by sliding windows.
     """
-    if image.dim() != 4 or image.shape[0] != 1:
-        raise ValueError(f"expected one image as a 1x3xHxW tensor, got shape {tuple(image.shape)}")
+    if image.dim() != 4 or image.shape[1] != 3:
+        raise ValueError(f"expected images as an Nx3xHxW tensor, got shape {tuple(image.shape)}")
     height, width = image.shape[-2:]
     total: Tensor | None = None
     for scale in scales:

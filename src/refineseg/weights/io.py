@@ -97,12 +97,15 @@ def _resolve(weights: str | os.PathLike[str]) -> Path:
     if path.exists() or isinstance(weights, os.PathLike) or path.suffix:
         return path
     from .published import published_weights_path
+    from .shipped import SHIPPED_WEIGHTS, shipped_weights_path
 
+    if str(weights) in SHIPPED_WEIGHTS:
+        return shipped_weights_path(str(weights))
     return published_weights_path(str(weights))
 
 
 def read_weights(weights: str | os.PathLike[str] | WeightsFile) -> WeightsFile:
-    """Read and validate a weights file (or a published checkpoint's name)."""
+    """Read and validate a weights file, or shipped weights or a published checkpoint by name."""
     from safetensors import safe_open
 
     if isinstance(weights, WeightsFile):

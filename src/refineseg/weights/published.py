@@ -137,7 +137,8 @@ def published_weights_path(name: str) -> Path:
         entry = PUBLISHED_WEIGHTS[name]
     except KeyError:
         raise FileNotFoundError(
-            f"{name!r} is neither a weights file nor a published checkpoint ({', '.join(PUBLISHED_WEIGHTS)})"
+            f"{name!r} is neither a weights file, nor shipped weights (camvid), nor a published checkpoint "
+            f"({', '.join(PUBLISHED_WEIGHTS)})"
         ) from None
     cached = _cache_dir() / f"{name}.safetensors"
     if cached.is_file():

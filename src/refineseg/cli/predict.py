@@ -1,0 +1,110 @@
+"""``refineseg predict``: segment image files, folders, globs and videos."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "segment images, folders, globs and videos (the shipped CamVid model unless --weights)"
+
+DESCRIPTION = """\
+Segment each input and write, under --output:
+  NAME.png            class labels: a palette PNG (lossless, the input's size; pixel value = class index)
+  NAME_overlay.jpg    the class colours blended over the image (--no-overlay to skip)
+  NAME_probs.npy      class probabilities, float16 CxHxW (with --probabilities)
+  NAME_overlay.mp4    for a video, every frame overlaid (label PNGs per frame with --video-labels)
+NAME is the file's name without its suffix; for a folder given as input, its path inside the folder.
+Inputs are files, folders (searched recursively for images and videos) and glob patterns.
+Images of any mode (RGB, RGBA, grey, 16-bit, palette, CMYK) are read upright (EXIF orientation);
+images above --tile-above pixels are segmented in overlapping --tile-size windows so memory stays
+bounded. An input that cannot be read is reported on one line and the others are still segmented;
+the exit status is 1 if any input failed. Inputs are never overwritten.
+
+Without --weights the CamVid model that ships with refineseg is used (11 street-scene classes,
+no network needed).
+
+examples:
+  refineseg predict street.jpg --output out/
+  refineseg predict photos/ 'more/*.png' clip.mp4 --output out/ --batch-size 8
+  refineseg predict big_aerial.tif --weights runs/mine/best.safetensors --tile-size 768 --output out/
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ..inference.segmenter import DEFAULT_TILE_SIZE, DEFAULT_WHOLE_IMAGE_PIXELS
+
+    p = sub.add_parser(
+        "predict", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, folders or glob patterns")
+    p.add_argument("--output", "-o", type=Path, required=True, help="folder for the results (created if needed)")
+    p.add_argument(
+        "--weights", default="camvid", help="a .safetensors weights file or shipped weights name (default camvid)"
+    )
+    p.add_argument("--batch-size", type=int, default=4, help="same-size images per forward pass (default 4)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default cpu)")
+    p.add_argument("--scales", type=float, nargs="+", default=[1.0], help="image scales whose softmax is averaged")
+    p.add_argument("--flip", action="store_true", help="also average horizontally flipped predictions")
+    p.add_argument("--probabilities", action="store_true", help="also write NAME_probs.npy")
+    p.add_argument("--no-overlay", dest="overlay", action="store_false", help="write only the label PNGs")
+    p.add_argument("--alpha", type=float, default=0.5, help="overlay colour opacity, 0..1 (default 0.5)")
+    p.add_argument("--video-labels", action="store_true", help="for videos, also write a label PNG per frame")
+    p.add_argument(
+        "--tile-above",
+        type=int,
+        default=DEFAULT_WHOLE_IMAGE_PIXELS,
+        metavar="PIXELS",
+        help=f"images with more pixels run in sliding windows (default {DEFAULT_WHOLE_IMAGE_PIXELS:,})",
+    )
+    p.add_argument("--tile-size", type=int, default=DEFAULT_TILE_SIZE, help="sliding-window size in pixels")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..inference import Segmenter
+    from ..inference.predict import predict_paths
+
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if not 0.0 <= args.alpha <= 1.0:
+        raise ValueError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    if any(s <= 0 for s in args.scales):
+        raise ValueError(f"--scales must be positive, got {args.scales}")
+    if args.tile_above < 1:
+        raise ValueError(f"--tile-above must be a positive pixel count, got {args.tile_above}")
+    if args.tile_size < 32:
+        raise ValueError(f"--tile-size must be at least 32, got {args.tile_size}")
+    segmenter = Segmenter.from_pretrained(
+        args.weights,
+        device=args.device,
+        scales=args.scales,
+        flip=args.flip,
+        whole_image_pixels=args.tile_above,
+        tile_size=args.tile_size,
+    )
+
+    from tqdm.auto import tqdm
+
+    def report_error(message: str) -> None:  # tqdm.write keeps the progress bar intact
+        tqdm.write(f"refineseg predict: error: {message}", file=sys.stderr)
+
+    report = predict_paths(
+        segmenter,
+        args.inputs,
+        args.output,
+        batch_size=args.batch_size,
+        overlay=args.overlay,
+        alpha=args.alpha,
+        probabilities=args.probabilities,
+        video_labels=args.video_labels,
+        progress=args.progress,
+        on_error=report_error,
+    )
+    videos = f" and {report.videos} video(s), {report.frames} frames," if report.videos else ""
+    print(f"segmented {report.images} image(s){videos} into {args.output}")
+    if report.errors:
+        print(f"{len(report.errors)} input(s) failed (see the errors above)", file=sys.stderr)
+        return 1
+    return 0

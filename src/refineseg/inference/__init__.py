@@ -1,0 +1,6 @@
+"""Using a trained model on real images: reading any image, ``Segmenter``, batch prediction."""
+
+from .images import ImageLike, ImageReadError, load_image, read_image_file
+from .segmenter import Segmenter
+
+__all__ = ["ImageLike", "ImageReadError", "Segmenter", "load_image", "read_image_file"]

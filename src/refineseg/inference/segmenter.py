@@ -1,0 +1,173 @@
+"""``Segmenter``: a trained model plus everything needed to use it on real images.
+
+It normalises with the model's own mean and std, predicts at the image's full size, switches
+to sliding windows above a pixel budget so memory stays bounded, and turns labels into
+palette PNGs, colour overlays and per-class shares, using the class names and palette that
+travel inside the weights file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from ..evaluation.inference import predict_probabilities
+from ..models import SegmentationModel
+from .images import DEFAULT_MAX_IMAGE_PIXELS, ImageLike, load_image
+
+__all__ = ["DEFAULT_TILE_SIZE", "DEFAULT_WHOLE_IMAGE_PIXELS", "Segmenter"]
+
+# images up to this many pixels (2048x1024, a Cityscapes frame) run in one pass; larger ones
+# run as overlapping DEFAULT_TILE_SIZE windows
+DEFAULT_WHOLE_IMAGE_PIXELS = 2048 * 1024
+DEFAULT_TILE_SIZE = 1024
+
+
+class Segmenter:
+    """Segment images with a trained model.
+
+    >>> seg = Segmenter.from_pretrained("camvid")        # shipped weights, no network
+    >>> labels = seg("street.png")                       # HxW uint8 class indices
+    >>> seg.overlay("street.png").save("overlay.jpg")    # colour overlay as a PIL image
+    """
+
+    def __init__(
+        self,
+        model: SegmentationModel,
+        *,
+        device: str | torch.device = "cpu",
+        scales: Sequence[float] = (1.0,),
+        flip: bool = False,
+        whole_image_pixels: int = DEFAULT_WHOLE_IMAGE_PIXELS,
+        tile_size: int = DEFAULT_TILE_SIZE,
+        max_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS,
+    ) -> None:
+        if not scales or any(s <= 0 for s in scales):
+            raise ValueError(f"scales must be positive numbers, got {list(scales)}")
+        if tile_size < 32:
+            raise ValueError(f"tile_size must be at least 32 pixels, got {tile_size}")
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.scales = tuple(scales)
+        self.flip = flip
+        self.whole_image_pixels = whole_image_pixels
+        self.tile_size = tile_size
+        self.max_pixels = max_pixels
+        meta = model.meta
+        n = model.num_classes
+        self.class_names: list[str] = list(meta.class_names or [f"class_{i}" for i in range(n)])
+        if meta.palette:
+            self.palette: list[tuple[int, int, int]] = [tuple(c) for c in meta.palette]  # type: ignore[misc]
+        else:
+            from ..data.datasets import default_palette
+
+            self.palette = list(default_palette(n))
+        self._mean = torch.tensor(meta.mean, device=self.device).view(1, 3, 1, 1)
+        self._std = torch.tensor(meta.std, device=self.device).view(1, 3, 1, 1)
+
+    @classmethod
+    def from_pretrained(
+        cls, weights: str | os.PathLike[str] = "camvid", *, device: str | torch.device = "cpu", **options: object
+    ) -> Segmenter:
+        """Load shipped weights by name (``"camvid"``), a published checkpoint's name, or a weights file."""
+        from ..weights import load_model
+
+        return cls(load_model(weights), device=device, **options)  # type: ignore[arg-type]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    # -- prediction ---------------------------------------------------------------------------
+
+    def __call__(self, image: ImageLike) -> np.ndarray:
+        """Class index per pixel, an ``HxW`` uint8 array (int32 above 256 classes) at the image's size."""
+        return self.predict_batch([image])[0]
+
+    def probabilities(self, image: ImageLike) -> np.ndarray:
+        """Softmax class probabilities, a ``CxHxW`` float32 array at the image's size."""
+        return self.batch_probabilities([load_image(image, max_pixels=self.max_pixels)])[0].cpu().numpy()
+
+    def predict_batch(self, images: Sequence[ImageLike], *, batch_size: int = 8) -> list[np.ndarray]:
+        """Labels for several images; up to ``batch_size`` images of the same size run together."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        arrays = [load_image(im, max_pixels=self.max_pixels) for im in images]
+        results: list[np.ndarray | None] = [None] * len(arrays)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, array in enumerate(arrays):
+            groups.setdefault(array.shape[:2], []).append(i)
+        for same_size in groups.values():
+            for start in range(0, len(same_size), batch_size):
+                indices = same_size[start : start + batch_size]
+                labels = self.labels_from_probabilities(self.batch_probabilities([arrays[i] for i in indices]))
+                for i, label in zip(indices, labels, strict=True):
+                    results[i] = label
+        return [r for r in results if r is not None]
+
+    def labels_from_probabilities(self, probabilities: Tensor | np.ndarray) -> list[np.ndarray]:
+        """Arg-max labels of an ``NxCxHxW`` (or ``CxHxW``) probability array."""
+        probs = torch.as_tensor(probabilities)
+        if probs.dim() == 3:
+            probs = probs[None]
+        dtype = np.uint8 if probs.shape[1] <= 256 else np.int32
+        return [p.argmax(0).cpu().numpy().astype(dtype) for p in probs]
+
+    @torch.inference_mode()
+    def batch_probabilities(self, arrays: Sequence[np.ndarray]) -> Tensor:
+        """``NxCxHxW`` probabilities of same-size ``HxWx3`` uint8 RGB arrays (see :func:`load_image`)."""
+        if not arrays or any(a.shape != arrays[0].shape for a in arrays):
+            raise ValueError("batch_probabilities needs one or more RGB arrays of the same size")
+        x = torch.from_numpy(np.stack(arrays)).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
+        x = (x - self._mean) / self._std
+        tiled = x.shape[-2] * x.shape[-1] * max(self.scales) ** 2 > self.whole_image_pixels
+        return predict_probabilities(
+            self.model, x, scales=self.scales, flip=self.flip, crop_size=self.tile_size if tiled else None
+        )
+
+    # -- presentation -------------------------------------------------------------------------
+
+    def label_image(self, labels: np.ndarray) -> Image.Image:
+        """A palette-mode PIL image of ``labels`` (lossless when saved as PNG), coloured by the model's palette."""
+        if labels.ndim != 2:
+            raise ValueError(f"expected an HxW label array, got shape {labels.shape}")
+        if self.num_classes > 256:
+            raise ValueError(f"a palette image holds at most 256 classes, the model has {self.num_classes}")
+        height, width = labels.shape
+        im = Image.frombytes("P", (width, height), np.ascontiguousarray(labels, dtype=np.uint8).tobytes())
+        flat = [v for colour in self.palette for v in colour]
+        im.putpalette(flat + [0] * (768 - len(flat)))
+        return im
+
+    def colorize(self, labels: np.ndarray) -> np.ndarray:
+        """``HxWx3`` uint8 colours of ``labels``."""
+        palette = np.asarray(self.palette, dtype=np.uint8)
+        return palette[np.clip(labels, 0, len(palette) - 1)]
+
+    def overlay(self, image: ImageLike, labels: np.ndarray | None = None, *, alpha: float = 0.5) -> Image.Image:
+        """The image blended with its class colours (``alpha`` of colour), an RGB PIL image."""
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        rgb = load_image(image, max_pixels=self.max_pixels)
+        if labels is None:
+            labels = self(rgb)
+        if labels.shape != rgb.shape[:2]:
+            raise ValueError(f"labels of shape {labels.shape} do not match the image's {rgb.shape[:2]}")
+        blend = rgb.astype(np.float32) * (1.0 - alpha) + self.colorize(labels).astype(np.float32) * alpha
+        return Image.fromarray(np.clip(blend + 0.5, 0, 255).astype(np.uint8))
+
+    def class_shares(self, labels: np.ndarray) -> dict[str, float]:
+        """Fraction of the pixels given to each class, largest first, classes that occur only."""
+        counts = np.bincount(labels.ravel().astype(np.int64), minlength=self.num_classes)
+        total = max(int(counts.sum()), 1)
+        order = np.argsort(-counts, kind="stable")
+        return {self.class_names[i]: float(counts[i]) / total for i in order if counts[i] > 0}
+
+    def __repr__(self) -> str:
+        arch = getattr(self.model, "arch", type(self.model).__name__)
+        return f"Segmenter({arch}, {self.num_classes} classes, device={self.device}, scales={list(self.scales)})"
