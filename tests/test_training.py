@@ -152,7 +152,7 @@ def test_shipped_recipes_load():
 
 def test_median_frequency_weights():
     from refineseg.data import CAMVID_LABELS, SegmentationDataset
-    from refineseg.training.data import DecodedImages, median_frequency_weights
+    from refineseg.training.data import DecodedImages, loss_class_weights, median_frequency_weights
 
     class Fixed(SegmentationDataset):
         def __init__(self, masks):
@@ -169,10 +169,16 @@ def test_median_frequency_weights():
     # class 0: 12 of 16 pixels in image A; class 1: 4 of 16 in A and 16 of 16 in B
     a = np.array([[0] * 4] * 3 + [[1] * 4], dtype=np.uint8)
     b = np.ones((4, 4), dtype=np.uint8)
-    weights = median_frequency_weights(DecodedImages(Fixed([a, b])), 3)
+    images = DecodedImages(Fixed([a, b]))
+    weights = median_frequency_weights(images, 3)
     freq0, freq1 = 12 / 16, 20 / 32
     median = np.median([freq0, freq1])
     assert torch.allclose(weights, torch.tensor([median / freq0, median / freq1, 0.0], dtype=torch.float32))
+    assert torch.equal(loss_class_weights("median_frequency", images, 3), weights)
+    assert torch.allclose(loss_class_weights("sqrt_median_frequency", images, 3) ** 2, weights)
+    assert loss_class_weights("none", images, 3) is None
+    with pytest.raises(ValueError, match="sqrt_median_frequency"):
+        loss_class_weights("inverse", images, 3)
 
 
 def test_encoder_learning_rate_and_frozen_batch_norm():

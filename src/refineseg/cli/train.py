@@ -64,7 +64,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--encoder-lr-ratio", type=float)
     o.add_argument("--weight-decay", type=float)
     o.add_argument("--schedule", choices=["poly", "step", "constant"])
-    o.add_argument("--class-weights", choices=["none", "median_frequency"])
+    o.add_argument(
+        "--class-weights",
+        choices=["none", "median_frequency", "sqrt_median_frequency"],
+        help="loss weights per class: none, median-frequency balancing, or its square root (milder)",
+    )
     o.add_argument("--accumulate-grad-batches", type=int)
     o.add_argument("--gradient-clip-val", type=float, help="clip the gradient norm to this value")
     o.add_argument("--seed", type=int)

@@ -15,7 +15,7 @@ from ..data import SegmentationDataset, eval_transforms, get_dataset, train_tran
 from ..data.datasets import as_tv_tensors
 from .config import TrainConfig
 
-__all__ = ["DecodedImages", "SeededSampler", "SegmentationDataModule", "median_frequency_weights"]
+__all__ = ["DecodedImages", "SeededSampler", "SegmentationDataModule", "loss_class_weights", "median_frequency_weights"]
 
 
 class DecodedImages(Dataset):
@@ -139,3 +139,13 @@ class SegmentationDataModule(L.LightningDataModule):
         sampler: DistributedSampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=False)
         # batch 1: validation images keep their own (possibly different) sizes
         return DataLoader(dataset, batch_size=1, sampler=sampler, num_workers=self.config.num_workers)
+
+
+def loss_class_weights(kind: str, images: DecodedImages, num_classes: int) -> torch.Tensor | None:
+    """Cross-entropy weights for ``TrainConfig.class_weights``: none, median-frequency or its square root."""
+    if kind == "none":
+        return None
+    if kind not in ("median_frequency", "sqrt_median_frequency"):
+        raise ValueError(f"class_weights: expected none, median_frequency or sqrt_median_frequency, got {kind!r}")
+    weights = median_frequency_weights(images, num_classes)
+    return weights.sqrt() if kind == "sqrt_median_frequency" else weights

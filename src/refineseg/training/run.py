@@ -39,7 +39,7 @@ def train(config: TrainConfig) -> Path:
     from ..models import get_model
     from .callbacks import ExportBestWeights
     from .checkpoint_io import AtomicCheckpointIO
-    from .data import SegmentationDataModule, median_frequency_weights
+    from .data import SegmentationDataModule, loss_class_weights
     from .module import SegmentationModule
 
     config.validate()
@@ -68,10 +68,10 @@ def train(config: TrainConfig) -> Path:
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     class_weights = None
-    if config.class_weights == "median_frequency":
+    if config.class_weights != "none":
         data.setup("fit")
         assert data.train_images is not None
-        class_weights = median_frequency_weights(data.train_images, data.num_classes)
+        class_weights = loss_class_weights(config.class_weights, data.train_images, data.num_classes)
     module = SegmentationModule(model, config, class_weights=class_weights)
 
     output.mkdir(parents=True, exist_ok=True)
