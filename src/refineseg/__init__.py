@@ -1,8 +1,8 @@
 """refineseg: RefineNet and Light-Weight RefineNet semantic segmentation in modern PyTorch."""
 
+from .inference import ImageReadError, Segmenter
 from .models import *  # noqa: F403 - builders, model classes, get_model, list_models
 from .models import __all__ as _models
-from .inference import ImageReadError, Segmenter
 from .weights import WeightsError, load_model, save_model
 
 __version__ = "0.1.0"
