@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .shipped import SHIPPED_WEIGHTS
+
 __all__ = ["PUBLISHED_WEIGHTS", "PublishedWeights", "list_published_weights", "published_weights_path"]
 
 
@@ -137,8 +139,8 @@ def published_weights_path(name: str) -> Path:
         entry = PUBLISHED_WEIGHTS[name]
     except KeyError:
         raise FileNotFoundError(
-            f"{name!r} is neither a weights file, nor shipped weights (camvid), nor a published checkpoint "
-            f"({', '.join(PUBLISHED_WEIGHTS)})"
+            f"{name!r} is neither a weights file, nor shipped weights ({', '.join(SHIPPED_WEIGHTS)}), "
+            f"nor a published checkpoint ({', '.join(PUBLISHED_WEIGHTS)})"
         ) from None
     cached = _cache_dir() / f"{name}.safetensors"
     if cached.is_file():
