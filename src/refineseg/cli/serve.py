@@ -89,13 +89,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--host: expected an address such as 127.0.0.1 or 0.0.0.0")
 
     from ..inference import Segmenter
-    from ..serve.app import check_can_listen, serve
+    from ..serve.app import check_can_listen, make_server, serve
 
     check_can_listen(args.host, args.port)
 
     print(f"loading {args.weights} on {args.device} ...", flush=True)
     segmenter = Segmenter.from_pretrained(args.weights, device=args.device, max_pixels=args.max_pixels)
-    serve(
+    server = make_server(
         segmenter,
         args.host,
         args.port,
@@ -103,4 +103,5 @@ def run(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
         quiet=args.quiet,
     )
+    serve(server)
     return 0

@@ -206,17 +206,9 @@ def make_server(
         raise _listen_error(host, port, exc) from None
 
 
-def serve(
-    segmenter: Segmenter,
-    host: str = DEFAULT_HOST,
-    port: int = DEFAULT_PORT,
-    *,
-    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    quiet: bool = False,
-) -> None:
+def serve(server: SegmentationServer) -> None:
     """Serve until Ctrl-C, printing the URL first; returns normally when interrupted."""
-    server = make_server(segmenter, host, port, max_upload_bytes=max_upload_bytes, max_pixels=max_pixels, quiet=quiet)
+    segmenter = server.segmenter
     try:
         print(
             f"serving {server.model_name} ({segmenter.num_classes} classes) at {server.url}  (Ctrl-C stops)",
