@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .._io import atomic_write
+from ..data.datasets import IMAGE_SUFFIXES as DATASET_IMAGE_SUFFIXES
 from .images import ImageReadError, read_image_file
 from .segmenter import Segmenter
 
@@ -31,7 +32,8 @@ __all__ = [
     "predict_paths",
 ]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm")
+# what a dataset folder may hold, and the formats people also segment one by one
+IMAGE_SUFFIXES = (*DATASET_IMAGE_SUFFIXES, ".gif", ".ppm", ".pgm")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
 
