@@ -161,12 +161,16 @@ class Segmenter:
         blend = rgb.astype(np.float32) * (1.0 - alpha) + self.colorize(labels).astype(np.float32) * alpha
         return Image.fromarray(np.clip(blend + 0.5, 0, 255).astype(np.uint8))
 
+    def class_pixels(self, labels: np.ndarray) -> dict[str, int]:
+        """Pixels given to each class, largest first, classes that occur only."""
+        counts = np.bincount(labels.ravel().astype(np.int64), minlength=self.num_classes)
+        order = np.argsort(-counts, kind="stable")
+        return {self.class_names[i]: int(counts[i]) for i in order if counts[i] > 0}
+
     def class_shares(self, labels: np.ndarray) -> dict[str, float]:
         """Fraction of the pixels given to each class, largest first, classes that occur only."""
-        counts = np.bincount(labels.ravel().astype(np.int64), minlength=self.num_classes)
-        total = max(int(counts.sum()), 1)
-        order = np.argsort(-counts, kind="stable")
-        return {self.class_names[i]: float(counts[i]) / total for i in order if counts[i] > 0}
+        total = max(labels.size, 1)
+        return {name: count / total for name, count in self.class_pixels(labels).items()}
 
     def __repr__(self) -> str:
         arch = getattr(self.model, "arch", type(self.model).__name__)

@@ -165,7 +165,7 @@ class SegmentationServer(ThreadingHTTPServer):
         return {
             "model": self.model_name,
             "num_classes": seg.num_classes,
-            "classes": [{"name": name, "color": _color(seg, i)} for i, name in enumerate(seg.class_names)],
+            "classes": [{"name": n, "color": list(c)} for n, c in zip(seg.class_names, seg.palette, strict=True)],
             "limits": {"max_upload_bytes": self.max_upload_bytes, "max_pixels": self.max_pixels},
             "formats": list(FORMATS),
         }
@@ -338,17 +338,10 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._send(200, _png(seg.overlay(rgb, labels), compress_level=3), "image/png", [_inline("overlay.png")])
         else:
             height, width = labels.shape
-            counts = np.bincount(labels.ravel().astype(np.int64), minlength=seg.num_classes)
-            order = np.argsort(-counts, kind="stable")
+            colors = dict(zip(seg.class_names, seg.palette, strict=True))
             classes = [
-                {
-                    "name": seg.class_names[i] if i < seg.num_classes else f"class_{i}",
-                    "color": _color(seg, int(i)),
-                    "pixels": int(counts[i]),
-                    "share": float(counts[i]) / labels.size,
-                }
-                for i in order
-                if counts[i] > 0
+                {"name": name, "color": list(colors[name]), "pixels": pixels, "share": pixels / labels.size}
+                for name, pixels in seg.class_pixels(labels).items()
             ]
             result = {
                 "width": width,
@@ -539,11 +532,6 @@ def _listen_error(host: str, port: int, exc: OSError) -> OSError:
 
 def _too_large_message(length: int, limit: int) -> str:
     return f"the upload is {_size(length)}, more than the limit of {_size(limit)}"
-
-
-def _color(seg: Segmenter, index: int) -> list[int]:
-    palette = seg.palette
-    return [int(v) for v in palette[index]] if index < len(palette) else [0, 0, 0]
 
 
 def _png(im: Image.Image, compress_level: int = 6) -> bytes:
