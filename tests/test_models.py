@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -12,6 +13,8 @@ from torch.export import Dim
 import refineseg
 from refineseg.blocks import ResidualConvUnit
 from refineseg.models.base import cascade_blocks
+
+from .fixtures import randomize_batch_norms
 
 PUBLISHED_PARAMETERS = {
     "refinenet_resnet101": 118_052_437,
@@ -91,6 +94,19 @@ class TestModelContract:
         x = torch.randn(1, 3, 37, 51)
         with torch.no_grad():
             assert torch.equal(loaded(x), model(x))
+
+    @pytest.mark.parametrize("size", [(45, 67), (7, 5)])
+    def test_optimized_for_inference_gives_the_same_logits(self, case, size):
+        name, _, model = case
+        model = copy.deepcopy(model)
+        randomize_batch_norms(model)
+        optimized = refineseg.optimize_for_inference(model, check_size=None)
+        if "timm" not in name:  # timm's own layers are left as they are
+            assert not any(type(m) is nn.BatchNorm2d for m in optimized.modules())
+        x = torch.randn(2, 3, *size)
+        with torch.inference_mode():
+            expected, got = model(x), optimized(x)
+        assert (got - expected).abs().max() <= 1e-4 * expected.abs().max()
 
     def test_export_with_dynamic_size_matches_eager(self, case):
         _, _, model = case

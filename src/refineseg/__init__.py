@@ -1,10 +1,19 @@
 """refineseg: RefineNet and Light-Weight RefineNet semantic segmentation in modern PyTorch."""
 
-from .inference import ImageReadError, Segmenter
+from .inference import ImageReadError, Segmenter, optimize_for_inference
 from .models import *  # noqa: F403 - builders, model classes, get_model, list_models
 from .models import __all__ as _models
 from .weights import WeightsError, load_model, save_model
 
 __version__ = "0.1.0"
 
-__all__ = ["ImageReadError", "Segmenter", "WeightsError", "__version__", "load_model", "save_model", *_models]
+__all__ = [
+    "ImageReadError",
+    "Segmenter",
+    "WeightsError",
+    "__version__",
+    "load_model",
+    "optimize_for_inference",
+    "save_model",
+    *_models,
+]

@@ -62,8 +62,9 @@ class ResidualConvUnit(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.conv1(F.relu(x))
-        out = self.conv2(F.relu(out))
-        return out + x
+        # in place on fresh convolution outputs: autograd needs neither, and it saves memory traffic
+        out = self.conv2(F.relu(out, inplace=True))
+        return out.add_(x)
 
 
 class MultiResolutionFusion(nn.Module):
@@ -147,9 +148,10 @@ class ChainedResidualPooling(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         x = self.activation(x)
         top = x
-        for layer in self.convs:
+        for i, layer in enumerate(self.convs):
             top = layer(self.pool(top)) if self.pool_first else self.pool(layer(top))
-            x = x + top
+            # the first sum is a new tensor (the activation's output is kept for its backward); later ones accumulate
+            x = x + top if i == 0 else x.add_(top)
         return x
 
 

@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import convert, evaluate, models, predict, serve, train
+from . import convert, evaluate, export, models, predict, serve, train
 
 __all__ = ["main"]
 
-COMMANDS = (predict, serve, models, convert, train, evaluate)
+COMMANDS = (predict, serve, models, convert, export, train, evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:

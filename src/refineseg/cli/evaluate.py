@@ -18,6 +18,7 @@ Without --weights the shipped CamVid model is evaluated.
 examples:
   refineseg evaluate --dataset camvid --root DATA --split val --output m.json
   refineseg evaluate --weights runs/camvid/best.safetensors --dataset camvid --root DATA --split val --output m.json
+  refineseg evaluate --weights camvid_int8.onnx --dataset camvid --root DATA --split val --output m_int8.json
 """
 
 
@@ -30,7 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--weights",
         default="camvid",
-        help="a refineseg .safetensors weights file or shipped weights name (default camvid)",
+        help="a refineseg .safetensors weights file, shipped weights name (default camvid), "
+        "or an .onnx file from `refineseg export` (run by ONNX Runtime)",
     )
     p.add_argument("--dataset", required=True, choices=[d.name for d in list_datasets()])
     p.add_argument("--root", required=True, help="the dataset's directory")
@@ -41,6 +43,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--output", "-o", type=Path, required=True, help="JSON file for the metrics")
     p.add_argument("--confusion", type=Path, help="also write the confusion matrix as a PNG here")
+    p.add_argument(
+        "--no-optimize",
+        dest="optimize",
+        action="store_false",
+        help="run the model as built instead of optimize_for_inference (same predictions, slower)",
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.set_defaults(run=run)
 
@@ -48,13 +56,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..data import get_dataset
     from ..evaluation import evaluate, format_table, save_confusion_png, write_json
+    from ..models import InferenceModel
     from ..weights import load_model
 
     if args.output.suffix.lower() != ".json":
         raise ValueError(f"--output {args.output}: expected a .json file name")
     if any(s <= 0 for s in args.scales):
         raise ValueError(f"--scales must be positive, got {args.scales}")
-    model = load_model(args.weights)
+    model: InferenceModel
+    if Path(args.weights).suffix == ".onnx":
+        from ..inference.runtime import OnnxRuntimeModel
+
+        model = OnnxRuntimeModel(args.weights)
+    else:
+        model = load_model(args.weights)
     dataset = get_dataset(args.dataset, args.root, args.split)
     result = evaluate(
         model,
@@ -64,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         crop_size=args.crop_size,
         device=args.device,
         progress=args.progress,
+        optimize=args.optimize,
     )
     print(format_table(result))
     write_json(result, args.output, weights=str(args.weights), dataset=args.dataset, split=args.split)

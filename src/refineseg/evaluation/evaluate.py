@@ -14,7 +14,7 @@ from torch import Tensor
 
 from .._io import atomic_write
 from ..data import SegmentationDataset
-from ..models import SegmentationModel
+from ..models import InferenceModel, SegmentationModel
 from .inference import predict_probabilities
 from .metrics import SegmentationMetrics, confusion_matrix_metric, metrics_from_confusion
 
@@ -35,7 +35,7 @@ class EvaluationResult:
 
 @torch.no_grad()
 def evaluate(
-    model: SegmentationModel,
+    model: InferenceModel,
     dataset: SegmentationDataset,
     *,
     scales: Sequence[float] = (1.0,),
@@ -43,17 +43,26 @@ def evaluate(
     crop_size: int | None = None,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    optimize: bool = True,
 ) -> EvaluationResult:
     """Run ``model`` on every image of ``dataset`` at full resolution and accumulate a confusion matrix.
 
-    Images are normalised with the model's own ``meta.mean``/``meta.std``.
+    Images are normalised with the model's own ``meta.mean``/``meta.std``. A PyTorch model
+    runs through :func:`~refineseg.optimize_for_inference` unless ``optimize`` is false (the
+    same predictions, faster); any other :class:`~refineseg.models.InferenceModel` (an ONNX
+    Runtime session) runs as it is.
     """
     if model.num_classes != dataset.num_classes:
         raise ValueError(f"the model predicts {model.num_classes} classes, {dataset.name} has {dataset.num_classes}")
     from ..data import eval_transforms
 
     transform = eval_transforms(mean=model.meta.mean, std=model.meta.std)
-    model = model.to(device).eval()
+    if isinstance(model, SegmentationModel):
+        model = model.to(device).eval()
+        if optimize:
+            from ..inference.optimize import optimize_for_inference
+
+            model = optimize_for_inference(model)
     confusion = confusion_matrix_metric(dataset.num_classes, dataset.ignore_index).to(device)
     indices: Any = range(len(dataset))
     if progress:

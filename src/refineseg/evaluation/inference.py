@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 __all__ = ["OFFICIAL_SCALES", "predict_probabilities", "sliding_window_probabilities"]
 
@@ -14,7 +14,9 @@ __all__ = ["OFFICIAL_SCALES", "predict_probabilities", "sliding_window_probabili
 OFFICIAL_SCALES = (0.4, 0.6, 0.8, 1.0, 1.2)
 
 
-def sliding_window_probabilities(model: nn.Module, image: Tensor, crop_size: int, stride: int | None = None) -> Tensor:
+def sliding_window_probabilities(
+    model: Callable[[Tensor], Tensor], image: Tensor, crop_size: int, stride: int | None = None
+) -> Tensor:
     """Softmax over overlapping ``crop_size`` windows, averaged where they overlap.
 
     Memory stays bounded by one window whatever the image size. Images smaller than a
@@ -50,7 +52,7 @@ def _starts(length: int, window: int, stride: int) -> list[int]:
 
 @torch.no_grad()
 def predict_probabilities(
-    model: nn.Module,
+    model: Callable[[Tensor], Tensor],
     image: Tensor,
     *,
     scales: Sequence[float] = (1.0,),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -17,6 +17,7 @@ __all__ = [
     "IMAGENET_STD",
     "CascadeDecoder",
     "CascadeName",
+    "InferenceModel",
     "ModelMeta",
     "SegmentationHead",
     "SegmentationModel",
@@ -42,6 +43,21 @@ class ModelMeta:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     provenance: dict[str, Any] = field(default_factory=dict)
+
+
+class InferenceModel(Protocol):
+    """What a Segmenter needs of a model: logits at the input's size, and its meta.
+
+    A :class:`SegmentationModel` is one; so is an exported model run by
+    :class:`~refineseg.inference.runtime.OnnxRuntimeModel`.
+    """
+
+    meta: ModelMeta
+
+    @property
+    def num_classes(self) -> int: ...
+
+    def __call__(self, x: Tensor) -> Tensor: ...
 
 
 def cascade_blocks(reductions: Sequence[int], cascade: CascadeName) -> list[list[int]]:

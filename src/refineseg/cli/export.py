@@ -1,0 +1,180 @@
+"""``refineseg export``: a weights file to ONNX or TorchScript, checked against PyTorch."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..models import SegmentationModel
+
+HELP = "export a model to ONNX or TorchScript (dynamic batch/height/width), checked against PyTorch"
+
+DESCRIPTION = """\
+Export a model for deployment without refineseg's model code:
+  .onnx                      ONNX (torch.onnx dynamo exporter), run with ONNX Runtime or any ONNX runtime;
+                             needs the onnx extra: pip install 'refineseg[onnx]'
+  .pt, .ts, .torchscript     TorchScript (traced and frozen), run with torch.jit.load
+The input is 'image', float32 N x 3 x H x W, normalised with the model's mean and std; the output
+is 'logits', N x C x H x W at the input's size. Batch, height and width are all dynamic. The class
+names, palette, mean and std travel inside the file (ONNX metadata 'refineseg', TorchScript extra
+file 'refineseg.json'); refineseg.inference.runtime.load_exported reads them back.
+
+Before the file is put in place it is run on random inputs at --size (batch 1) and at a second,
+odd size (batch 2) and compared with PyTorch: the largest difference must be within --tolerance
+of the largest logit and the predicted class must agree on 99.99% of pixels. A file that fails
+is not written.
+
+Without --weights the CamVid model that ships with refineseg is exported.
+
+examples:
+  refineseg export --output out/camvid.onnx
+  refineseg export --weights runs/mine/best.safetensors --output mine.pt --size 768 1024
+  refineseg export --weights lw50_voc.safetensors --output lw50.onnx --size 360 480 --tolerance 1e-4
+  refineseg export --output camvid_int8.onnx --int8 --calibration DATA/camvid/train --size 360 480
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--weights", default="camvid", help="a .safetensors weights file or shipped weights name (default camvid)"
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the file to write (.onnx, .pt, .ts, .torchscript)",
+    )
+    p.add_argument(
+        "--format", choices=("onnx", "torchscript"), help="onnx or torchscript (default: from the --output suffix)"
+    )
+    p.add_argument(
+        "--size",
+        type=int,
+        nargs=2,
+        default=(512, 512),
+        metavar=("H", "W"),
+        help="example input size to trace and check with (default 512 512)",
+    )
+    p.add_argument("--opset", type=int, metavar="N", help="ONNX opset version (default: the exporter's)")
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=1e-3,
+        metavar="T",
+        help="largest allowed difference from PyTorch, relative to the largest logit (default 1e-3)",
+    )
+    p.add_argument(
+        "--int8",
+        action="store_true",
+        help="quantize to int8 with ONNX Runtime (ONNX only; needs --calibration): about 3x smaller, faster on "
+        "CPUs with VNNI, slightly different outputs (see docs/BENCHMARKS.md)",
+    )
+    p.add_argument(
+        "--calibration",
+        nargs="+",
+        metavar="INPUT",
+        help="images, folders or glob patterns whose activations set the int8 ranges (training images)",
+    )
+    p.add_argument(
+        "--calibration-images",
+        type=int,
+        default=32,
+        metavar="N",
+        help="use at most N calibration images, spread evenly over those found (default 32)",
+    )
+    p.add_argument(
+        "--calibration-method",
+        choices=("percentile", "minmax", "entropy"),
+        default="percentile",
+        help="how activation ranges follow from calibration (default percentile)",
+    )
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..inference.export import EXPORT_SUFFIXES, export_format_for, export_onnx, export_torchscript
+    from ..models.registry import get_model
+    from ..weights.io import read_weights
+
+    output: Path = args.output
+    fmt = args.format or export_format_for(output)
+    implied = EXPORT_SUFFIXES.get(output.suffix.lower())
+    if implied is not None and implied != fmt:
+        raise ValueError(f"--output {output}: a {implied} file name, but --format {fmt}")
+    if args.opset is not None and fmt != "onnx":
+        raise ValueError("--opset applies to ONNX export only")
+    if any(d < 1 for d in args.size):
+        raise ValueError(f"--size must be two positive integers, got {' '.join(map(str, args.size))}")
+    if not args.tolerance > 0:
+        raise ValueError(f"--tolerance must be positive, got {args.tolerance}")
+    calibration = _calibration_images(args) if args.int8 else []
+    if args.int8 and fmt != "onnx":
+        raise ValueError("--int8 applies to ONNX export only")
+    if args.calibration and not args.int8:
+        raise ValueError("--calibration applies with --int8 only")
+    weights = read_weights(args.weights)
+    if output.resolve() == Path(weights.source).resolve():
+        raise ValueError(f"--output {output} is the weights file itself; choose another name")
+    model = get_model(weights.arch, weights=weights).eval()
+    size = (args.size[0], args.size[1])
+    if args.int8:
+        return _export_int8(model, output, calibration, size, args)
+    if fmt == "onnx":
+        report = export_onnx(model, output, example_size=size, opset=args.opset, tolerance=args.tolerance)
+    else:
+        report = export_torchscript(model, output, example_size=size, tolerance=args.tolerance)
+    print(report.summary())
+    return 0
+
+
+def _calibration_images(args: argparse.Namespace) -> list[Path]:
+    from ..inference.predict import collect_inputs
+
+    if not args.calibration:
+        raise ValueError("--int8 needs --calibration images (a few dozen training images)")
+    if args.calibration_images < 1:
+        raise ValueError(f"--calibration-images must be at least 1, got {args.calibration_images}")
+    items, errors = collect_inputs(args.calibration)
+    if errors:
+        raise ValueError(errors[0])
+    images = [item.path for item in items if not item.is_video]
+    if not images:
+        raise ValueError(f"--calibration {' '.join(args.calibration)}: no images found")
+    step = max(1, len(images) // args.calibration_images)
+    return images[::step][: args.calibration_images]
+
+
+def _export_int8(
+    model: SegmentationModel, output: Path, calibration: list[Path], size: tuple[int, int], args: argparse.Namespace
+) -> int:
+    """Export fp32 ONNX (checked against PyTorch), quantize it, and report how often the classes still agree."""
+    import tempfile
+
+    import torch
+
+    from ..inference.export import export_onnx
+    from ..inference.quantize import quantize_onnx
+    from ..inference.runtime import OnnxRuntimeModel
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32_file = Path(tmp) / "fp32.onnx"
+        report = export_onnx(model, fp32_file, example_size=size, opset=args.opset, tolerance=args.tolerance)
+        print(report.summary().replace(str(fp32_file), "the fp32 model"))
+        quantize_onnx(fp32_file, output, calibration, method=args.calibration_method)
+        fp32, int8 = OnnxRuntimeModel(fp32_file), OnnxRuntimeModel(output)
+        x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0))
+        agree = (fp32(x).argmax(1) == int8(x).argmax(1)).float().mean().item()
+        fp32_bytes = fp32_file.stat().st_size
+    print(
+        f"wrote {output} (int8, {output.stat().st_size / 1e6:.1f} MB from {fp32_bytes / 1e6:.1f} MB, "
+        f"calibrated on {len(calibration)} image(s)); the class agrees with fp32 on "
+        f"{100 * agree:.2f}% of pixels of a random {size[0]}x{size[1]} input"
+    )
+    return 0

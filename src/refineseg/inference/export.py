@@ -1,0 +1,370 @@
+"""Export a trained model to ONNX or TorchScript, proven equal to PyTorch before it is kept.
+
+An exported file must be usable without refineseg's model code, yet still know what its
+outputs mean, so the model's meta (class names, palette, normalisation) travels inside it as
+JSON: in the ONNX ``metadata_props`` under ``refineseg``, in a TorchScript archive as the extra
+file ``refineseg.json``. Exporters fail silently in ways that only show at other input sizes
+(a shape baked in as a constant), so by default the written file is loaded back and compared
+with the PyTorch model at the example size and at a second, odd size, with a batch of 2;
+a file that does not match is never put in place.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from .._io import atomic_write
+from ..models.base import IMAGENET_MEAN, IMAGENET_STD, ModelMeta, SegmentationModel
+
+__all__ = [
+    "EXPORT_FORMAT_VERSION",
+    "EXPORT_SUFFIXES",
+    "METADATA_KEY",
+    "ONNX_INSTALL_HINT",
+    "TORCHSCRIPT_METADATA_FILE",
+    "ExportError",
+    "ExportFormat",
+    "ExportReport",
+    "ExportedMeta",
+    "export_format_for",
+    "export_metadata",
+    "export_onnx",
+    "export_torchscript",
+    "quiet_jit",
+    "read_export_metadata",
+    "second_check_size",
+]
+
+ExportFormat = Literal["onnx", "torchscript"]
+
+METADATA_KEY = "refineseg"  # ONNX metadata_props key
+TORCHSCRIPT_METADATA_FILE = "refineseg.json"  # TorchScript extra file
+EXPORT_FORMAT_VERSION = 1
+ONNX_INSTALL_HINT = "pip install 'refineseg[onnx]'"
+EXPORT_SUFFIXES: dict[str, ExportFormat] = {
+    ".onnx": "onnx",
+    ".pt": "torchscript",
+    ".ts": "torchscript",
+    ".torchscript": "torchscript",
+}
+
+MIN_ARGMAX_AGREEMENT = 0.9999
+SECOND_SIZE_FACTOR = 0.7
+
+
+class ExportError(ValueError):
+    """An export that failed, or whose output does not match the PyTorch model."""
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What was written and how closely it matches PyTorch (``nan`` figures: not checked)."""
+
+    path: Path
+    format: ExportFormat
+    sizes: tuple[tuple[int, int], ...]  # (H, W) checked: batch 1 at the first, batch 2 at the second
+    max_diff: float  # worst max|exported - PyTorch| / max|PyTorch logit| over the sizes
+    argmax_agreement: float  # worst fraction of pixels whose class is the same
+    seconds: float
+
+    @property
+    def checked(self) -> bool:
+        return bool(self.sizes)
+
+    def summary(self) -> str:
+        """One line for the command line: where, what, how long, and how close."""
+        head = f"exported {self.path} ({self.format}, dynamic batch/height/width) in {self.seconds:.1f} s"
+        if not self.checked:
+            return f"{head}; not checked against PyTorch"
+        sizes = " and ".join(f"{h}x{w}" for h, w in self.sizes)
+        # floor, so a single differing pixel never shows as 100.0000%
+        percent = math.floor(self.argmax_agreement * 1e6) / 1e4
+        return (
+            f"{head}; checked against PyTorch at {sizes}: max |diff| {self.max_diff:.1e} of the largest logit, "
+            f"argmax identical on {percent:.4f}% of pixels"
+        )
+
+
+@dataclass(frozen=True)
+class ExportedMeta:
+    """The meta an exported file carries: enough to use it without refineseg's model code."""
+
+    meta: ModelMeta
+    arch: str | None
+    num_classes: int
+
+
+def export_format_for(path: str | os.PathLike[str]) -> ExportFormat:
+    """The format an output or input file name implies (``.onnx``; ``.pt``, ``.ts``, ``.torchscript``)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in EXPORT_SUFFIXES:
+        known = ", ".join(EXPORT_SUFFIXES)
+        raise ValueError(f"{path}: cannot tell the export format from the suffix {suffix!r}; expected one of {known}")
+    return EXPORT_SUFFIXES[suffix]
+
+
+def export_metadata(model: SegmentationModel) -> str:
+    """The model's meta as the JSON stored in exported files (encoded as weights files encode it)."""
+    meta = model.meta
+    info = {
+        "format": "refineseg-export",
+        "format_version": EXPORT_FORMAT_VERSION,
+        "arch": getattr(model, "arch", None),
+        "num_classes": int(model.num_classes),
+        "class_names": list(meta.class_names) if meta.class_names else None,
+        "palette": [list(c) for c in meta.palette] if meta.palette else None,
+        "mean": list(meta.mean),
+        "std": list(meta.std),
+        "provenance": meta.provenance,
+    }
+    return json.dumps(info, default=str)
+
+
+def read_export_metadata(text: str | bytes, *, source: str) -> ExportedMeta:
+    """Parse :func:`export_metadata`'s JSON; ``ValueError`` naming ``source`` if it is not that."""
+    try:
+        info = json.loads(text)
+        if not isinstance(info, dict):
+            raise TypeError("not a JSON object")
+        version = info.get("format_version")
+        if version != EXPORT_FORMAT_VERSION:
+            raise ValueError(f"format version {version!r}, expected {EXPORT_FORMAT_VERSION}")
+        num_classes = info["num_classes"]
+        if not isinstance(num_classes, int) or num_classes < 1:
+            raise ValueError(f"num_classes {num_classes!r}")
+        palette = info.get("palette")
+        meta = ModelMeta(
+            class_names=info.get("class_names"),
+            palette=[tuple(c) for c in palette] if palette else None,
+            mean=tuple(info.get("mean") or IMAGENET_MEAN),
+            std=tuple(info.get("std") or IMAGENET_STD),
+            provenance=info.get("provenance") or {},
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ValueError(f"{source}: corrupt refineseg export metadata ({exc})") from None
+    return ExportedMeta(meta, info.get("arch"), num_classes)
+
+
+def export_onnx(
+    model: SegmentationModel,
+    path: str | os.PathLike[str],
+    *,
+    example_size: Sequence[int] = (512, 512),
+    opset: int | None = None,
+    check: bool = True,
+    tolerance: float = 1e-3,
+) -> ExportReport:
+    """Write ``model`` as ONNX: input ``image`` (N, 3, H, W), output ``logits`` (N, C, H, W).
+
+    Batch, height and width are dynamic; ``example_size`` is only what the exporter traces
+    with, and the size ``check`` compares at first. ``opset`` defaults to the exporter's.
+    ``model`` itself is not touched (a copy is put in eval mode on the CPU).
+    """
+    start = time.perf_counter()
+    _require_onnx()
+    from torch.export import Dim
+
+    size = _check_size(example_size)
+    _check_tolerance(tolerance)
+    work = _inference_copy(model)
+    example = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0))
+    dims = ({0: Dim("batch"), 2: Dim("height"), 3: Dim("width")},)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's notes on its own internals; the check below is what counts
+            program = torch.onnx.export(
+                work,
+                (example,),
+                dynamo=True,
+                input_names=["image"],
+                output_names=["logits"],
+                dynamic_shapes=dims,
+                opset_version=opset,
+                external_data=False,
+                verbose=False,  # otherwise it prints its progress on stdout
+            )
+    except ImportError:
+        raise
+    except Exception as exc:
+        raise ExportError(f"torch.onnx.export failed for {_describe(model)}: {_first_line(exc)}") from exc
+    assert program is not None  # f=None and dynamo=True return the program
+    program.model.metadata_props[METADATA_KEY] = export_metadata(model)
+
+    def write(tmp: str) -> ExportReport:
+        program.save(tmp, external_data=False)
+        if not check:
+            return _unchecked(path, "onnx", start)
+        from .runtime import OnnxRuntimeModel
+
+        return _compare(OnnxRuntimeModel(tmp), work, path, "onnx", size, tolerance, start)
+
+    return _write(path, write)
+
+
+def export_torchscript(
+    model: SegmentationModel,
+    path: str | os.PathLike[str],
+    *,
+    example_size: Sequence[int] = (512, 512),
+    check: bool = True,
+    tolerance: float = 1e-3,
+) -> ExportReport:
+    """Write ``model`` as a traced, frozen TorchScript archive with the meta as an extra file.
+
+    Tracing records shapes symbolically for this model family (resizes take their size from
+    the input's shape), so batch, height and width stay dynamic; ``check`` proves it at a
+    second size. ``model`` itself is not touched.
+    """
+    start = time.perf_counter()
+    size = _check_size(example_size)
+    _check_tolerance(tolerance)
+    work = _inference_copy(model)
+    example = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0))
+    try:
+        with torch.no_grad(), quiet_jit():
+            # our own two-size check replaces the tracer's, which only re-runs the example size
+            traced = torch.jit.trace(work, (example,), check_trace=False)
+            frozen = torch.jit.freeze(traced)
+    except Exception as exc:
+        raise ExportError(f"torch.jit.trace failed for {_describe(model)}: {_first_line(exc)}") from exc
+    extra = {TORCHSCRIPT_METADATA_FILE: export_metadata(model)}
+
+    def write(tmp: str) -> ExportReport:
+        with quiet_jit():
+            torch.jit.save(frozen, tmp, _extra_files=extra)
+        if not check:
+            return _unchecked(path, "torchscript", start)
+        from .runtime import TorchScriptModel
+
+        return _compare(TorchScriptModel(tmp), work, path, "torchscript", size, tolerance, start)
+
+    return _write(path, write)
+
+
+def second_check_size(size: Sequence[int]) -> tuple[int, int]:
+    """About 0.7x each side, odd, and different from ``size`` in both dimensions."""
+    out = []
+    for d in size:
+        s = max(1, round(d * SECOND_SIZE_FACTOR)) | 1
+        out.append(s if s != d else d + 2)
+    return out[0], out[1]
+
+
+def _require_onnx() -> None:
+    missing = []
+    for name in ("onnx", "onnxscript", "onnxruntime"):
+        try:
+            __import__(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise ImportError(f"ONNX export needs {', '.join(missing)}: {ONNX_INSTALL_HINT}")
+
+
+def _check_size(size: Sequence[int]) -> tuple[int, int]:
+    if len(size) != 2 or not all(isinstance(d, int) and d >= 1 for d in size):
+        raise ValueError(f"example_size must be two positive integers (H, W), got {tuple(size)}")
+    return size[0], size[1]
+
+
+def _check_tolerance(tolerance: float) -> None:
+    if not tolerance > 0:
+        raise ValueError(f"tolerance must be positive, got {tolerance}")
+
+
+def _inference_copy(model: nn.Module) -> nn.Module:
+    """A float32 CPU copy in eval mode without gradients, so the caller's model keeps its state."""
+    work = copy.deepcopy(model).to(device="cpu", dtype=torch.float32).eval()
+    work.requires_grad_(False)
+    return work
+
+
+def _describe(model: nn.Module) -> str:
+    return getattr(model, "arch", None) or type(model).__name__
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+@contextmanager
+def quiet_jit() -> Iterator[None]:
+    """Silence what TorchScript always says: it is deprecated, and traces may not generalise.
+
+    The latter is exactly what the two-size check verifies, so the warning adds nothing.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.", category=DeprecationWarning)
+        yield
+
+
+def _write(path: str | os.PathLike[str], write: Callable[[str], ExportReport]) -> ExportReport:
+    """Write and check the temporary file; only a file that passed is renamed into place."""
+    result: list[ExportReport] = []
+    atomic_write(path, lambda tmp: result.append(write(tmp)))
+    return result[0]
+
+
+def _unchecked(path: str | os.PathLike[str], fmt: ExportFormat, start: float) -> ExportReport:
+    return ExportReport(Path(path), fmt, (), math.nan, math.nan, time.perf_counter() - start)
+
+
+def _compare(
+    exported: Callable[[Tensor], Tensor],
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    fmt: ExportFormat,
+    size: tuple[int, int],
+    tolerance: float,
+    start: float,
+) -> ExportReport:
+    """Run both on random inputs at ``size`` (batch 1) and a second odd size (batch 2)."""
+    generator = torch.Generator().manual_seed(1)
+    sizes = (size, second_check_size(size))
+    worst_diff, worst_agreement = 0.0, 1.0
+    problems = []
+    for batch, (h, w) in zip((1, 2), sizes, strict=True):
+        x = torch.randn(batch, 3, h, w, generator=generator)
+        with torch.no_grad():
+            expected = model(x)
+            got = exported(x)
+        if got.shape != expected.shape:
+            raise ExportError(
+                f"{fmt} export of {_describe(model)}: output {tuple(got.shape)} for input {tuple(x.shape)}, "
+                f"PyTorch gives {tuple(expected.shape)}"
+            )
+        scale = expected.abs().max().item()
+        diff = (got - expected).abs().max().item()
+        relative = diff / scale if scale > 0 else (0.0 if diff == 0 else math.inf)
+        if math.isnan(relative):
+            relative = math.inf
+        agreement = (got.argmax(1) == expected.argmax(1)).sum().item() / (batch * h * w)
+        worst_diff, worst_agreement = max(worst_diff, relative), min(worst_agreement, agreement)
+        # written so that NaN fails
+        if not relative <= tolerance or not agreement >= MIN_ARGMAX_AGREEMENT:
+            problems.append(
+                f"at {batch}x3x{h}x{w}: max |diff| {diff:.3g} = {relative:.3g} of the largest logit "
+                f"(tolerance {tolerance:g}), argmax agrees on {agreement:.4%} of pixels "
+                f"(needs {MIN_ARGMAX_AGREEMENT:.2%})"
+            )
+    if problems:
+        raise ExportError(
+            f"{fmt} export of {_describe(model)} does not match PyTorch, not written: " + "; ".join(problems)
+        )
+    return ExportReport(Path(path), fmt, sizes, worst_diff, worst_agreement, time.perf_counter() - start)

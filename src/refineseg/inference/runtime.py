@@ -1,0 +1,151 @@
+"""Exported models (ONNX Runtime, TorchScript) behind the interface inference code expects.
+
+``Segmenter`` and the evaluation loops only call ``model(x)`` and read ``.meta`` and
+``.num_classes``, after ``model.to(device).eval()``; the wrappers here provide exactly that,
+so a deployment can run an exported file without refineseg's model code or, for ONNX, without
+PyTorch doing the computation.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from torch import Tensor
+
+from ..models.base import ModelMeta
+from .export import (
+    METADATA_KEY,
+    ONNX_INSTALL_HINT,
+    TORCHSCRIPT_METADATA_FILE,
+    export_format_for,
+    quiet_jit,
+    read_export_metadata,
+)
+
+__all__ = ["ExportedModel", "OnnxRuntimeModel", "TorchScriptModel", "load_exported"]
+
+_EXPECTED = "expected a file written by 'refineseg export'"
+
+_Model = TypeVar("_Model", bound="ExportedModel")
+
+
+class ExportedModel:
+    """What the exported backends share: meta from the file, CPU only, always in eval mode."""
+
+    backend = "exported"
+    training = False
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: no such file")
+        self.meta = ModelMeta()
+        self.arch: str | None = None
+        self.num_classes = 0
+
+    def _set_meta(self, text: str | bytes) -> None:
+        info = read_export_metadata(text, source=str(self.path))
+        self.meta, self.arch, self.num_classes = info.meta, info.arch, info.num_classes
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cpu")
+
+    def forward(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """Logits (N, C, H, W) on the CPU for a normalised float image batch (N, 3, H, W)."""
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"{self.path.name}: expected an image batch (N, 3, H, W), got {tuple(x.shape)}")
+        return self.forward(x.detach().to("cpu", torch.float32))
+
+    def eval(self: _Model) -> _Model:
+        return self
+
+    def to(self: _Model, device: str | torch.device) -> _Model:
+        """Accepted so code written for PyTorch models runs unchanged; only the CPU is possible."""
+        if torch.device(device).type != "cpu":
+            raise ValueError(f"the {self.backend} backend runs on the CPU, not {device}")
+        return self
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r}, arch={self.arch!r}, num_classes={self.num_classes})"
+
+
+class OnnxRuntimeModel(ExportedModel):
+    """An exported ``.onnx`` file run by ONNX Runtime on the CPU.
+
+    ``threads`` sets ONNX Runtime's intra-op threads (default: ``torch.get_num_threads()``,
+    so it uses what PyTorch would have).
+    """
+
+    backend = "onnxruntime"
+
+    def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ImportError(f"running ONNX models needs onnxruntime: {ONNX_INSTALL_HINT}") from None
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        super().__init__(path)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime's own exception types (InvalidProtobuf, Fail, ...)
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ValueError(f"{self.path}: not a valid ONNX model ({message}); {_EXPECTED}") from None
+        text = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        if text is None:
+            raise ValueError(f"{self.path}: an ONNX model without refineseg metadata ('{METADATA_KEY}'); {_EXPECTED}")
+        self._set_meta(text)
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        if len(inputs) != 1 or len(inputs[0].shape) != 4 or len(outputs) != 1:
+            raise ValueError(f"{self.path}: expected one 4-d input and one output; {_EXPECTED}")
+        self._input, self._output = inputs[0].name, outputs[0].name
+
+    def forward(self, x: Tensor) -> Tensor:
+        (logits,) = self.session.run([self._output], {self._input: x.contiguous().numpy()})
+        return torch.from_numpy(logits)
+
+
+class TorchScriptModel(ExportedModel):
+    """An exported TorchScript archive (traced and frozen), run by PyTorch on the CPU."""
+
+    backend = "torchscript"
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__(path)
+        extra: dict[str, Any] = {TORCHSCRIPT_METADATA_FILE: ""}
+        try:
+            with quiet_jit():
+                self.module = torch.jit.load(str(self.path), map_location="cpu", _extra_files=extra)
+        except Exception as exc:  # torch.jit.load raises RuntimeError for anything unreadable
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ValueError(f"{self.path}: not a TorchScript archive ({message}); {_EXPECTED}") from None
+        if not extra[TORCHSCRIPT_METADATA_FILE]:
+            raise ValueError(
+                f"{self.path}: a TorchScript archive without refineseg metadata ({TORCHSCRIPT_METADATA_FILE}); "
+                f"{_EXPECTED}"
+            )
+        self._set_meta(extra[TORCHSCRIPT_METADATA_FILE])
+
+    def forward(self, x: Tensor) -> Tensor:
+        with torch.no_grad():
+            return self.module(x)
+
+
+def load_exported(path: str | os.PathLike[str], *, threads: int | None = None) -> ExportedModel:
+    """Open an exported file by its suffix: ``.onnx`` with ONNX Runtime, ``.pt``/``.ts``/``.torchscript`` with PyTorch.
+
+    ``threads`` applies to ONNX Runtime only (TorchScript uses PyTorch's global thread count).
+    """
+    if export_format_for(path) == "onnx":
+        return OnnxRuntimeModel(path, threads=threads)
+    return TorchScriptModel(path)

@@ -1,0 +1,51 @@
+"""The inference benchmark scripts run end to end on tiny inputs (their figures are not checked here)."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .fixtures import write_image
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _run(script: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *args], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_inference_speed_against_the_own_eager_baseline(tmp_path):
+    image = tmp_path / "photo.png"
+    write_image(image, np.random.default_rng(0).integers(0, 256, size=(40, 56, 3), dtype=np.uint8))
+    out = _run(
+        "inference_speed.py",
+        *("--models", "lw_refinenet_mobilenet_v2", "--size", "64", "64", "--warmup", "0", "--repeats", "1"),
+        *("--image", str(image), "--json", str(tmp_path / "r.json")),
+    )
+    assert "eager (baseline)" in out and "optimized" in out and "shipped camvid model" in out
+    rows = json.loads((tmp_path / "r.json").read_text())["results"]["lw_refinenet_mobilenet_v2"]
+    optimized = next(r for r in rows if r["variant"] == "optimized")
+    assert optimized["rel"] < 1e-3 and len(optimized["times"]) == 1
+
+
+@pytest.mark.skipif(platform.system() != "Linux", reason="peak memory is read from /proc")
+def test_large_image_memory_compares_whole_image_with_windows(tmp_path):
+    out = _run(
+        "large_image_memory.py",
+        *("--model", "lw_refinenet_mobilenet_v2", "--size", "96", "160", "--tiles", "64"),
+        *("--json", str(tmp_path / "m.json")),
+    )
+    assert "whole image" in out and "64x64 windows" in out
+    results = json.loads((tmp_path / "m.json").read_text())["results"]
+    assert [r["tile"] for r in results] == [0, 64]
+    assert all(r["peak_mib"] >= r["before_mib"] > 0 and r["seconds"] > 0 for r in results)

@@ -1,0 +1,248 @@
+"""``refineseg export`` and ``refineseg.inference.export``/``runtime``: meta, dynamic shapes, checks.
+
+Each ONNX export costs about 10 s here, so the file makes three (one shared round trip, the
+command line, a failing check) and two TorchScript exports.
+"""
+
+import copy
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import refineseg
+from refineseg.cli import main
+from refineseg.inference import Segmenter
+from refineseg.inference.export import (
+    ExportError,
+    ExportReport,
+    export_format_for,
+    export_onnx,
+    export_torchscript,
+    second_check_size,
+)
+from refineseg.inference.runtime import OnnxRuntimeModel, TorchScriptModel, load_exported
+
+EXAMPLE = (64, 64)
+CLASSES = ["sky", "road", "car"]
+PALETTE = [(70, 130, 180), (128, 64, 128), (0, 0, 142)]
+
+
+def _needs_onnx():
+    for name in ("onnx", "onnxscript", "onnxruntime"):
+        pytest.importorskip(name)
+
+
+def _tiny_model():
+    torch.manual_seed(0)
+    model = refineseg.get_model("lw_refinenet_resnet18", num_classes=3)
+    model.meta.class_names = list(CLASSES)
+    model.meta.palette = list(PALETTE)
+    model.meta.mean, model.meta.std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
+    model.meta.provenance = {"dataset": "tiny"}
+    return model
+
+
+@pytest.fixture(scope="module")
+def model():
+    return _tiny_model()  # left in training mode: exporting must not change that
+
+
+@pytest.fixture(scope="module")
+def reference(model):
+    return copy.deepcopy(model).eval()
+
+
+@pytest.fixture(scope="module")
+def onnx_export(model, tmp_path_factory):
+    _needs_onnx()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    folder = tmp_path_factory.mktemp("onnx")
+    report = export_onnx(model, folder / "tiny.onnx", example_size=EXAMPLE)
+    return report, before
+
+
+@pytest.fixture(scope="module")
+def weights(model, tmp_path_factory):
+    return refineseg.save_model(model, tmp_path_factory.mktemp("weights") / "tiny.safetensors")
+
+
+def _assert_matches(out, expected, tolerance=1e-3):
+    assert out.shape == expected.shape and out.dtype == torch.float32
+    assert (out - expected).abs().max().item() <= tolerance * expected.abs().max().item()
+    assert torch.equal(out.argmax(1), expected.argmax(1))
+
+
+def _assert_meta(loaded):
+    assert loaded.arch == "lw_refinenet_resnet18" and loaded.num_classes == 3
+    assert loaded.meta.class_names == CLASSES and loaded.meta.palette == PALETTE
+    assert loaded.meta.mean == (0.5, 0.4, 0.3) and loaded.meta.std == (0.2, 0.25, 0.3)
+    assert loaded.meta.provenance == {"dataset": "tiny"}
+
+
+def test_onnx_round_trip_keeps_meta_and_dynamic_batch_height_width(onnx_export, reference):
+    report, _ = onnx_export
+    assert report.format == "onnx" and report.sizes == ((64, 64), (45, 45))
+    assert report.max_diff <= 1e-3 and report.argmax_agreement >= 0.9999 and report.seconds > 0
+    assert sorted(os.listdir(report.path.parent)) == ["tiny.onnx"]  # no temporary file left
+    onnx_model = OnnxRuntimeModel(report.path, threads=1)
+    _assert_meta(onnx_model)
+    for shape in [(2, 3, 37, 83), (1, 3, 64, 64)]:
+        x = torch.randn(shape)
+        with torch.no_grad():
+            expected = reference(x)
+        _assert_matches(onnx_model(x), expected)
+    assert isinstance(load_exported(report.path), OnnxRuntimeModel)
+
+
+def test_onnx_model_stands_in_for_a_pytorch_model(onnx_export, reference):
+    onnx_model = load_exported(onnx_export[0].path)
+    assert onnx_model.eval() is onnx_model and onnx_model.to("cpu") is onnx_model
+    with pytest.raises(ValueError, match="the onnxruntime backend runs on the CPU"):
+        onnx_model.to("cuda")
+    with pytest.raises(ValueError, match=r"expected an image batch \(N, 3, H, W\)"):
+        onnx_model(torch.zeros(3, 8, 8))
+    image = np.random.default_rng(0).integers(0, 255, (41, 57, 3), dtype=np.uint8)
+    onnx_segmenter = Segmenter(onnx_model)
+    assert onnx_segmenter.class_names == CLASSES and onnx_segmenter.palette == PALETTE
+    assert np.array_equal(onnx_segmenter(image), Segmenter(reference)(image))
+
+
+def test_export_leaves_the_model_as_it_was(onnx_export, model):
+    _, before = onnx_export
+    assert model.training and all(p.requires_grad for p in model.parameters())
+    after = model.state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_torchscript_round_trip_keeps_meta_and_dynamic_shapes(tmp_path, model, reference):
+    report = export_torchscript(model, tmp_path / "tiny.pt", example_size=EXAMPLE)
+    assert report.format == "torchscript" and report.sizes == ((64, 64), (45, 45)) and report.max_diff <= 1e-3
+    assert sorted(os.listdir(tmp_path)) == ["tiny.pt"]
+    scripted = load_exported(tmp_path / "tiny.pt")
+    assert isinstance(scripted, TorchScriptModel)
+    _assert_meta(scripted)
+    x = torch.randn(2, 3, 29, 50)
+    with torch.no_grad():
+        _assert_matches(scripted(x), reference(x))
+    with pytest.raises(ValueError, match="the torchscript backend runs on the CPU"):
+        scripted.to("cuda:0")
+    assert model.training
+
+
+def test_a_failing_torchscript_check_keeps_the_existing_file(tmp_path, model, monkeypatch):
+    monkeypatch.setattr(TorchScriptModel, "forward", lambda self, x: -self.module(x))
+    out = tmp_path / "tiny.ts"
+    out.write_bytes(b"previous export")
+    with pytest.raises(ExportError, match=r"does not match PyTorch, not written: at 1x3x64x64: max \|diff\|"):
+        export_torchscript(model, out, example_size=EXAMPLE)
+    assert out.read_bytes() == b"previous export" and sorted(os.listdir(tmp_path)) == ["tiny.ts"]
+
+
+def test_a_failing_onnx_check_raises_and_writes_nothing(tmp_path, model, monkeypatch):
+    _needs_onnx()
+    original = OnnxRuntimeModel.forward
+    monkeypatch.setattr(OnnxRuntimeModel, "forward", lambda self, x: original(self, x).flip(1))
+    with pytest.raises(ExportError, match="argmax agrees on") as error:
+        export_onnx(model, tmp_path / "tiny.onnx", example_size=EXAMPLE, tolerance=1e-2)
+    assert "at 2x3x45x45" in str(error.value) and "tolerance 0.01" in str(error.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_files_that_are_not_exports_are_refused(tmp_path):
+    _needs_onnx()
+    import onnx
+    from onnx import TensorProto, helper
+
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        OnnxRuntimeModel(tmp_path / "absent.onnx")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a protobuf at all")
+    with pytest.raises(ValueError, match=r"junk\.onnx: not a valid ONNX model .*refineseg export"):
+        OnnxRuntimeModel(junk)
+
+    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 3, "h", "w"])
+    logits = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", 3, "h", "w"])
+    graph = helper.make_graph([helper.make_node("Identity", ["image"], ["logits"])], "g", [image], [logits])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    onnx.save(proto, tmp_path / "plain.onnx")
+    with pytest.raises(ValueError, match=r"plain\.onnx: an ONNX model without refineseg metadata"):
+        OnnxRuntimeModel(tmp_path / "plain.onnx")
+    helper.set_model_props(proto, {"refineseg": '{"format_version": 99, "num_classes": 3}'})
+    onnx.save(proto, tmp_path / "future.onnx")
+    with pytest.raises(ValueError, match=r"future\.onnx: corrupt refineseg export metadata \(format version 99"):
+        OnnxRuntimeModel(tmp_path / "future.onnx")
+
+    with pytest.raises(ValueError, match=r"junk\.pt: not a TorchScript archive"):
+        TorchScriptModel(junk.rename(tmp_path / "junk.pt"))
+    with pytest.raises(ValueError, match="cannot tell the export format"):
+        load_exported(tmp_path / "model.safetensors")
+
+
+def test_missing_onnx_packages_name_the_extra(tmp_path, model, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "onnxscript", None)
+    with pytest.raises(ImportError, match=r"needs onnxscript: pip install 'refineseg\[onnx\]'"):
+        export_onnx(model, tmp_path / "m.onnx")
+    monkeypatch.setitem(__import__("sys").modules, "onnxruntime", None)
+    with pytest.raises(ImportError, match=r"pip install 'refineseg\[onnx\]'"):
+        OnnxRuntimeModel(tmp_path / "m.onnx")
+    assert os.listdir(tmp_path) == []
+
+
+def test_second_check_size_is_odd_and_differs_in_both_dimensions():
+    assert second_check_size((512, 512)) == (359, 359)
+    assert second_check_size((64, 64)) == (45, 45)
+    for size in [(1, 1), (2, 3), (3, 4), (360, 480), (1024, 2048)]:
+        h, w = second_check_size(size)
+        assert h % 2 == 1 and w % 2 == 1 and h != size[0] and w != size[1]
+
+
+def test_summary_never_rounds_a_difference_up_to_identical(tmp_path):
+    report = ExportReport(tmp_path / "m.onnx", "onnx", ((512, 512), (359, 359)), 2.1e-6, 0.9999999, 21.34)
+    assert report.summary() == (
+        f"exported {tmp_path / 'm.onnx'} (onnx, dynamic batch/height/width) in 21.3 s; checked against PyTorch "
+        "at 512x512 and 359x359: max |diff| 2.1e-06 of the largest logit, argmax identical on 99.9999% of pixels"
+    )
+    assert export_format_for("a/b.TorchScript") == "torchscript" and export_format_for("m.onnx") == "onnx"
+    assert math.isnan(ExportReport(tmp_path, "onnx", (), math.nan, math.nan, 1.0).max_diff)
+
+
+def test_cli_exports_a_weights_file(tmp_path, weights, capsys):
+    _needs_onnx()
+    out = tmp_path / "out" / "tiny.onnx"
+    assert main(["export", "--weights", str(weights), "--output", str(out), "--size", "64", "64"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"exported {out} (onnx, dynamic batch/height/width) in ")
+    assert "checked against PyTorch at 64x64 and 45x45: max |diff| " in lines[0]
+    assert "of the largest logit, argmax identical on 100.0000% of pixels" in lines[0]
+    _assert_meta(load_exported(out))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["-o", "{tmp}/model.bin"], "cannot tell the export format from the suffix '.bin'"),
+        (["-o", "{tmp}/model.pt", "--format", "onnx"], "a torchscript file name, but --format onnx"),
+        (["-o", "{tmp}/model.pt", "--opset", "18"], "--opset applies to ONNX export only"),
+        (["-o", "{tmp}/model.onnx", "--size", "0", "64"], "--size must be two positive integers"),
+        (["-o", "{tmp}/model.onnx", "--tolerance", "0"], "--tolerance must be positive"),
+        (["-o", "{weights}", "--format", "onnx"], "is the weights file itself"),
+    ],
+)
+def test_cli_errors_are_one_line_and_write_nothing(tmp_path, weights, capsys, extra, message):
+    before = weights.read_bytes()
+    args = [a.format(tmp=tmp_path, weights=weights) for a in extra]
+    assert main(["export", "--weights", str(weights), *args]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("refineseg export: error: ") and message in err[0], err
+    assert os.listdir(tmp_path) == [] and weights.read_bytes() == before
+
+
+def test_cli_rejects_an_unknown_format_name(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["export", "-o", str(tmp_path / "m.onnx"), "--format", "tflite"])
+    assert exit_.value.code == 2 and "invalid choice: 'tflite'" in capsys.readouterr().err

@@ -1,0 +1,104 @@
+"""int8 quantization: ``quantize_onnx`` and ``refineseg export --int8``, run back through predict.
+
+One ONNX export (about 10 s) is shared by the file; calibration uses a few tiny images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import refineseg
+from refineseg.cli import main
+from refineseg.inference.export import export_onnx
+from refineseg.inference.quantize import quantize_onnx
+from refineseg.inference.runtime import OnnxRuntimeModel
+
+from .fixtures import write_image
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxscript")
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def fp32_file(tmp_path_factory):
+    torch.manual_seed(0)
+    model = refineseg.get_model("lw_refinenet_resnet18", num_classes=3)
+    model.meta.class_names = ["sky", "road", "car"]
+    model.meta.mean, model.meta.std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
+    path = tmp_path_factory.mktemp("fp32") / "tiny.onnx"
+    export_onnx(model, path, example_size=(64, 64))
+    return path
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("calibration")
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        write_image(folder / f"im{i}.png", rng.integers(0, 256, size=(40 + 8 * i, 56, 3), dtype=np.uint8))
+    return folder
+
+
+def test_quantized_model_is_int8_keeps_meta_and_runs_at_any_size(fp32_file, images, tmp_path):
+    import onnx
+
+    out = quantize_onnx(fp32_file, tmp_path / "int8.onnx", sorted(images.iterdir()), method="minmax")
+    ops = {node.op_type for node in onnx.load(str(out)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert out.stat().st_size < 0.5 * fp32_file.stat().st_size  # int8 weights
+    int8, fp32 = OnnxRuntimeModel(out), OnnxRuntimeModel(fp32_file)
+    assert int8.meta.class_names == ["sky", "road", "car"] and int8.meta.mean == (0.5, 0.4, 0.3)
+    x = torch.randn(2, 3, 37, 53)
+    got, expected = int8(x), fp32(x)
+    assert got.shape == expected.shape == (2, 3, 37, 53)
+    # int8 is an approximation: close to the fp32 logits, not equal
+    assert 0 < (got - expected).abs().max() < 0.2 * expected.abs().max()
+
+
+def test_quantize_refuses_files_it_cannot_use(fp32_file, images, tmp_path):
+    with pytest.raises(ValueError, match="overwrite"):
+        quantize_onnx(fp32_file, fp32_file, sorted(images.iterdir()))
+    with pytest.raises(ValueError, match="no calibration images"):
+        quantize_onnx(fp32_file, tmp_path / "int8.onnx", [])
+    assert not (tmp_path / "int8.onnx").exists()
+    with pytest.raises(ValueError, match="method"):
+        quantize_onnx(fp32_file, tmp_path / "int8.onnx", sorted(images.iterdir()), method="bogus")  # type: ignore[arg-type]
+
+
+def test_cli_int8_export_then_predict_with_onnxruntime(images, tmp_path, capsys):
+    torch.manual_seed(0)
+    model = refineseg.get_model("lw_refinenet_resnet18", num_classes=3)
+    weights = refineseg.save_model(model, tmp_path / "tiny.safetensors")
+    int8 = tmp_path / "tiny_int8.onnx"
+    args = ["export", "--weights", str(weights), "--output", str(int8), "--size", "64", "64", "--int8"]
+    assert main([*args, "--calibration", str(images), "--calibration-method", "minmax"]) == 0
+    assert "int8" in capsys.readouterr().out and int8.is_file()
+    out = tmp_path / "out"
+    image = sorted(images.iterdir())[0]
+    assert main(["predict", str(image), "--weights", str(int8), "--backend", "onnxruntime", "--output", str(out)]) == 0
+    labels = np.asarray(Image.open(out / f"{image.stem}.png"))
+    assert labels.shape == (40, 56) and labels.max() < 3
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--int8"], "needs --calibration"),
+        (["--int8", "--calibration", "nowhere/*.png"], "nowhere"),
+        (["--calibration", "x.png"], "with --int8 only"),
+    ],
+)
+def test_cli_int8_mistakes_are_one_line_errors(tmp_path, capsys, extra, message):
+    assert main(["export", "--output", str(tmp_path / "m.onnx"), *extra]) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_onnx_weights_need_the_onnxruntime_backend(fp32_file, tmp_path, capsys):
+    assert main(["predict", "x.png", "--weights", str(fp32_file), "--output", str(tmp_path)]) == 1
+    assert "--backend onnxruntime" in capsys.readouterr().err
