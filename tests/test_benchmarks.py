@@ -49,3 +49,10 @@ def test_large_image_memory_compares_whole_image_with_windows(tmp_path):
     results = json.loads((tmp_path / "m.json").read_text())["results"]
     assert [r["tile"] for r in results] == [0, 64]
     assert all(r["peak_mib"] >= r["before_mib"] > 0 and r["seconds"] > 0 for r in results)
+
+
+def test_conv_algorithms_probe_reports_an_accurate_winograd():
+    out = _run("conv_algorithms.py", "--sizes", "9", "16", "--channels", "8", "--repeats", "1")
+    rows = [line.split() for line in out.splitlines() if "x" in line.split()[0] and line.split()[0][0].isdigit()]
+    assert len(rows) == 2
+    assert all(float(row[-1]) < 1e-4 for row in rows)  # Winograd's error relative to the largest output
