@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import convert, evaluate, export, models, predict, serve, train
+from . import convert, evaluate, export, models, predict, serve, summary, train, visualize
 
 __all__ = ["main"]
 
-COMMANDS = (predict, serve, models, convert, export, train, evaluate)
+COMMANDS = (predict, serve, models, convert, export, train, evaluate, summary, visualize)
 
 
 def build_parser() -> argparse.ArgumentParser:

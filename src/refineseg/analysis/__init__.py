@@ -1,0 +1,1 @@
+"""Looking inside a model: per-block summaries (parameters, FLOPs, shapes) and activation images."""
