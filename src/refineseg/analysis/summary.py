@@ -9,6 +9,7 @@ model's. FLOPs come from ``torch.utils.flop_counter`` (a multiply-add counts as 
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Iterator
@@ -131,7 +132,8 @@ def summarize(model: SegmentationModel, size: tuple[int, int] = (512, 512), *, t
     rows = []
     for part, name, module in parts:
         shape = shapes[name]
-        stride = Fraction(size[0], shape[-2]) if len(shape) == 4 and shape[-2] else Fraction(0)
+        # the power of two nearest the size ratio: a 360-pixel side is 23 pixels at 1/16 (ceil(360 / 16))
+        stride = Fraction(2 ** round(math.log2(size[0] / shape[-2]))) if len(shape) == 4 and shape[-2] else Fraction(0)
         flops = sum(counts.get(f"{prefix}.{name}", {}).values())
         params = sum(p.numel() for p in module.parameters())
         rows.append(SummaryRow(part, name, _level(stride) if stride else "", shape, params, int(flops)))
