@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
-import time
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from _timing import median_seconds
 from torch import Tensor
 
 # Lavin & Gray's F(4x4, 3x3) with points 0, +-1, +-2 and infinity
@@ -67,17 +65,6 @@ def winograd_conv(x: Tensor, u: Tensor) -> Tensor:
     return y.reshape(n, th * 4, tw * 4, k)[:, :h, :w].permute(0, 3, 1, 2)
 
 
-def median_ms(run: Callable[[], object], repeats: int) -> float:
-    with torch.inference_mode():
-        run()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 64], help="feature-map sides (default 128 64)")
@@ -96,9 +83,9 @@ def main() -> int:
         u = winograd_weights(weight)
         tiles = math.ceil(side / 4) ** 2
         v = torch.randn(36, tiles, c, generator=gen)
-        direct = median_ms(lambda: F.conv2d(x, weight, padding=1), args.repeats)  # noqa: B023
-        wino = median_ms(lambda: winograd_conv(x, u), args.repeats)  # noqa: B023
-        gemm = median_ms(lambda: torch.bmm(v, u), args.repeats)  # noqa: B023
+        direct = 1000 * median_seconds(lambda: F.conv2d(x, weight, padding=1), 1, args.repeats)  # noqa: B023
+        wino = 1000 * median_seconds(lambda: winograd_conv(x, u), 1, args.repeats)  # noqa: B023
+        gemm = 1000 * median_seconds(lambda: torch.bmm(v, u), 1, args.repeats)  # noqa: B023
         with torch.inference_mode():
             expected = F.conv2d(x, weight, padding=1)
             error = ((winograd_conv(x, u) - expected).abs().max() / expected.abs().max()).item()

@@ -42,6 +42,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from _timing import timings
+
 import refineseg
 from compare_reference import ARCHS, randomize_
 from refineseg.inference.optimize import optimize_for_inference
@@ -53,18 +55,6 @@ MODELS = {
     "lw_refinenet_mobilenet_v2": ("mbv2", "light_weight_refinenet"),
 }
 NUM_CLASSES = 21
-
-
-def timings(run: Callable[[], object], warmup: int, repeats: int) -> list[float]:
-    with torch.inference_mode():
-        for _ in range(warmup):
-            run()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - start)
-    return times
 
 
 def reference_worker(repo: str, arch: str, height: int, width: int, warmup: int, repeats: int, out: str) -> None:

@@ -16,7 +16,6 @@ instead (speed only: random weights have no mIoU), e.g. ``refinenet_resnet101``.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from _timing import median_seconds
 
 import refineseg
 from refineseg.data import get_dataset
@@ -31,18 +31,6 @@ from refineseg.evaluation import evaluate
 from refineseg.inference.export import export_onnx
 from refineseg.inference.quantize import quantize_onnx
 from refineseg.inference.runtime import OnnxRuntimeModel
-
-
-def median_time(run: Callable[[], object], warmup: int, repeats: int) -> float:
-    with torch.inference_mode():
-        for _ in range(warmup):
-            run()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> int:
@@ -80,7 +68,7 @@ def main() -> int:
             "onnxruntime fp32": lambda: fp32(x),
             "onnxruntime int8": lambda: int8(x),
         }
-        times = {name: median_time(run, args.warmup, args.repeats) for name, run in variants.items()}
+        times = {name: median_seconds(run, args.warmup, args.repeats) for name, run in variants.items()}
         sizes = {"onnxruntime fp32": fp32_file.stat().st_size, "onnxruntime int8": int8_file.stat().st_size}
         with torch.inference_mode():
             same = (fp32(x).argmax(1) == int8(x).argmax(1)).float().mean().item()
