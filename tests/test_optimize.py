@@ -81,3 +81,16 @@ def test_segmenter_optimizes_by_default_and_can_be_told_not_to():
     assert any(type(m) is nn.BatchNorm2d for m in plain.model.modules())
     image = (torch.rand(37, 53, 3) * 255).to(torch.uint8).numpy()
     assert np.abs(fast.probabilities(image) - plain.probabilities(image)).max() < 1e-4
+
+
+def test_in_place_activations_never_overwrite_a_sequentials_input():
+    from refineseg.inference.optimize import _inplace_activations
+
+    passthrough = nn.Sequential(nn.Identity(), nn.ReLU())
+    after_conv = nn.Sequential(nn.Conv2d(2, 2, 1), nn.Identity(), nn.ReLU6())
+    _inplace_activations(nn.Sequential(passthrough, after_conv))
+    assert not passthrough[1].inplace and after_conv[2].inplace
+    x = torch.randn(1, 2, 3, 3)
+    before = x.clone()
+    passthrough(x)
+    assert torch.equal(x, before)

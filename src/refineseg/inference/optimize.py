@@ -130,13 +130,20 @@ def _separable_pools(model: nn.Module) -> int:
 
 
 def _inplace_activations(model: nn.Module) -> None:
-    """Activations in a ``Sequential`` right after a convolution (or a folded-away batch norm) run in place."""
+    """Activations in a ``Sequential`` that follow a convolution (directly, or through the
+    ``Identity`` a folded batch norm left) run in place: they overwrite a fresh convolution
+    output that nothing else reads, never the ``Sequential``'s own input."""
     for module in model.modules():
         if not isinstance(module, nn.Sequential):
             continue
         children = list(module)
-        for previous, child in itertools.pairwise(children):
-            if isinstance(child, (nn.ReLU, nn.ReLU6, nn.Hardtanh)) and isinstance(previous, (nn.Conv2d, nn.Identity)):
+        for i, child in enumerate(children):
+            if not isinstance(child, (nn.ReLU, nn.ReLU6, nn.Hardtanh)):
+                continue
+            before = children[:i]
+            while before and isinstance(before[-1], nn.Identity):
+                before.pop()
+            if before and isinstance(before[-1], nn.Conv2d):
                 child.inplace = True
 
 
