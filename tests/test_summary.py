@@ -72,6 +72,8 @@ def test_cli_prints_the_table_and_writes_json(tmp_path, capsys):
     )
     text = capsys.readouterr().out
     assert "block 4 pooling" in text and "total" in text and "share" in text
+    head, pooling = text.splitlines()[1], next(line for line in text.splitlines() if "block 4 pooling" in line)
+    assert "channels" in head and "1/4" in pooling and " 256 " in pooling
     data = json.loads(out.read_text())
     assert data["input_shape"] == [1, 3, 48, 64] and data["rows"][-1]["out_shape"] == [1, 4, 12, 16]
 

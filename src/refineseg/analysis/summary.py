@@ -214,15 +214,18 @@ def _si(value: float) -> str:
 def format_summary(summary: ModelSummary) -> str:
     """The per-part table, totals, and shares per group, as plain text."""
     timed = summary.total_seconds is not None
-    head = f"{'part':22} {'module':28} {'level':>6} {'out shape':>20} {'params':>12} {'FLOPs':>9}"
+    head = f"{'part':22} {'module':28} {'level':>6} {'channels':>8} {'out shape':>20} {'params':>12} {'FLOPs':>9}"
     lines = [f"{summary.arch}, input {'x'.join(map(str, summary.input_shape))}", head + ("  time ms" if timed else "")]
     for row in summary.rows:
         shape = "x".join(map(str, row.out_shape))
-        line = f"{row.part:22} {row.module:28} {row.level:>6} {shape:>20} {row.params:12,d} {_si(row.flops):>9}"
+        line = (
+            f"{row.part:22} {row.module:28} {row.level:>6} {row.channels:>8} {shape:>20} "
+            f"{row.params:12,d} {_si(row.flops):>9}"
+        )
         if timed and row.seconds is not None:
             line += f" {1000 * row.seconds:8.1f}"
         lines.append(line)
-    total = f"{'total':22} {'':28} {'':>6} {'':>20} {summary.total_params:12,d} {_si(summary.total_flops):>9}"
+    total = f"{'total':22} {'':28} {'':>6} {'':>8} {'':>20} {summary.total_params:12,d} {_si(summary.total_flops):>9}"
     if timed and summary.total_seconds is not None:
         total += f" {1000 * summary.total_seconds:8.1f}"
     lines += [total, "", f"{'share':22} {'params %':>9} {'FLOPs %':>9}" + (f" {'time %':>9}" if timed else "")]
