@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from .._io import atomic_write
-from ..models.base import IMAGENET_MEAN, IMAGENET_STD, ModelMeta, SegmentationModel
+from ..models.base import ModelMeta, SegmentationModel
 
 __all__ = [
     "EXPORT_FORMAT_VERSION",
@@ -124,11 +124,7 @@ def export_metadata(model: SegmentationModel) -> str:
         "format_version": EXPORT_FORMAT_VERSION,
         "arch": getattr(model, "arch", None),
         "num_classes": int(model.num_classes),
-        "class_names": list(meta.class_names) if meta.class_names else None,
-        "palette": [list(c) for c in meta.palette] if meta.palette else None,
-        "mean": list(meta.mean),
-        "std": list(meta.std),
-        "provenance": meta.provenance,
+        **meta.to_json(),
     }
     return json.dumps(info, default=str)
 
@@ -145,14 +141,7 @@ def read_export_metadata(text: str | bytes, *, source: str) -> ExportedMeta:
         num_classes = info["num_classes"]
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes {num_classes!r}")
-        palette = info.get("palette")
-        meta = ModelMeta(
-            class_names=info.get("class_names"),
-            palette=[tuple(c) for c in palette] if palette else None,
-            mean=tuple(info.get("mean") or IMAGENET_MEAN),
-            std=tuple(info.get("std") or IMAGENET_STD),
-            provenance=info.get("provenance") or {},
-        )
+        meta = ModelMeta.from_json(info)
     except (KeyError, ValueError, TypeError) as exc:
         raise ValueError(f"{source}: corrupt refineseg export metadata ({exc})") from None
     return ExportedMeta(meta, info.get("arch"), num_classes)

@@ -44,6 +44,28 @@ class ModelMeta:
     std: tuple[float, float, float] = IMAGENET_STD
     provenance: dict[str, Any] = field(default_factory=dict)
 
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready fields (tuples as lists), as weights files and exported files store them."""
+        return {
+            "class_names": list(self.class_names) if self.class_names else None,
+            "palette": [list(c) for c in self.palette] if self.palette else None,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "provenance": self.provenance,
+        }
+
+    @classmethod
+    def from_json(cls, fields: dict[str, Any]) -> ModelMeta:
+        """The inverse of :meth:`to_json`; missing fields take their defaults."""
+        palette = fields.get("palette")
+        return cls(
+            class_names=fields.get("class_names"),
+            palette=[tuple(c) for c in palette] if palette else None,
+            mean=tuple(fields.get("mean") or IMAGENET_MEAN),
+            std=tuple(fields.get("std") or IMAGENET_STD),
+            provenance=fields.get("provenance") or {},
+        )
+
 
 class InferenceModel(Protocol):
     """What a Segmenter needs of a model: logits at the input's size, and its meta.

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from .._io import atomic_write
-from ..models.base import IMAGENET_MEAN, IMAGENET_STD, ModelMeta, SegmentationModel
+from ..models.base import ModelMeta, SegmentationModel
 
 __all__ = ["FORMAT", "WeightsError", "WeightsFile", "load_model", "read_weights", "save_model", "strict_load"]
 
@@ -82,12 +82,10 @@ def save_model(
         "format_version": FORMAT_VERSION,
         "arch": arch,
         "arch_kwargs": json.dumps(model.arch_kwargs),
-        "class_names": json.dumps(meta.class_names),
-        "palette": json.dumps([list(c) for c in meta.palette] if meta.palette else None),
-        "mean": json.dumps(list(meta.mean)),
-        "std": json.dumps(list(meta.std)),
-        "provenance": json.dumps({**meta.provenance, **(provenance or {})}),
     }
+    fields = meta.to_json()
+    fields["provenance"] = {**meta.provenance, **(provenance or {})}
+    info.update({key: json.dumps(value) for key, value in fields.items()})
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=info))
 
@@ -131,14 +129,7 @@ def read_weights(weights: str | os.PathLike[str] | WeightsFile) -> WeightsFile:
         )
     try:
         arch_kwargs = json.loads(info["arch_kwargs"])
-        palette = json.loads(info.get("palette", "null"))
-        meta = ModelMeta(
-            class_names=json.loads(info.get("class_names", "null")),
-            palette=[tuple(c) for c in palette] if palette else None,
-            mean=tuple(json.loads(info.get("mean", "null")) or IMAGENET_MEAN),
-            std=tuple(json.loads(info.get("std", "null")) or IMAGENET_STD),
-            provenance=json.loads(info.get("provenance", "{}")),
-        )
+        meta = ModelMeta.from_json({key: json.loads(info[key]) for key in ModelMeta().to_json() if key in info})
     except (KeyError, ValueError, TypeError) as exc:
         raise WeightsError(f"{source}: corrupt refineseg metadata ({exc})") from None
     return WeightsFile(source, info["arch"], arch_kwargs, meta, state)
