@@ -1,10 +1,12 @@
-"""The timing loop every benchmark script shares: warm-up runs, then timed runs, no autograd."""
+"""What every benchmark script shares: the timing loop (warm-up, timed runs, no autograd) and the machine line."""
 
 from __future__ import annotations
 
+import platform
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -24,3 +26,17 @@ def timings(run: Callable[[], object], warmup: int, repeats: int) -> list[float]
 
 def median_seconds(run: Callable[[], object], warmup: int, repeats: int) -> float:
     return statistics.median(timings(run, warmup, repeats))
+
+
+def machine() -> str:
+    """The CPU, the vector ISA PyTorch dispatches to, threads and versions: timings differ between them."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    isa = torch.backends.cpu.get_cpu_capability()
+    return f"{cpu} ({isa}), {torch.get_num_threads()} threads, torch {torch.__version__}, Python {platform.python_version()}"

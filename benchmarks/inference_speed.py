@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import subprocess
 import sys
@@ -42,7 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from _timing import timings
+from _timing import machine, timings
 
 import refineseg
 from compare_reference import ARCHS, randomize_
@@ -177,18 +176,6 @@ def conv_floor(model: torch.nn.Module, x: Tensor, args: argparse.Namespace) -> t
     weight = torch.randn(256, 256, 3, 3).contiguous(memory_format=torch.channels_last)
     seconds = statistics.median(timings(lambda: F.conv2d(data, weight, padding=1), args.warmup, args.repeats))
     return counter.get_total_flops() / 1e9, 2 * 256 * 256 * 9 * 128 * 128 / seconds / 1e9
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}, Python {platform.python_version()}"
 
 
 def main() -> int:

@@ -63,6 +63,9 @@ def test_timm_adapter_reads_channels_and_reductions():
     assert backbone.channels == (64, 128, 256, 512)
     assert backbone.reductions == (4, 8, 16, 32)
     _check_declared(backbone)
+    assert backbone.mean == pytest.approx((0.485, 0.456, 0.406))
+    # TensorFlow ports were trained on inputs in [-1, 1]: the model's meta must say so
+    assert TimmBackbone("tf_efficientnet_lite0").mean == pytest.approx((0.5, 0.5, 0.5))
 
 
 def test_resnet_loads_a_local_torchvision_state_dict(tmp_path):

@@ -56,3 +56,10 @@ def test_conv_algorithms_probe_reports_an_accurate_winograd():
     rows = [line.split() for line in out.splitlines() if "x" in line.split()[0] and line.split()[0][0].isdigit()]
     assert len(rows) == 2
     assert all(float(row[-1]) < 1e-4 for row in rows)  # Winograd's error relative to the largest output
+
+
+def test_shipped_latency_prints_ratios_to_the_replaced_model():
+    out = _run("shipped_latency.py", "--size", "64", "64", "--warmup", "0", "--repeats", "1")
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "x |" in line]
+    assert len(rows) == 2 and rows[0].endswith("| 1.00x |") and "camvid (shipped" in rows[1]
+    assert "machine:" in out

@@ -1,10 +1,13 @@
 """Architecture ablations on CamVid: every variant trained on the same short budget and seed.
 
-    python tools/ablations.py --root ../shared/datasets/camvid --output runs/ablations --epochs 4
+    git show 60077fa:src/refineseg/weights/files/camvid_lw_mobilenet_v2.safetensors > runs/camvid_lw_mbv2.safetensors
+    python tools/ablations.py --root ../shared/datasets/camvid --output runs/ablations --epochs 4 \
+        --mobilenet-weights runs/camvid_lw_mbv2.safetensors
 
 Two groups, each a baseline and variants that change one thing:
-  lw    Light-Weight RefineNet, MobileNet-v2 encoder initialised from the shipped CamVid model
-        (the stand-in for ImageNet pre-training, which needs a network), decoder from scratch:
+  lw    Light-Weight RefineNet, MobileNet-v2 encoder initialised from the CamVid model shipped
+        until commit 60077fa (``--mobilenet-weights``; it was the stand-in for ImageNet
+        pre-training when the table was made), decoder from scratch:
         chained residual pooling with 4 (baseline), 2 or 0 stages; conv->pool against
         pool->conv; the 2-cascade and single-block variants against the 4-cascade
   rcu   RefineNet, ResNet-18 encoder and 64-channel decoder, all from scratch: with the
@@ -61,13 +64,16 @@ COMMON = {
 }
 
 
-def shipped_encoder(path: Path) -> Path:
-    """The shipped model's encoder weights as a state dict the MobileNet-v2 encoder loads."""
+def mobilenet_encoder(weights: Path, path: Path) -> Path:
+    """The encoder of a LW-RefineNet MobileNet-v2 weights file as a state dict the encoder loads."""
     from safetensors.torch import save_file
 
     import refineseg
 
-    state = refineseg.load_model("camvid").state_dict()
+    model = refineseg.load_model(weights)
+    if model.arch != "lw_refinenet_mobilenet_v2":
+        raise SystemExit(f"--mobilenet-weights {weights}: holds {model.arch!r}, not lw_refinenet_mobilenet_v2")
+    state = model.state_dict()
     save_file({k.removeprefix("encoder."): v.contiguous() for k, v in state.items() if k.startswith("encoder.")}, path)
     return path
 
@@ -131,10 +137,21 @@ def main() -> int:
     parser.add_argument("--root", type=Path, required=True, help="CamVid directory")
     parser.add_argument("--output", type=Path, required=True, help="folder for the runs and the table")
     parser.add_argument("--epochs", type=int, default=4, help="training budget per variant (default 4)")
+    parser.add_argument(
+        "--mobilenet-weights",
+        type=Path,
+        help="LW-RefineNet MobileNet-v2 CamVid weights whose encoder starts the lw group (see above)",
+    )
     parser.add_argument("--only", nargs="+", choices=["lw", "rcu"], default=["lw", "rcu"], help="groups to run")
     args = parser.parse_args()
     args.output.mkdir(parents=True, exist_ok=True)
-    encoder = shipped_encoder(args.output / "shipped_encoder.safetensors")
+    if "lw" in args.only and args.mobilenet_weights is None:
+        parser.error("the lw group needs --mobilenet-weights (see the command at the top of --help)")
+    encoder = (
+        mobilenet_encoder(args.mobilenet_weights, args.output / "mobilenet_encoder.safetensors")
+        if "lw" in args.only
+        else Path()
+    )
     rows = []
     for name, (group, _, _) in VARIANTS.items():
         if group not in args.only:

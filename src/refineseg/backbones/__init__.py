@@ -1,13 +1,17 @@
 """Encoders that declare their feature ``channels`` and ``reductions``."""
 
 from .base import Backbone, load_state_dict_file
+from .efficientnet_lite import EFFICIENTNET_LITE_VARIANTS, EfficientNetLiteBackbone, EfficientNetLiteClassifier
 from .mobilenet import InvertedResidual, MobileNetV2Backbone, TorchvisionMobileNetV2Backbone
 from .multiscale import MultiScaleBackbone
 from .resnet import RESNET_DEPTHS, ResNetBackbone
 
 __all__ = [
+    "EFFICIENTNET_LITE_VARIANTS",
     "RESNET_DEPTHS",
     "Backbone",
+    "EfficientNetLiteBackbone",
+    "EfficientNetLiteClassifier",
     "InvertedResidual",
     "MobileNetV2Backbone",
     "MultiScaleBackbone",

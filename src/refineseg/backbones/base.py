@@ -8,7 +8,17 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Backbone", "WeightsArg", "load_state_dict_file", "resolve_torchvision_weights"]
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "Backbone",
+    "WeightsArg",
+    "load_state_dict_file",
+    "resolve_torchvision_weights",
+]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class Backbone(nn.Module):
@@ -23,6 +33,10 @@ class Backbone(nn.Module):
 
     channels: tuple[int, ...]
     reductions: tuple[int, ...]
+    # the input normalisation its pretrained weights expect (RGB in [0, 1]); ImageNet's unless
+    # the encoder was trained otherwise. Models copy it into their meta, so preprocessing follows.
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
 
     @property
     def scales(self) -> tuple[float, ...]:

@@ -40,6 +40,10 @@ class TimmBackbone(Backbone):
         self.channels = tuple(info.channels())
         self.reductions = tuple(info.reduction())
         self.model_name = model_name
+        # timm's pretrained config says how its weights were trained (e.g. 0.5/0.5 for tf_ ports)
+        cfg: Any = getattr(self.model, "pretrained_cfg", None) or {}
+        if len(cfg.get("mean", ())) == 3 and len(cfg.get("std", ())) == 3:
+            self.mean, self.std = tuple(cfg["mean"]), tuple(cfg["std"])
 
     def forward(self, x: Tensor) -> list[Tensor]:
         return list(self.model(x))

@@ -17,6 +17,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..models import get_model, list_models
+    from ..weights.encoders import list_encoder_weights
     from ..weights.published import list_published_weights
     from ..weights.shipped import list_shipped_weights
 
@@ -28,6 +29,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {name:40} {count:>13,d}")
         else:
             print(f"  {name}")
+    print("ImageNet encoder weights (weights_backbone='imagenet'):")
+    for e in list_encoder_weights():
+        print(f"  {e.encoder:26} {e.status:52} {e.source}")
     print("shipped weights (weights=NAME, inside the package, no network needed):")
     for s in list_shipped_weights():
         state = "installed" if s.path.is_file() else "missing"

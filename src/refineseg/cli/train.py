@@ -23,6 +23,19 @@ examples:
 """
 
 
+def _crop_size(value: str) -> int | tuple[int, int]:
+    parts = value.replace("x", ",").split(",")
+    try:
+        sizes = [int(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size or HEIGHT,WIDTH, got {value!r}") from None
+    if len(sizes) == 1:
+        return sizes[0]
+    if len(sizes) == 2:
+        return sizes[0], sizes[1]
+    raise argparse.ArgumentTypeError(f"expected a size or HEIGHT,WIDTH, got {value!r}")
+
+
 def _int_or_float(value: str) -> int | float:
     number = float(value)
     return int(number) if number.is_integer() and "." not in value else number
@@ -41,7 +54,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--root", help="the dataset's directory")
     g.add_argument("--train-split", help="split to train on (default train)")
     g.add_argument("--val-split", help="split to validate on (default val)")
-    g.add_argument("--crop-size", type=int, help="square training crop in pixels")
+    g.add_argument(
+        "--crop-size",
+        type=_crop_size,
+        metavar="SIZE|H,W",
+        help="training crop in pixels: a square side or HEIGHT,WIDTH",
+    )
     g.add_argument("--num-workers", type=int, help="data loading processes (default 0: in the training process)")
     g.add_argument(
         "--no-cache",
@@ -60,6 +78,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o = p.add_argument_group("optimisation")
     o.add_argument("--epochs", type=int)
     o.add_argument("--batch-size", type=int, help="images per device and step")
+    o.add_argument("--optimizer", choices=["sgd", "adamw"], help="SGD with momentum (default) or AdamW")
     o.add_argument("--lr", type=float, help="decoder learning rate (the encoder's is --encoder-lr-ratio times it)")
     o.add_argument("--encoder-lr-ratio", type=float)
     o.add_argument("--weight-decay", type=float)

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..backbones import Backbone
+from ..backbones.base import IMAGENET_MEAN, IMAGENET_STD
 from ..blocks import LightWeightRefineNetBlock, RefineNetBlock, conv
 
 __all__ = [
@@ -24,8 +25,6 @@ __all__ = [
     "cascade_blocks",
 ]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 CascadeName = Literal["4-cascade", "2-cascade", "single"]
 
@@ -194,7 +193,7 @@ class SegmentationModel(nn.Module):
         self.encoder = encoder
         self.decoder = decoder
         self.head = head
-        self.meta = ModelMeta()
+        self.meta = ModelMeta(mean=encoder.mean, std=encoder.std)
         self.arch_kwargs = {}
 
     @property

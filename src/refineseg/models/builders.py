@@ -16,6 +16,7 @@ from typing import Any, TypedDict, TypeVar, Unpack
 
 from ..backbones import (
     Backbone,
+    EfficientNetLiteBackbone,
     MobileNetV2Backbone,
     MultiScaleBackbone,
     ResNetBackbone,
@@ -31,6 +32,9 @@ from .registry import build_model, register_model
 __all__ = [
     "LightWeightOptions",
     "RefineNetOptions",
+    "lw_refinenet_efficientnet_lite0",
+    "lw_refinenet_efficientnet_lite1",
+    "lw_refinenet_efficientnet_lite2",
     "lw_refinenet_mobilenet_v2",
     "lw_refinenet_mobilenet_v2_torchvision",
     "lw_refinenet_resnet18",
@@ -39,6 +43,9 @@ __all__ = [
     "lw_refinenet_resnet101",
     "lw_refinenet_resnet152",
     "lw_refinenet_timm",
+    "refinenet_efficientnet_lite0",
+    "refinenet_efficientnet_lite1",
+    "refinenet_efficientnet_lite2",
     "refinenet_resnet18",
     "refinenet_resnet34",
     "refinenet_resnet50",
@@ -83,6 +90,10 @@ def _published_mobilenet(weights: WeightsArg) -> Backbone:
 
 def _torchvision_mobilenet(weights: WeightsArg) -> Backbone:
     return TorchvisionMobileNetV2Backbone(weights=weights)
+
+
+def _efficientnet_lite_encoder(variant: str, weights: WeightsArg) -> Backbone:
+    return EfficientNetLiteBackbone(variant, weights=weights)
 
 
 def _timm_encoder(weights: Any, model_name: str | None = None) -> Backbone:
@@ -130,7 +141,16 @@ def refinenet_resnet18(
 ) -> RefineNet:
     """RefineNet on ResNet-18."""
     return _build(
-        "refinenet_resnet18", RefineNet, partial(_resnet_encoder, 18), num_classes, weights, weights_backbone, options
+        "refinenet_efficientnet_lite0",
+        "refinenet_efficientnet_lite1",
+        "refinenet_efficientnet_lite2",
+        "refinenet_resnet18",
+        RefineNet,
+        partial(_resnet_encoder, 18),
+        num_classes,
+        weights,
+        weights_backbone,
+        options,
     )
 
 
@@ -372,3 +392,111 @@ def lw_refinenet_timm(
     return _build(
         "lw_refinenet_timm", LightWeightRefineNet, _timm_encoder, num_classes, weights, weights_backbone, merged
     )
+
+
+# Mobile encoders end in 320-352 channels, not ResNet's 2048: the 1/32 level keeps the
+# decoder's width, as the published MobileNet-v2 model does.
+_LITE_LIGHTWEIGHT_DEFAULTS: LightWeightOptions = _MOBILENET_DEFAULTS
+# Full RefineNet blocks at the published 256/512 widths cost more than the whole Lite encoder
+# at 1/4 (3x3 RCUs at 256 channels); 128 everywhere keeps the model mobile.
+_LITE_REFINENET_DEFAULTS: RefineNetOptions = {"width": 128, "top_width": 128}
+
+
+def _lw_lite(
+    variant: str, num_classes: int | None, weights: WeightsArg, weights_backbone: WeightsArg, options: Any
+) -> LightWeightRefineNet:
+    return _build(
+        f"lw_refinenet_efficientnet_{variant}",
+        LightWeightRefineNet,
+        partial(_efficientnet_lite_encoder, variant),
+        num_classes,
+        weights,
+        weights_backbone,
+        {**_LITE_LIGHTWEIGHT_DEFAULTS, **options},
+    )
+
+
+def _rf_lite(
+    variant: str, num_classes: int | None, weights: WeightsArg, weights_backbone: WeightsArg, options: Any
+) -> RefineNet:
+    return _build(
+        f"refinenet_efficientnet_{variant}",
+        RefineNet,
+        partial(_efficientnet_lite_encoder, variant),
+        num_classes,
+        weights,
+        weights_backbone,
+        {**_LITE_REFINENET_DEFAULTS, **options},
+    )
+
+
+@register_model
+def lw_refinenet_efficientnet_lite0(
+    *,
+    num_classes: int | None = None,
+    weights: WeightsArg = None,
+    weights_backbone: WeightsArg = None,
+    **options: Unpack[LightWeightOptions],
+) -> LightWeightRefineNet:
+    """Light-Weight RefineNet on EfficientNet-Lite0 (``weights_backbone="imagenet"``: offline, ``[imagenet]`` extra)."""
+    return _lw_lite("lite0", num_classes, weights, weights_backbone, options)
+
+
+@register_model
+def lw_refinenet_efficientnet_lite1(
+    *,
+    num_classes: int | None = None,
+    weights: WeightsArg = None,
+    weights_backbone: WeightsArg = None,
+    **options: Unpack[LightWeightOptions],
+) -> LightWeightRefineNet:
+    """Light-Weight RefineNet on EfficientNet-Lite1 (``weights_backbone="imagenet"``: offline, ``[imagenet]`` extra)."""
+    return _lw_lite("lite1", num_classes, weights, weights_backbone, options)
+
+
+@register_model
+def lw_refinenet_efficientnet_lite2(
+    *,
+    num_classes: int | None = None,
+    weights: WeightsArg = None,
+    weights_backbone: WeightsArg = None,
+    **options: Unpack[LightWeightOptions],
+) -> LightWeightRefineNet:
+    """Light-Weight RefineNet on EfficientNet-Lite2 (``weights_backbone="imagenet"``: offline, ``[imagenet]`` extra)."""
+    return _lw_lite("lite2", num_classes, weights, weights_backbone, options)
+
+
+@register_model
+def refinenet_efficientnet_lite0(
+    *,
+    num_classes: int | None = None,
+    weights: WeightsArg = None,
+    weights_backbone: WeightsArg = None,
+    **options: Unpack[RefineNetOptions],
+) -> RefineNet:
+    """RefineNet (RCUs, 128 channels) on EfficientNet-Lite0 (``weights_backbone="imagenet"``: offline)."""
+    return _rf_lite("lite0", num_classes, weights, weights_backbone, options)
+
+
+@register_model
+def refinenet_efficientnet_lite1(
+    *,
+    num_classes: int | None = None,
+    weights: WeightsArg = None,
+    weights_backbone: WeightsArg = None,
+    **options: Unpack[RefineNetOptions],
+) -> RefineNet:
+    """RefineNet (RCUs, 128 channels) on EfficientNet-Lite1 (``weights_backbone="imagenet"``: offline)."""
+    return _rf_lite("lite1", num_classes, weights, weights_backbone, options)
+
+
+@register_model
+def refinenet_efficientnet_lite2(
+    *,
+    num_classes: int | None = None,
+    weights: WeightsArg = None,
+    weights_backbone: WeightsArg = None,
+    **options: Unpack[RefineNetOptions],
+) -> RefineNet:
+    """RefineNet (RCUs, 128 channels) on EfficientNet-Lite2 (``weights_backbone="imagenet"``: offline)."""
+    return _rf_lite("lite2", num_classes, weights, weights_backbone, options)

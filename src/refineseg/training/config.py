@@ -25,8 +25,9 @@ class TrainConfig:
     val_split: str = "val"
     epochs: int = 100
     batch_size: int = 6
-    crop_size: int = 500
+    crop_size: int | tuple[int, int] = 500  # a square side, or (height, width)
     scale_range: tuple[float, float] = (0.5, 2.0)
+    optimizer: Literal["sgd", "adamw"] = "sgd"
     lr: float = 5e-3  # decoder and head
     encoder_lr_ratio: float = 0.1  # the published recipes train the encoder 10x slower
     momentum: float = 0.9
@@ -60,9 +61,14 @@ class TrainConfig:
     def validate(self) -> None:
         if not self.root:
             raise ValueError("--root is required: the dataset's directory")
-        for name in ("epochs", "batch_size", "crop_size", "accumulate_grad_batches", "val_every"):
+        for name in ("epochs", "batch_size", "accumulate_grad_batches", "val_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        crop = (self.crop_size,) if isinstance(self.crop_size, int) else tuple(self.crop_size)
+        if len(crop) not in (1, 2) or any(not isinstance(c, int) or c < 1 for c in crop):
+            raise ValueError(f"--crop-size must be a positive size or HEIGHT,WIDTH, got {self.crop_size}")
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ValueError(f"--optimizer must be sgd or adamw, got {self.optimizer!r}")
         if self.lr <= 0:
             raise ValueError(f"--lr must be > 0, got {self.lr}")
         low, high = self.scale_range
@@ -91,6 +97,8 @@ def load_recipe(path: str | os.PathLike[str]) -> dict[str, Any]:
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    if isinstance(data.get("crop_size"), list):
+        data["crop_size"] = tuple(data["crop_size"])
     for key in ("scale_range", "step_epochs"):
         if key in data:
             data[key] = tuple(data[key])

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from ..backbones.base import IMAGENET_MEAN, IMAGENET_STD
 from ..data import SegmentationDataset, eval_transforms, get_dataset, train_transforms
 from ..data.datasets import as_tv_tensors
 from .config import TrainConfig
@@ -98,9 +99,17 @@ def median_frequency_weights(images: DecodedImages, num_classes: int) -> torch.T
 
 
 class SegmentationDataModule(L.LightningDataModule):
+    """Train and val loaders for a recipe.
+
+    ``mean``/``std`` normalise the images; set them to the model's ``meta.mean``/``meta.std``
+    (its encoder's pretrained normalisation) before the loaders are made.
+    """
+
     def __init__(self, config: TrainConfig) -> None:
         super().__init__()
         self.config = config
+        self.mean: tuple[float, float, float] = IMAGENET_MEAN
+        self.std: tuple[float, float, float] = IMAGENET_STD
         self.train_set = get_dataset(config.dataset, config.root, config.train_split)
         self.val_set = get_dataset(config.dataset, config.root, config.val_split)
         self.train_images: DecodedImages | None = None
@@ -119,7 +128,7 @@ class SegmentationDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         assert self.train_images is not None
         c = self.config
-        transforms = train_transforms(c.crop_size, scale_range=c.scale_range)
+        transforms = train_transforms(c.crop_size, scale_range=c.scale_range, mean=self.mean, std=self.std)
         dataset = AugmentedDataset(self.train_images, transforms, seeded=True)
         world, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
         sampler = SeededSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=c.seed, drop_last=True)
@@ -134,7 +143,7 @@ class SegmentationDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         assert self.val_images is not None
-        dataset = AugmentedDataset(self.val_images, eval_transforms(), seeded=False)
+        dataset = AugmentedDataset(self.val_images, eval_transforms(mean=self.mean, std=self.std), seeded=False)
         world, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
         sampler: DistributedSampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=False)
         # batch 1: validation images keep their own (possibly different) sizes

@@ -85,7 +85,11 @@ class SegmentationModule(L.LightningModule):
             {"params": encoder, "lr": c.lr * c.encoder_lr_ratio, "name": "encoder"},
             {"params": rest, "lr": c.lr, "name": "decoder"},
         ]
-        optimizer = torch.optim.SGD(groups, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
+        optimizer: torch.optim.Optimizer
+        if c.optimizer == "adamw":
+            optimizer = torch.optim.AdamW(groups, lr=c.lr, weight_decay=c.weight_decay)
+        else:
+            optimizer = torch.optim.SGD(groups, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
         if c.schedule == "constant":
             return optimizer
         if c.schedule == "step":

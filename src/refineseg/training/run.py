@@ -65,6 +65,7 @@ def train(config: TrainConfig) -> Path:
         model = get_model(
             config.arch, num_classes=data.num_classes, weights_backbone=config.weights_backbone, **options
         )
+    data.mean, data.std = model.meta.mean, model.meta.std  # the encoder's pretrained normalisation
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     class_weights = None

