@@ -123,3 +123,28 @@ def test_imagenet_weights_reach_the_segmentation_encoder():
     state = torch.load(imagenet_weights_path("lite0"), map_location="cpu", weights_only=True)
     assert torch.equal(model.encoder.stem.conv.weight, state["_conv_stem.weight"])
     assert torch.equal(model.encoder.stages[6][0].project.bn.running_var, state["_blocks.15._bn2.running_var"])
+
+
+@pytest.mark.parametrize(
+    "arch,options",
+    [
+        ("refinenet_efficientnet_lite0", {"width": 32, "top_width": 48}),
+        ("lw_refinenet_efficientnet_lite1", {"width": 64}),
+        ("lw_refinenet_mobilenet_v2", {"activation": "relu"}),
+    ],
+)
+def test_files_saved_with_other_than_the_builders_defaults_load(arch, options, tmp_path):
+    model = refineseg.get_model(arch, num_classes=3, **options)
+    path = tmp_path / "m.safetensors"
+    refineseg.save_model(model, path)
+    loaded = refineseg.load_model(path)
+    assert loaded.arch_kwargs == model.arch_kwargs
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values(), strict=True))
+    with pytest.raises(ValueError, match="saved with different"):  # an explicit contradiction still is an error
+        refineseg.get_model(arch, weights=path, **{k: 16 if isinstance(v, int) else "relu6" for k, v in options.items()})
+
+
+def test_reduced_width_refinenet_defaults():
+    model = refineseg.get_model("refinenet_efficientnet_lite0", num_classes=11)
+    assert model.arch_kwargs["width"] == 64 and model.arch_kwargs["top_width"] == 64
+    assert model.arch_kwargs["dropout"] == 0.0

@@ -16,10 +16,10 @@ model by validation mIoU, with class names and palette), logs/ (TensorBoard and 
 config.json. --resume continues the run in --output from its last checkpoint.
 
 examples:
-  refineseg train --config configs/camvid_lw_mobilenet_v2.yaml --root ../shared/datasets/camvid --output runs/camvid
+  refineseg train --config configs/camvid_refinenet_efficientnet_lite0.yaml --root ../shared/datasets/camvid --output runs/camvid
   refineseg train --dataset camvid --root DATA --arch lw_refinenet_resnet18 --epochs 2 --batch-size 4 --crop-size 256 --output runs/try
   refineseg train --config configs/voc_lw_refinenet_resnet50.yaml --root VOC --accelerator gpu --devices 4 --output runs/voc
-  refineseg train --output runs/camvid --config configs/camvid_lw_mobilenet_v2.yaml --root DATA --resume
+  refineseg train --output runs/camvid --config configs/camvid_refinenet_efficientnet_lite0.yaml --root DATA --resume
 """
 
 

@@ -51,14 +51,17 @@ def build_model(
     weights: str | os.PathLike[str] | None,
     weights_backbone: Any,
     options: Mapping[str, Any],
+    defaults: Mapping[str, Any] | None = None,
 ) -> SegmentationModel:
     """Shared tail of every builder: apply a weights file, record how to rebuild the model.
 
-    With ``weights``, the file's architecture options and class count are used; an
-    explicit argument that contradicts the file is an error rather than a silent mismatch.
-    The encoder's ImageNet weights are then irrelevant and not loaded.
+    ``options`` are the caller's, ``defaults`` the builder's own. With ``weights``, the file's
+    architecture options and class count are used; an explicit argument that contradicts the
+    file is an error rather than a silent mismatch (a builder default never is). The encoder's
+    ImageNet weights are then irrelevant and not loaded.
     """
     options = {k: _jsonable(v) for k, v in options.items()}
+    defaults = {k: _jsonable(v) for k, v in (defaults or {}).items()}
     file = None
     if weights is not None:
         from ..weights.io import read_weights
@@ -73,9 +76,11 @@ def build_model(
             conflicts.append("num_classes")
         if conflicts:
             raise ValueError(f"{file.source}: saved with different {', '.join(sorted(conflicts))}")
-        options = {**saved, **options}
+        options = {**defaults, **saved, **options}
         num_classes = saved_classes
         weights_backbone = None
+    else:
+        options = {**defaults, **options}
     if num_classes is None:
         num_classes = DEFAULT_NUM_CLASSES
     model = make(num_classes=num_classes, weights_backbone=weights_backbone, **options)

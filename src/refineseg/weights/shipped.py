@@ -29,10 +29,10 @@ SHIPPED_WEIGHTS: dict[str, ShippedWeights] = {
     for w in (
         ShippedWeights(
             name="camvid",
-            arch="lw_refinenet_mobilenet_v2",
+            arch="refinenet_efficientnet_lite0",
             dataset="CamVid (SegNet split, 360x480)",
             num_classes=11,
-            filename="camvid_lw_mobilenet_v2.safetensors",
+            filename="camvid_refinenet_efficientnet_lite0.safetensors",
             card="docs/MODEL_CARD_CAMVID.md",
         ),
     )
