@@ -8,7 +8,9 @@ process and prints images/s and the ratio to the baseline:
   cached          decoded images kept in memory (refineseg's DecodedImages)
   channels_last   NHWC memory format for model and inputs
   refineseg       both, as ``refineseg train`` does by default
-Timings exclude the first ``--warmup`` steps of each variant.
+  bf16            both, and ``torch.autocast`` to bfloat16 (``--precision bf16-mixed``), which
+                  pays on CPUs with native bf16 (AVX512-BF16, AMX); the machine line says which
+``--only`` runs some of them (the baseline row is always the first one run). Timings exclude the first ``--warmup`` steps of each variant.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from _timing import machine
 from torch.utils.data import DataLoader
 
 import refineseg
@@ -25,7 +28,7 @@ from refineseg.data import get_dataset, train_transforms
 from refineseg.training.data import AugmentedDataset, DecodedImages
 
 
-def measure(args: argparse.Namespace, *, cache: bool, channels_last: bool) -> float:
+def measure(args: argparse.Namespace, *, cache: bool, channels_last: bool, bf16: bool = False) -> float:
     torch.manual_seed(0)
     dataset = get_dataset(args.dataset, args.root, "train")
     transforms = train_transforms(args.crop_size)
@@ -45,7 +48,9 @@ def measure(args: argparse.Namespace, *, cache: bool, channels_last: bool) -> fl
             if steps == args.warmup:
                 start = time.perf_counter()
             images = images.contiguous(memory_format=memory_format)
-            loss = F.cross_entropy(model(images), masks, ignore_index=255)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits = model(images)
+            loss = F.cross_entropy(logits.float(), masks, ignore_index=255)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -53,6 +58,15 @@ def measure(args: argparse.Namespace, *, cache: bool, channels_last: bool) -> fl
             if steps == args.warmup + args.steps:
                 break
     return args.steps * args.batch_size / (time.perf_counter() - start)
+
+
+VARIANTS: dict[str, dict[str, bool]] = {
+    "baseline": dict(cache=False, channels_last=False),
+    "cached": dict(cache=True, channels_last=False),
+    "channels_last": dict(cache=False, channels_last=True),
+    "refineseg": dict(cache=True, channels_last=True),
+    "bf16": dict(cache=True, channels_last=True, bf16=True),
+}
 
 
 def main() -> None:
@@ -66,22 +80,17 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--num-workers", type=int, default=0)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--only", nargs="+", choices=VARIANTS, help="variants to run, the first is the baseline")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(
-        f"{args.arch}, batch {args.batch_size}, crop {args.crop_size}, {args.steps} steps, {args.threads} threads, torch {torch.__version__}"
-    )
-    variants = {
-        "baseline": dict(cache=False, channels_last=False),
-        "cached": dict(cache=True, channels_last=False),
-        "channels_last": dict(cache=False, channels_last=True),
-        "refineseg": dict(cache=True, channels_last=True),
-    }
-    results = {name: measure(args, **kw) for name, kw in variants.items()}
-    base = results["baseline"]
-    print(f"{'variant':15} {'images/s':>9} {'vs baseline':>12}")
+    print(f"machine: {machine()}")
+    print(f"{args.arch}, batch {args.batch_size}, crop {args.crop_size}, {args.steps} steps")
+    names = args.only or list(VARIANTS)
+    results = {name: measure(args, **VARIANTS[name]) for name in names}
+    base = results[names[0]]
+    print(f"{'variant':15} {'images/s':>9} {'vs ' + names[0]:>14}")
     for name, rate in results.items():
-        print(f"{name:15} {rate:9.2f} {rate / base:11.2f}x")
+        print(f"{name:15} {rate:9.2f} {rate / base:13.2f}x")
 
 
 if __name__ == "__main__":

@@ -63,3 +63,16 @@ def test_shipped_latency_prints_ratios_to_the_replaced_model():
     rows = [line for line in out.splitlines() if line.startswith("| ") and "x |" in line]
     assert len(rows) == 2 and rows[0].endswith("| 1.00x |") and "camvid (shipped" in rows[1]
     assert "machine:" in out
+
+
+def test_train_throughput_compares_bf16_with_fp32(tmp_path):
+    from .fixtures import make_camvid
+
+    root = make_camvid(tmp_path / "camvid", splits=("train",), n=2, size=(40, 48))
+    out = _run(
+        "train_throughput.py",
+        *("--root", str(root), "--arch", "lw_refinenet_resnet18", "--batch-size", "2", "--crop-size", "32"),
+        *("--steps", "1", "--warmup", "0", "--only", "refineseg", "bf16"),
+    )
+    rows = [line.split() for line in out.splitlines() if line.startswith(("refineseg ", "bf16 "))]
+    assert [r[0] for r in rows] == ["refineseg", "bf16"] and rows[0][-1] == "1.00x"

@@ -139,9 +139,13 @@ def test_files_saved_with_other_than_the_builders_defaults_load(arch, options, t
     refineseg.save_model(model, path)
     loaded = refineseg.load_model(path)
     assert loaded.arch_kwargs == model.arch_kwargs
-    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values(), strict=True))
+    assert all(
+        torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values(), strict=True)
+    )
     with pytest.raises(ValueError, match="saved with different"):  # an explicit contradiction still is an error
-        refineseg.get_model(arch, weights=path, **{k: 16 if isinstance(v, int) else "relu6" for k, v in options.items()})
+        refineseg.get_model(
+            arch, weights=path, **{k: 16 if isinstance(v, int) else "relu6" for k, v in options.items()}
+        )
 
 
 def test_reduced_width_refinenet_defaults():

@@ -50,6 +50,26 @@ class Backbone(nn.Module):
         raise NotImplementedError
 
 
+class StagedBackbone(Backbone):
+    """A stem, then stages run in order; the outputs of the stages in ``feature_stages`` are the features.
+
+    Subclasses set ``stem``, ``stages`` and ``feature_stages`` (the mobile encoders).
+    """
+
+    stem: nn.Module
+    stages: nn.ModuleList
+    feature_stages: tuple[int, ...]
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        x = self.stem(x)
+        features = []
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i in self.feature_stages:
+                features.append(x)
+        return features
+
+
 def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, Tensor]:
     """Read a state dict from ``.safetensors`` or a PyTorch pickle, never running code."""
     path = Path(path)

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import Backbone, WeightsArg, load_state_dict_file
+from .base import StagedBackbone, WeightsArg, load_state_dict_file
 
 __all__ = [
     "EFFICIENTNET_LITE_VARIANTS",
@@ -271,7 +271,7 @@ def _read_upstream(weights: str | os.PathLike[str], variant: str, *, classifier:
     return {ours: state[up] for up, ours in table}
 
 
-class EfficientNetLiteBackbone(Backbone):
+class EfficientNetLiteBackbone(StagedBackbone):
     """EfficientNet-Lite ``variant`` (``"lite0"``, ``"lite1"``, ``"lite2"``) up to its last stage.
 
     Four features, at 1/4, 1/8, 1/16 and 1/32 (Lite0: 24, 40, 112 and 320 channels).
@@ -295,19 +295,11 @@ class EfficientNetLiteBackbone(Backbone):
             ]
             stages.append(nn.Sequential(*blocks))
         self.stages = nn.ModuleList(stages)
+        self.feature_stages = FEATURE_STAGES
         self.channels = tuple(layout[i][4] for i in FEATURE_STAGES)
         self.reductions = FEATURE_REDUCTIONS
         if weights is not None:
             self.load_state_dict(_read_upstream(weights, self.variant, classifier=False))
-
-    def forward(self, x: Tensor) -> list[Tensor]:
-        x = self.stem(x)
-        features = []
-        for i, stage in enumerate(self.stages):
-            x = stage(x)
-            if i in FEATURE_STAGES:
-                features.append(x)
-        return features
 
 
 class EfficientNetLiteClassifier(nn.Module):

@@ -6,7 +6,7 @@ import torchvision
 from torch import Tensor, nn
 from torchvision.ops.misc import Conv2dNormActivation
 
-from .base import Backbone, WeightsArg, load_state_dict_file, resolve_torchvision_weights
+from .base import Backbone, StagedBackbone, WeightsArg, load_state_dict_file, resolve_torchvision_weights
 
 __all__ = ["InvertedResidual", "MobileNetV2Backbone", "TorchvisionMobileNetV2Backbone"]
 
@@ -47,7 +47,7 @@ class InvertedResidual(nn.Module):
         return out + x if self.use_residual else out
 
 
-class MobileNetV2Backbone(Backbone):
+class MobileNetV2Backbone(StagedBackbone):
     """MobileNet-v2 exactly as in the published Light-Weight RefineNet (``mbv2``).
 
     Six features: 24@1/4, 32@1/8, 64@1/16, 96@1/16, 160@1/32, 320@1/32. ``weights`` is
@@ -67,19 +67,11 @@ class MobileNetV2Backbone(Backbone):
                 in_channels = c
             stages.append(nn.Sequential(*blocks))
         self.stages = nn.ModuleList(stages)
+        self.feature_stages = FEATURE_STAGES
         self.channels = tuple(MOBILENET_V2_STAGES[i][1] for i in FEATURE_STAGES)
         self.reductions = FEATURE_REDUCTIONS
         if weights is not None:
             self.load_state_dict(load_state_dict_file(weights))
-
-    def forward(self, x: Tensor) -> list[Tensor]:
-        x = self.stem(x)
-        features = []
-        for i, stage in enumerate(self.stages):
-            x = stage(x)
-            if i in FEATURE_STAGES:
-                features.append(x)
-        return features
 
 
 class TorchvisionMobileNetV2Backbone(Backbone):
