@@ -154,9 +154,6 @@ def refinenet_resnet18(
 ) -> RefineNet:
     """RefineNet on ResNet-18."""
     return _build(
-        "refinenet_efficientnet_lite0",
-        "refinenet_efficientnet_lite1",
-        "refinenet_efficientnet_lite2",
         "refinenet_resnet18",
         RefineNet,
         partial(_resnet_encoder, 18),
