@@ -233,7 +233,7 @@ def main() -> int:
     shipped = []
     if args.image is not None:
         shipped = shipped_model_check(args.image, args)
-        print(f"\nshipped camvid model (LW-MobileNet-v2, trained) on {args.image}, against its eager logits")
+        print(f"\nshipped camvid model (trained) on {args.image}, against its eager logits")
         for row in shipped:
             print(
                 f"  {row['variant']:24} max|diff|/max|logit| {row['rel']:.2e}   argmax same {100 * row['agree']:.4f}%"

@@ -2,7 +2,7 @@
 
     python benchmarks/int8.py --root ../shared/datasets/camvid
 
-Exports the shipped CamVid model (LW-RefineNet, MobileNet-v2) to ONNX, quantizes it with
+Exports the shipped CamVid model to ONNX, quantizes it with
 ``refineseg.inference.quantize.quantize_onnx`` (calibrated on ``--calibration-images``
 training images spread over the split, none of them from val), then in the same run:
   speed  batch 1 at ``--size`` (CamVid's 360x480): PyTorch as built (the baseline),
@@ -77,7 +77,7 @@ def main() -> int:
             val = get_dataset("camvid", args.root, "val")
             for name, m in (("fp32 (optimized pytorch)", model), ("int8 (onnxruntime)", int8)):
                 results[name] = evaluate(m, val, progress=False).metrics.miou
-    name = args.model or "shipped camvid model (lw_refinenet_mobilenet_v2)"
+    name = args.model or f"shipped camvid model ({model.arch})"
     print(f"{name}, batch 1 at {args.size[0]}x{args.size[1]}, {torch.get_num_threads()} threads")
     print(
         f"int8 calibrated on {len(calibration)} CamVid train images ({args.calibration_method}) in {quantize_s:.0f} s"
