@@ -140,16 +140,24 @@ def _stage_layout(variant: LiteVariant) -> list[tuple[int, int, int, int, int, i
 
 
 class TFSamePad2d(nn.Module):
-    """Zero padding as TensorFlow's ``padding="SAME"``: output ``ceil(size / stride)``, extra on the far side."""
+    """Zero padding as TensorFlow's ``padding="SAME"``: output ``ceil(size / stride)``, extra on the far side.
+
+    For an odd kernel ``k`` at stride 2 the total padding is ``k - 2`` for an even size and
+    ``k - 1`` for an odd one, so the far side always gets ``(k - 1) // 2`` and the near side
+    ``(k - 3) // 2 + size % 2``. Written that way, without ``max`` or nested divisions, the
+    amounts stay simple symbolic expressions, so dynamic-shape export can prove the output
+    sizes (a generic ``max((ceil(i / s) - 1) * s + k - i, 0)`` makes it fail).
+    """
 
     def __init__(self, kernel_size: int, stride: int) -> None:
         super().__init__()
+        if stride != 2 or kernel_size % 2 == 0 or kernel_size < 3:
+            raise ValueError(f"TFSamePad2d handles odd kernels >= 3 at stride 2, got {kernel_size} at {stride}")
         self.kernel_size = kernel_size
         self.stride = stride
 
     def _amount(self, size: int) -> tuple[int, int]:
-        total = max((size + self.stride - 1) // self.stride * self.stride - self.stride + self.kernel_size - size, 0)
-        return total // 2, total - total // 2
+        return (self.kernel_size - 3) // 2 + size % 2, (self.kernel_size - 1) // 2
 
     def forward(self, x: Tensor) -> Tensor:
         top, bottom = self._amount(x.shape[-2])
