@@ -10,6 +10,7 @@ from PIL import Image
 import refineseg
 from refineseg.analysis.visualize import OUTPUT_FILES, capture_activations, visualize
 from refineseg.cli import main
+from refineseg.weights.shipped import SHIPPED_WEIGHTS
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def test_shipped_model_gives_pngs_and_a_complete_summary(shipped, tmp_path):
             assert im.format == "PNG" and im.mode == "RGB"
             assert 400 <= im.width <= 3000 and 300 <= im.height <= 2000, (f.name, im.size)
     summary = json.loads(files[3].read_text())
-    assert summary["input_size"] == [40, 56] and summary["model"] == "lw_refinenet_mobilenet_v2"
+    assert summary["input_size"] == [40, 56] and summary["model"] == SHIPPED_WEIGHTS["camvid"].arch
     encoder = _kinds(summary, "encoder")
     assert [p["level"] for p in encoder] == ["1/4", "1/8", "1/16", "1/16", "1/32", "1/32"]
     assert [p["channels"] for p in encoder] == [24, 32, 64, 96, 160, 320]
