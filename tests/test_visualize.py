@@ -40,8 +40,9 @@ def test_shipped_model_gives_pngs_and_a_complete_summary(shipped, tmp_path):
     summary = json.loads(files[3].read_text())
     assert summary["input_size"] == [40, 56] and summary["model"] == SHIPPED_WEIGHTS["camvid"].arch
     encoder = _kinds(summary, "encoder")
-    assert [p["level"] for p in encoder] == ["1/4", "1/8", "1/16", "1/16", "1/32", "1/32"]
-    assert [p["channels"] for p in encoder] == [24, 32, 64, 96, 160, 320]
+    # one panel per declared encoder feature (the shipped EfficientNet-Lite0: 24, 40, 112, 320 channels)
+    assert [p["level"] for p in encoder] == [f"1/{r}" for r in shipped.encoder.reductions]
+    assert [p["channels"] for p in encoder] == list(shipped.encoder.channels)
     assert encoder[0]["shape"] == [10, 14] and encoder[-1]["shape"] == [2, 2]
     cascade = shipped.decoder.cascade
     assert [p["block"] for p in _kinds(summary, "block_output")] == [1, 2, 3, 4]
