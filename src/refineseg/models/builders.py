@@ -408,8 +408,8 @@ def lw_refinenet_timm(
 # decoder's width, as the published MobileNet-v2 model does.
 _LITE_LIGHTWEIGHT_DEFAULTS: LightWeightOptions = _MOBILENET_DEFAULTS
 # Full RefineNet blocks at the published 256/512 widths cost many times the whole Lite encoder
-# (3x3 RCUs at 1/4); at 64 channels everywhere the model runs in 1.23x the time of the
-# Light-Weight MobileNet-v2 model at 360x480 (128 channels: 3.0x). No dropout: the published
+# (3x3 RCUs at 1/4); at 64 channels everywhere the model runs in 1.25x the time of the
+# Light-Weight MobileNet-v2 model at 360x480 (128 channels: 3.0x; benchmarks/shipped_latency.py). No dropout: the published
 # 0.5 is for 512-wide ResNet decoders, not 64-wide ones (tools/encoder_ablation.py trains both).
 _LITE_REFINENET_DEFAULTS: RefineNetOptions = {"width": 64, "top_width": 64, "dropout": 0.0}
 
