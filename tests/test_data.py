@@ -51,9 +51,13 @@ def test_unreadable_files_are_named(tmp_path):
     (root / "train" / "0001TP_000001.png").write_text("not an image")
     with pytest.raises(DatasetError, match=r"0001TP_000001\.png: not a readable image"):
         CamVid(root, "train")[1]
-    write_image(root / "trainannot" / "0001TP_000000.png", np.zeros((12, 16, 3), dtype=np.uint8))
-    with pytest.raises(DatasetError, match="single-channel"):
+    colours = np.zeros((12, 16, 3), dtype=np.uint8)
+    colours[..., 0] = 128
+    write_image(root / "trainannot" / "0001TP_000000.png", colours)
+    with pytest.raises(DatasetError, match=r"0001TP_000000.png: an RGB colour mask.*color=128,64,128"):
         CamVid(root, "train")[0]
+    write_image(root / "trainannot" / "0001TP_000000.png", np.full((12, 16, 3), 3, dtype=np.uint8))
+    assert (CamVid(root, "train")[0][1] == 3).all()  # grey RGB (R=G=B) index masks read as values
 
 
 def test_folder_and_list_datasets(tmp_path):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
+
+from .labels import IGNORE_INDEX, DatasetError, LabelSpace, default_palette, read_label_space
 
 __all__ = [
     "CAMVID_LABELS",
@@ -38,37 +39,7 @@ __all__ = [
     "require_dir",
 ]
 
-IGNORE_INDEX = 255
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-
-
-class DatasetError(ValueError):
-    """A dataset root, file or annotation that is not as the layout requires."""
-
-
-@dataclass(frozen=True)
-class LabelSpace:
-    """Class names, their colours, and how raw mask values map to train ids.
-
-    ``raw_to_train`` maps a raw mask value to a train id (0..num_classes-1) or to
-    :data:`IGNORE_INDEX`; values it does not list are kept as they are if they are valid
-    train ids, otherwise ignored.
-    """
-
-    class_names: tuple[str, ...]
-    palette: tuple[tuple[int, int, int], ...]
-    raw_to_train: dict[int, int] | None = None
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    def lookup_table(self) -> np.ndarray:
-        table = np.full(256, IGNORE_INDEX, dtype=np.uint8)
-        table[: self.num_classes] = np.arange(self.num_classes, dtype=np.uint8)
-        for raw, train in (self.raw_to_train or {}).items():
-            table[raw] = train
-        return table
 
 
 class SegmentationDataset(Dataset):
@@ -96,7 +67,7 @@ class SegmentationDataset(Dataset):
         self.labels = labels
         self.transforms = transforms
         self.name = name
-        self._table = labels.lookup_table()
+        self._table = labels.lookup_table()  # value masks decoded by subclasses (VOC from .mat)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -115,17 +86,21 @@ class SegmentationDataset(Dataset):
     def __len__(self) -> int:
         return len(self.pairs)
 
+    def read_raw_mask(self, index: int) -> np.ndarray:
+        """The mask as stored: HxW values, or HxWx3 colours for a colour-mask label space."""
+        return read_mask(self.pairs[index][1], colour=self.labels.colour_masks)
+
     def read_pair(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """The decoded RGB image (HxWx3 uint8) and train-id mask (HxW uint8)."""
         image_path, mask_path = self.pairs[index]
         image = read_rgb(image_path)
-        mask = read_mask(mask_path)
-        if image.shape[:2] != mask.shape:
+        mask = self.read_raw_mask(index)
+        if image.shape[:2] != mask.shape[:2]:
             raise DatasetError(
                 f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]}, but its image {image_path.name} is "
                 f"{image.shape[1]}x{image.shape[0]} (width x height); they must match"
             )
-        return image, self._table[mask]
+        return image, self.labels.to_train_ids(mask)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         sample = as_tv_tensors(*self.read_pair(index))
@@ -150,12 +125,30 @@ def read_rgb(path: Path) -> np.ndarray:
         raise DatasetError(f"{path}: not a readable image ({exc})") from None
 
 
-def read_mask(path: Path) -> np.ndarray:
+def read_mask(path: Path, *, colour: bool = False) -> np.ndarray:
+    """A label image as HxW uint8 values or, with ``colour``, HxWx3 RGB colours.
+
+    Value masks may be grey, palette (the index is the value), 16-bit, or RGB with three
+    equal channels (how some tools save index masks). An RGB mask with colours is refused
+    with the ``classes.txt`` fix.
+    """
     try:
         with Image.open(path) as im:
-            if im.mode not in ("L", "P", "I;16", "I"):
-                raise DatasetError(f"{path}: a mask must be a single-channel label image, found mode {im.mode}")
-            return np.asarray(im).astype(np.uint8) if im.mode in ("L", "P") else _narrow(np.asarray(im), path)
+            if colour:
+                return np.array(im.convert("RGB"))
+            if im.mode in ("L", "P"):
+                return np.asarray(im).astype(np.uint8)
+            if im.mode in ("I;16", "I"):
+                return _narrow(np.asarray(im), path)
+            if im.mode in ("RGB", "RGBA"):
+                rgb = np.asarray(im.convert("RGB"))
+                if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
+                    return np.ascontiguousarray(rgb[..., 0])
+                raise DatasetError(
+                    f"{path}: an RGB colour mask, but the classes are not declared by colour; give each class "
+                    "its mask colour in classes.txt, e.g. 'road color=128,64,128'"
+                )
+            raise DatasetError(f"{path}: a mask must be a single-channel label image, found mode {im.mode}")
     except (OSError, ValueError) as exc:
         if isinstance(exc, DatasetError):
             raise
@@ -223,40 +216,6 @@ class CamVid(SegmentationDataset):
         masks = require_dir(root / f"{split}annot", f"CamVid {split} labels")
         pairs = [(p, masks / p.name) for p in images_in(images)]
         super().__init__(pairs, CAMVID_LABELS, name=f"CamVid {split} ({root})", **kwargs)
-
-
-def read_label_space(path: Path) -> LabelSpace:
-    """``classes.txt``: one class per line, ``name`` or ``name R G B``; line order is the label id."""
-    names, colours = [], []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        fields = line.split()
-        if not fields or line.lstrip().startswith("#"):
-            continue
-        if len(fields) == 4 and all(f.isdigit() and int(f) < 256 for f in fields[1:]):
-            colours.append((int(fields[1]), int(fields[2]), int(fields[3])))
-        elif len(fields) != 1:
-            raise DatasetError(f"{path}:{number}: expected 'NAME' or 'NAME R G B', found {line.strip()!r}")
-        names.append(fields[0])
-    if not names:
-        raise DatasetError(f"{path}: no class names")
-    if colours and len(colours) != len(names):
-        raise DatasetError(f"{path}: give a colour for every class or for none")
-    return LabelSpace(tuple(names), tuple(colours) if colours else default_palette(len(names)))
-
-
-def default_palette(n: int) -> tuple[tuple[int, int, int], ...]:
-    """The PASCAL VOC colour map: distinct colours for any number of classes."""
-    colours = []
-    for index in range(n):
-        r = g = b = 0
-        c = index
-        for bit in range(8):
-            r |= ((c >> 0) & 1) << (7 - bit)
-            g |= ((c >> 1) & 1) << (7 - bit)
-            b |= ((c >> 2) & 1) << (7 - bit)
-            c >>= 3
-        colours.append((r, g, b))
-    return tuple(colours)
 
 
 class FolderDataset(SegmentationDataset):

@@ -1,0 +1,263 @@
+"""What mask pixels mean: class names, colours, and the map from raw mask values to train ids.
+
+Masks reach a model as train ids 0..C-1, with :data:`IGNORE_INDEX` (255) for pixels that
+count in no loss and no metric. A dataset's raw masks rarely look like that: binary exports
+store the foreground as 255, tools write arbitrary index values or RGB colours. A
+:class:`LabelSpace` says how to get from one to the other, and ``classes.txt`` (the
+``generic`` layout) declares it in one line per class::
+
+    # NAME [R G B] [value=V[,V...]] [color=R,G,B[;R,G,B...]]
+    background
+    car 0 0 255 value=255          # a 0/255 binary mask: 255 is car
+    road color=128,64,128          # an RGB colour mask: this colour is road
+    @ignore value=0                # raw values (or color=) that are void
+
+The positional ``R G B`` is the class's display colour; ``color=`` is the colour it has in
+the masks (and the display colour when no positional one is given).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "IGNORE_INDEX",
+    "IGNORE_LINE",
+    "DatasetError",
+    "LabelSpace",
+    "default_palette",
+    "read_label_space",
+]
+
+IGNORE_INDEX = 255
+IGNORE_LINE = "@ignore"  # the classes.txt line that declares void values or colours
+
+Colour = tuple[int, int, int]
+
+
+class DatasetError(ValueError):
+    """A dataset root, file or annotation that is not as the layout requires."""
+
+
+@dataclass(frozen=True)
+class LabelSpace:
+    """Class names, their colours, and how raw masks map to train ids.
+
+    - ``raw_to_train``: raw mask value -> train id (or :data:`IGNORE_INDEX`). Values it does
+      not list are kept as they are when ``unlisted_are_ids`` and they are valid train ids;
+      otherwise they are ignored.
+    - ``mask_colors``: for RGB colour masks, colour -> train id (or ignore); unlisted colours
+      are ignored.
+    - ``ignore_declared``: the void values were declared (an ``@ignore`` line), so a
+      dataset with ignored pixels and an empty class is taken as meant, not as a
+      mis-declared 0/255 export.
+    """
+
+    class_names: tuple[str, ...]
+    palette: tuple[Colour, ...]
+    raw_to_train: dict[int, int] | None = None
+    mask_colors: dict[Colour, int] | None = None
+    unlisted_are_ids: bool = True
+    ignore_declared: bool = False
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def colour_masks(self) -> bool:
+        """Masks are RGB colour images (read with three channels)."""
+        return self.mask_colors is not None
+
+    def train_id(self, raw: int | Colour) -> int:
+        """The train id of a raw mask value or colour (:data:`IGNORE_INDEX` when ignored)."""
+        if isinstance(raw, tuple):
+            return (self.mask_colors or {}).get(raw, IGNORE_INDEX)
+        if raw in (self.raw_to_train or {}):
+            return (self.raw_to_train or {})[raw]
+        return raw if self.unlisted_are_ids and 0 <= raw < self.num_classes else IGNORE_INDEX
+
+    def lookup_table(self) -> np.ndarray:
+        """Raw value (0..255) -> train id, for single-channel masks."""
+        return np.array([self.train_id(raw) for raw in range(256)], dtype=np.uint8)
+
+    def to_train_ids(self, raw: np.ndarray) -> np.ndarray:
+        """A raw mask (HxW values or HxWx3 colours) as HxW uint8 train ids."""
+        if raw.ndim == 2:
+            return self.lookup_table()[raw]
+        codes = encode_colours(raw)
+        colours = self.mask_colors or {}
+        keys = np.array([encode_colour(c) for c in colours], dtype=np.int64)
+        ids = np.array(list(colours.values()), dtype=np.uint8)
+        order = np.argsort(keys)
+        keys, ids = keys[order], ids[order]
+        out = np.full(codes.shape, IGNORE_INDEX, dtype=np.uint8)
+        if keys.size:
+            pos = np.clip(np.searchsorted(keys, codes), 0, keys.size - 1)
+            hit = keys[pos] == codes
+            out[hit] = ids[pos[hit]]
+        return out
+
+    def raw_name(self, raw: int | Colour) -> str:
+        """What a raw mask value or colour becomes, for reports: a class name or how it is ignored."""
+        train = self.train_id(raw)
+        if train != IGNORE_INDEX:
+            return self.class_names[train]
+        declared = raw in (self.mask_colors or {}) if isinstance(raw, tuple) else raw in (self.raw_to_train or {})
+        if declared:
+            return "ignore"
+        return "ignore (255, the default)" if raw == IGNORE_INDEX else "ignored (not declared)"
+
+
+def encode_colour(colour: Colour) -> int:
+    r, g, b = colour
+    return (r << 16) | (g << 8) | b
+
+
+def encode_colours(rgb: np.ndarray) -> np.ndarray:
+    """HxWx3 uint8 -> HxW int64 codes ``R<<16 | G<<8 | B`` (one number per colour)."""
+    rgb = rgb.astype(np.int64)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
+def decode_colour(code: int) -> Colour:
+    return (code >> 16) & 255, (code >> 8) & 255, code & 255
+
+
+_LINE_HELP = "expected 'NAME [R G B] [value=V[,V...]] [color=R,G,B[;R,G,B...]]' or '@ignore value=V[,V...] | color=...'"
+
+
+def _byte(text: str, where: str) -> int:
+    if not re.fullmatch(r"\d{1,3}", text) or int(text) > 255:
+        raise DatasetError(f"{where}: {text!r} is not a value 0..255")
+    return int(text)
+
+
+def _colours(text: str, where: str) -> list[Colour]:
+    colours = []
+    for part in text.split(";"):
+        rgb = part.split(",")
+        if len(rgb) != 3:
+            raise DatasetError(f"{where}: color={text} must be R,G,B (several joined by ';')")
+        colours.append((_byte(rgb[0], where), _byte(rgb[1], where), _byte(rgb[2], where)))
+    return colours
+
+
+@dataclass
+class _Line:
+    name: str
+    display: Colour | None
+    values: list[int]
+    colours: list[Colour]
+    where: str
+
+
+def _parse_line(fields: list[str], where: str) -> _Line:
+    name, rest = fields[0], fields[1:]
+    values: list[int] = []
+    colours: list[Colour] = []
+    positional = []
+    for field in rest:
+        key, sep, text = field.partition("=")
+        if not sep:
+            positional.append(field)
+        elif key == "value":
+            values += [_byte(v, where) for v in text.split(",")]
+        elif key in ("color", "colour"):
+            colours += _colours(text, where)
+        else:
+            raise DatasetError(f"{where}: unknown key {key!r}; {_LINE_HELP}")
+    if positional and (len(positional) != 3 or not all(p.isdigit() for p in positional)):
+        raise DatasetError(f"{where}: {_LINE_HELP}, found {' '.join(fields)!r}")
+    display = tuple(_byte(p, where) for p in positional) if positional else None
+    return _Line(name, display, values, colours, where)  # type: ignore[arg-type]
+
+
+def read_label_space(path: Path) -> LabelSpace:
+    """Read ``classes.txt``: one class per line (line order is the train id), see the module doc."""
+    lines: list[_Line] = []
+    ignored = _Line(IGNORE_LINE, None, [], [], "")
+    declared_ignore = False
+    for number, text in enumerate(path.read_text().splitlines(), start=1):
+        fields = text.split("#", 1)[0].split()
+        if not fields:
+            continue
+        line = _parse_line(fields, f"{path}:{number}")
+        if line.name == IGNORE_LINE:
+            if line.display is not None or not (line.values or line.colours):
+                raise DatasetError(f"{path}:{number}: '@ignore' takes value=V[,V...] and/or color=R,G,B")
+            ignored.values += line.values
+            ignored.colours += line.colours
+            declared_ignore = True
+        else:
+            lines.append(line)
+    if not lines:
+        raise DatasetError(f"{path}: no class names")
+    if len(lines) > IGNORE_INDEX:
+        raise DatasetError(f"{path}: {len(lines)} classes; at most {IGNORE_INDEX} fit in a mask")
+    names = [line.name for line in lines]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate is not None:
+        raise DatasetError(f"{path}: class {duplicate!r} is declared twice")
+    by_colour = any(line.colours for line in lines) or bool(ignored.colours)
+    by_value = any(line.values for line in lines) or bool(ignored.values)
+    if by_colour and any(line.values for line in lines):
+        raise DatasetError(f"{path}: masks are either colour (color=) or value (value=) masks, not both")
+    if by_colour:
+        missing = [line for line in lines if not line.colours]
+        if missing:
+            raise DatasetError(
+                f"{missing[0].where}: class {missing[0].name!r} has no color=; in a colour-mask dataset every "
+                "class needs its mask colour"
+            )
+    # a class without a display colour gets the default palette's colour for its index
+    palette = tuple(
+        line.display or (line.colours[0] if line.colours else fallback)
+        for line, fallback in zip(lines, default_palette(len(lines)), strict=True)
+    )
+    if by_colour:
+        colour_map: dict[Colour, int] = {}
+        for train, line in [*enumerate(lines), (IGNORE_INDEX, ignored)]:
+            for colour in line.colours:
+                _claim(colour_map, colour, train, path, names)
+        return LabelSpace(tuple(names), palette, mask_colors=colour_map, ignore_declared=declared_ignore)
+    if by_value:
+        raw_map: dict[int, int] = {}
+        for train, line in enumerate(lines):
+            for value in line.values or [train]:
+                _claim(raw_map, value, train, path, names)
+        for value in ignored.values:
+            _claim(raw_map, value, IGNORE_INDEX, path, names)
+        return LabelSpace(
+            tuple(names), palette, raw_to_train=raw_map, unlisted_are_ids=False, ignore_declared=declared_ignore
+        )
+    return LabelSpace(tuple(names), palette)
+
+
+def _claim(mapping: dict, raw: object, train: int, path: Path, names: list[str]) -> None:
+    if raw in mapping and mapping[raw] != train:
+
+        def label(t: int) -> str:
+            return "@ignore" if t == IGNORE_INDEX else repr(names[t])
+
+        raise DatasetError(f"{path}: mask value {raw} is claimed by both {label(mapping[raw])} and {label(train)}")
+    mapping[raw] = train
+
+
+def default_palette(n: int) -> tuple[Colour, ...]:
+    """The PASCAL VOC colour map: distinct colours for any number of classes."""
+    colours = []
+    for index in range(n):
+        r = g = b = 0
+        c = index
+        for bit in range(8):
+            r |= ((c >> 0) & 1) << (7 - bit)
+            g |= ((c >> 1) & 1) << (7 - bit)
+            b |= ((c >> 2) & 1) << (7 - bit)
+            c >>= 3
+        colours.append((r, g, b))
+    return tuple(colours)
