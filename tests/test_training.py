@@ -108,7 +108,7 @@ def test_two_process_cpu_ddp_run_exports_weights(camvid, tmp_path):
         "--output",
         str(out),
     )
-    assert "Starting with 2 processes" in result.stdout + result.stderr
+    assert "distributed: 2 processes (DDPStrategy, 1 node(s))" in result.stdout, result.stdout + result.stderr
     assert refineseg.load_model(out / "best.safetensors").num_classes == 11
 
 

@@ -38,6 +38,18 @@ def test_save_is_atomic_and_leaves_no_temporary_files(small_model, tmp_path):
     assert read_weights(target).arch == "lw_refinenet_mobilenet_v2"
 
 
+def test_a_model_with_non_finite_values_is_never_written(tmp_path):
+    model = refineseg.lw_refinenet_mobilenet_v2(num_classes=3)
+    target = tmp_path / "m.safetensors"
+    target.write_bytes(b"previous good file")
+    name = next(k for k, v in model.state_dict().items() if v.is_floating_point())
+    with torch.no_grad():
+        model.state_dict()[name].view(-1)[0] = float("nan")
+    with pytest.raises(WeightsError, match=rf"m.safetensors: not written: tensor {name} holds NaN"):
+        refineseg.save_model(model, target)
+    assert target.read_bytes() == b"previous good file" and len(list(tmp_path.iterdir())) == 1
+
+
 def test_save_needs_a_model_built_by_a_builder(tmp_path):
     from refineseg.backbones import MobileNetV2Backbone
 

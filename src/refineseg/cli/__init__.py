@@ -6,11 +6,35 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import convert, evaluate, export, models, predict, serve, summary, train, visualize
+from . import (
+    check_data,
+    convert,
+    evaluate,
+    export,
+    import_annotations,
+    models,
+    predict,
+    serve,
+    summary,
+    train,
+    visualize,
+)
 
 __all__ = ["main"]
 
-COMMANDS = (predict, serve, models, convert, export, train, evaluate, summary, visualize)
+COMMANDS = (
+    predict,
+    serve,
+    models,
+    convert,
+    import_annotations,
+    check_data,
+    export,
+    train,
+    evaluate,
+    summary,
+    visualize,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (OSError, ValueError, ImportError) as exc:  # expected failures: one line, no traceback
+    # expected failures: one line, no traceback (ArithmeticError: a training run that diverged)
+    except (OSError, ValueError, ImportError, ArithmeticError) as exc:
         print(f"refineseg {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

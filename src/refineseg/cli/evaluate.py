@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 HELP = "evaluate a model on a dataset split (mIoU, per-class IoU, accuracies, fwIoU)"
@@ -82,6 +83,13 @@ def run(args: argparse.Namespace) -> int:
         optimize=args.optimize,
     )
     print(format_table(result))
+    empty = [name for name, row in zip(result.class_names, result.confusion, strict=True) if int(row.sum()) == 0]
+    if empty:  # an mIoU over fewer classes than declared must not pass for a result
+        print(
+            f"warning: {len(empty)} class(es) have no ground-truth pixels in {dataset.name}: {', '.join(empty)}; "
+            "their IoU is n/a and the mIoU averages the other classes (refineseg check-data shows what the masks hold)",
+            file=sys.stderr,
+        )
     write_json(result, args.output, weights=str(args.weights), dataset=args.dataset, split=args.split)
     print(f"wrote {args.output}")
     if args.confusion:

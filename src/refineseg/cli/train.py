@@ -44,6 +44,7 @@ def _int_or_float(value: str) -> int | float:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from ..data import list_datasets
     from ..models import list_models
+    from ..training.losses import LOSS_DESCRIPTIONS
 
     p = sub.add_parser(
         "train", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -87,6 +88,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--class-weights",
         choices=["none", "median_frequency", "sqrt_median_frequency"],
         help="loss weights per class: none, median-frequency balancing, or its square root (milder)",
+    )
+    o.add_argument(
+        "--loss",
+        metavar="SPEC",
+        help="training loss: a name or a weighted sum, e.g. ce, dice, ce+dice, ce+0.5*lovasz (default ce). "
+        + "; ".join(f"{name}: {text}" for name, text in LOSS_DESCRIPTIONS.items()),
     )
     o.add_argument("--accumulate-grad-batches", type=int)
     o.add_argument("--gradient-clip-val", type=float, help="clip the gradient norm to this value")

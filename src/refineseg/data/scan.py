@@ -1,7 +1,8 @@
 """Reading a dataset's masks as they are stored: raw values (or colours) and their pixel counts.
 
 Used when a ``generic`` dataset is built (to refuse a declaration that would silently drop
-the foreground) and by ``refineseg check-data``. Decoding PNGs releases the GIL, so a
+the foreground) and by ``refineseg check-data`` (:func:`scan_pairs` reads every image and
+mask and records what went wrong instead of raising). Decoding PNGs releases the GIL, so a
 thread pool reads masks in parallel without the cost of processes.
 """
 
@@ -9,17 +10,30 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
-from .datasets import SegmentationDataset
-from .labels import IGNORE_INDEX, Colour, decode_colour, encode_colours
+from .datasets import SegmentationDataset, read_mask, read_rgb
+from .labels import IGNORE_INDEX, Colour, DatasetError, LabelSpace, decode_colour, encode_colours
 
-__all__ = ["RawKey", "raw_counts", "scan_masks", "silent_ignore_problem"]
+__all__ = [
+    "PairScan",
+    "RawKey",
+    "SilentIgnore",
+    "find_silent_ignore",
+    "raw_counts",
+    "scan_masks",
+    "scan_pairs",
+    "silent_ignore_problem",
+]
 
 RawKey = int | Colour  # a raw mask value, or an RGB colour in colour-mask datasets
+
+_T = TypeVar("_T")
 
 
 def raw_counts(mask: np.ndarray) -> Counter[RawKey]:
@@ -35,6 +49,12 @@ def default_workers() -> int:
     return min(8, os.cpu_count() or 1)
 
 
+def _in_pool(read: Callable[[int], _T], order: list[int], workers: int | None) -> Iterator[_T]:
+    # pool.map submits everything at once; closing this generator early cancels what has not started
+    with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
+        yield from pool.map(read, order)
+
+
 def scan_masks(
     dataset: SegmentationDataset, indices: Iterable[int] | None = None, *, workers: int | None = None
 ) -> Iterator[tuple[int, Counter[RawKey]]]:
@@ -44,8 +64,93 @@ def scan_masks(
     def count(index: int) -> tuple[int, Counter[RawKey]]:
         return index, raw_counts(dataset.read_raw_mask(index))
 
-    with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
-        yield from pool.map(count, order)
+    return _in_pool(count, order, workers)
+
+
+@dataclass(frozen=True)
+class PairScan:
+    """What reading one (image, mask) pair of a dataset found; errors are recorded, not raised."""
+
+    index: int
+    image_size: tuple[int, int] | None = None  # (width, height), None when the image is unreadable
+    mask_size: tuple[int, int] | None = None  # (width, height), None when the mask is unreadable
+    counts: Counter[RawKey] | None = None  # pixels per raw value (or colour) of a readable mask
+    colours: Counter[Colour] | None = None  # a value mask refused as an RGB colour mask: its colours
+    image_error: str | None = None
+    mask_error: str | None = None
+
+
+COLOUR_MASK_REFUSAL = "RGB colour mask"  # what read_mask says when a value mask has colours
+
+
+def _read_raw_mask(dataset: SegmentationDataset, index: int) -> np.ndarray:
+    path = dataset.pairs[index][1]
+    if path.suffix.lower() == ".mat":  # SBD's class masks in VOC train_aug
+        from .voc import read_sbd_mask
+
+        return read_sbd_mask(path)
+    return dataset.read_raw_mask(index)
+
+
+def scan_pair(dataset: SegmentationDataset, index: int) -> PairScan:
+    """Read pair ``index`` of ``dataset``: image and mask sizes, the mask's raw counts, or what failed."""
+    image_path, mask_path = dataset.pairs[index]
+    image_size = image_error = mask_size = counts = colours = mask_error = None
+    try:
+        image = read_rgb(image_path)
+        image_size = (image.shape[1], image.shape[0])
+        del image
+    except DatasetError as exc:
+        image_error = str(exc)
+    try:
+        mask = _read_raw_mask(dataset, index)
+        counts = raw_counts(mask)
+    except DatasetError as exc:
+        mask_error = str(exc)
+        mask = None
+        if COLOUR_MASK_REFUSAL in mask_error:
+            try:
+                mask = read_mask(mask_path, colour=True)
+                colours = Counter({k: v for k, v in raw_counts(mask).items() if isinstance(k, tuple)})
+            except DatasetError:
+                mask = None
+    if mask is not None:
+        mask_size = (mask.shape[1], mask.shape[0])
+    return PairScan(index, image_size, mask_size, counts, colours, image_error, mask_error)
+
+
+def scan_pairs(
+    dataset: SegmentationDataset, indices: Iterable[int] | None = None, *, workers: int | None = None
+) -> Iterator[PairScan]:
+    """:func:`scan_pair` for each pair, in order, read by a thread pool; never raises for a bad file."""
+    order = list(range(len(dataset)) if indices is None else indices)
+    return _in_pool(lambda index: scan_pair(dataset, index), order, workers)
+
+
+@dataclass(frozen=True)
+class SilentIgnore:
+    """A declared class with no pixels while masks hold ignored values: ``empty`` is that class,
+    ``raw`` the most common ignored value (or colour) and ``pixels`` how many pixels hold it."""
+
+    empty: str
+    raw: RawKey
+    pixels: int
+
+
+def find_silent_ignore(labels: LabelSpace, seen: Sequence[bool], ignored: Counter[RawKey]) -> SilentIgnore | None:
+    """The 0/255 trap from what the masks hold: ``seen[i]`` is whether class ``i`` has pixels,
+    ``ignored`` the pixels per raw value that becomes ignore. None when the void values were
+    declared (``@ignore``), when every class has pixels, or when nothing is ignored."""
+    if labels.ignore_declared or all(seen) or not ignored:
+        return None
+    empty = next(name for name, present in zip(labels.class_names, seen, strict=True) if not present)
+    raw, pixels = ignored.most_common(1)[0]
+    return SilentIgnore(empty, raw, pixels)
+
+
+def raw_declaration(raw: RawKey) -> str:
+    """How ``classes.txt`` names a raw value or colour: ``value=255`` or ``color=R,G,B``."""
+    return f"color={','.join(map(str, raw))}" if isinstance(raw, tuple) else f"value={raw}"
 
 
 def silent_ignore_problem(dataset: SegmentationDataset, where: str) -> str | None:
@@ -70,14 +175,14 @@ def silent_ignore_problem(dataset: SegmentationDataset, where: str) -> str | Non
                 seen[train] = True
         if seen.all():
             return None
-    if not ignored:
+    found = find_silent_ignore(labels, seen.tolist(), ignored)
+    if found is None:
         return None
-    empty = [labels.class_names[i] for i in np.flatnonzero(~seen)]
-    raw, pixels = ignored.most_common(1)[0]
-    value = f"color={','.join(map(str, raw))}" if isinstance(raw, tuple) else f"value={raw}"
+    value = raw_declaration(found.raw)
+    shown = value.split("=")[1]
     return (
-        f"{where}: class {empty[0]!r} has no pixels in any mask of {dataset.name}, while {pixels} pixels hold "
-        f"{value.split('=')[1]}, which is ignored; this is how 0/255 binary exports look, and training would "
-        f"silently drop that foreground. If {value.split('=')[1]} is {empty[0]}, write '{empty[0]} {value}' "
+        f"{where}: class {found.empty!r} has no pixels in any mask of {dataset.name}, while {found.pixels} pixels "
+        f"hold {shown}, which is ignored; this is how 0/255 binary exports look, and training would "
+        f"silently drop that foreground. If {shown} is {found.empty}, write '{found.empty} {value}' "
         f"in classes.txt; if it really is void, declare it with '@ignore {value}'"
     )

@@ -39,6 +39,8 @@ class TrainConfig:
     # median_frequency balances classes fully (rare classes weigh up to ~40x more on CamVid);
     # sqrt_median_frequency is its square root, milder, keeping the large classes' accuracy
     class_weights: Literal["none", "median_frequency", "sqrt_median_frequency"] = "none"
+    # a loss name or a weighted sum: ce, dice, focal, lovasz, e.g. "ce+0.5*dice" (training/losses.py)
+    loss: str = "ce"
     freeze_encoder_bn: bool = False
     accelerator: str = "auto"
     devices: int | str = 1
@@ -71,6 +73,12 @@ class TrainConfig:
             raise ValueError(f"--optimizer must be sgd or adamw, got {self.optimizer!r}")
         if self.lr <= 0:
             raise ValueError(f"--lr must be > 0, got {self.lr}")
+        from .losses import parse_loss_spec
+
+        try:
+            parse_loss_spec(self.loss)
+        except ValueError as exc:
+            raise ValueError(f"--loss: {exc}") from None
         low, high = self.scale_range
         if not 0 < low <= high:
             raise ValueError(f"scale_range must satisfy 0 < low <= high, got {self.scale_range}")

@@ -16,7 +16,14 @@ from ..data import SegmentationDataset, eval_transforms, get_dataset, train_tran
 from ..data.datasets import as_tv_tensors
 from .config import TrainConfig
 
-__all__ = ["DecodedImages", "SeededSampler", "SegmentationDataModule", "loss_class_weights", "median_frequency_weights"]
+__all__ = [
+    "DecodedImages",
+    "SeededSampler",
+    "SegmentationDataModule",
+    "class_pixel_counts",
+    "loss_class_weights",
+    "median_frequency_weights",
+]
 
 
 class DecodedImages(Dataset):
@@ -83,8 +90,8 @@ class AugmentedDataset(Dataset):
             return self.transforms(*self.images[index])
 
 
-def median_frequency_weights(images: DecodedImages, num_classes: int) -> torch.Tensor:
-    """Median-frequency balancing (Eigen & Fergus): freq_c = pixels of c / pixels of images containing c."""
+def class_pixel_counts(images: DecodedImages, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per class: its pixels over all masks, and the pixels of the masks that contain it."""
     counts = np.zeros(num_classes, dtype=np.float64)
     present_pixels = np.zeros(num_classes, dtype=np.float64)
     for i in range(len(images)):
@@ -92,6 +99,12 @@ def median_frequency_weights(images: DecodedImages, num_classes: int) -> torch.T
         hist = np.bincount(mask.ravel(), minlength=256)[:num_classes].astype(np.float64)
         counts += hist
         present_pixels[hist > 0] += mask.size
+    return counts, present_pixels
+
+
+def median_frequency_weights(images: DecodedImages, num_classes: int) -> torch.Tensor:
+    """Median-frequency balancing (Eigen & Fergus): freq_c = pixels of c / pixels of images containing c."""
+    counts, present_pixels = class_pixel_counts(images, num_classes)
     freq = np.divide(counts, present_pixels, out=np.zeros_like(counts), where=present_pixels > 0)
     median = np.median(freq[freq > 0])
     weights = np.divide(median, freq, out=np.zeros_like(freq), where=freq > 0)

@@ -8,13 +8,13 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..evaluation.metrics import confusion_matrix_metric, metrics_from_confusion
 from ..models import SegmentationModel
 from .config import TrainConfig
 from .data import sample_seed
+from .losses import build_loss
 
 __all__ = ["SegmentationModule"]
 
@@ -25,8 +25,7 @@ class SegmentationModule(L.LightningModule):
         self.model = model
         self.config = config
         self.ignore_index = 255
-        self.class_weights: Tensor | None
-        self.register_buffer("class_weights", class_weights, persistent=False)
+        self.loss = build_loss(config.loss, ignore_index=self.ignore_index, class_weights=class_weights)
         self.val_confusion = confusion_matrix_metric(model.num_classes, self.ignore_index)
         if config.freeze_encoder_bn:
             for module in self._encoder_norms():
@@ -55,7 +54,7 @@ class SegmentationModule(L.LightningModule):
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         images, masks = batch
         logits = self.model(self._prepare(images))
-        loss = F.cross_entropy(logits, masks, weight=self.class_weights, ignore_index=self.ignore_index)
+        loss = self.loss(logits, masks)
         self.log(
             "train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, sync_dist=True, batch_size=images.shape[0]
         )
@@ -64,7 +63,7 @@ class SegmentationModule(L.LightningModule):
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         images, masks = batch
         logits = self.model(self._prepare(images))
-        loss = F.cross_entropy(logits, masks, weight=self.class_weights, ignore_index=self.ignore_index)
+        loss = self.loss(logits, masks)
         self.val_confusion.update(logits.argmax(1), masks)
         self.log("val/loss", loss, on_epoch=True, sync_dist=True, batch_size=images.shape[0])
 

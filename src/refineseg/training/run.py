@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,10 @@ def train(config: TrainConfig) -> Path:
     from ..models import get_model
     from .callbacks import ExportBestWeights
     from .checkpoint_io import AtomicCheckpointIO
-    from .data import SegmentationDataModule, loss_class_weights
+    from .data import SegmentationDataModule, class_pixel_counts, loss_class_weights
+    from .guards import FiniteGuard, TrainingDiverged, missing_classes
     from .module import SegmentationModule
+    from .report import EpochReport, quiet_lightning
 
     config.validate()
     output = Path(config.output)
@@ -68,11 +71,17 @@ def train(config: TrainConfig) -> Path:
     data.mean, data.std = model.meta.mean, model.meta.std  # the encoder's pretrained normalisation
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    class_weights = None
-    if config.class_weights != "none":
-        data.setup("fit")
-        assert data.train_images is not None
-        class_weights = loss_class_weights(config.class_weights, data.train_images, data.num_classes)
+    data.setup("fit")  # decode once: the class check below and the loaders share it
+    assert data.train_images is not None
+    counts, _ = class_pixel_counts(data.train_images, data.num_classes)
+    absent = missing_classes(counts, data.train_set.class_names)
+    if absent and not config.resume:
+        print(
+            f"warning: {len(absent)} class(es) never appear in the training masks of {data.train_set.name}: "
+            f"{', '.join(absent)}; the model cannot learn them (refineseg check-data shows what the masks hold)",
+            file=sys.stderr,
+        )
+    class_weights = loss_class_weights(config.class_weights, data.train_images, data.num_classes)
     module = SegmentationModule(model, config, class_weights=class_weights)
 
     output.mkdir(parents=True, exist_ok=True)
@@ -94,33 +103,45 @@ def train(config: TrainConfig) -> Path:
         save_on_train_epoch_end=True,
         enable_version_counter=False,
     )
-    trainer = L.Trainer(
-        accelerator=config.accelerator,
-        devices=config.devices,
-        num_nodes=config.num_nodes,
-        strategy=config.strategy,
-        precision=_precision(config, config.accelerator),
-        max_epochs=config.epochs,
-        accumulate_grad_batches=config.accumulate_grad_batches,
-        gradient_clip_val=config.gradient_clip_val,
-        check_val_every_n_epoch=config.val_every,
-        limit_train_batches=config.limit_train_batches,
-        limit_val_batches=config.limit_val_batches,
-        num_sanity_val_steps=0,
-        use_distributed_sampler=False,  # SeededSampler shards and seeds the data itself
-        deterministic=True,
-        log_every_n_steps=10,
-        callbacks=[checkpoints, export, LearningRateMonitor("epoch")],
-        plugins=[AtomicCheckpointIO()],
-        # TensorBoard appends to one directory; CSV starts a new version per (resumed) launch
-        # rather than overwriting the earlier metrics
-        logger=[
-            TensorBoardLogger(output / "logs", name="tensorboard", version=""),
-            CSVLogger(output / "logs", name="csv"),
-        ],
-        enable_progress_bar=config.progress,
-        enable_model_summary=config.progress,
-        default_root_dir=output,
-    )
-    trainer.fit(module, datamodule=data, ckpt_path=resume_from)
+    try:
+        with quiet_lightning():  # the Trainer's constructor prints banners too
+            trainer = L.Trainer(
+                accelerator=config.accelerator,
+                devices=config.devices,
+                num_nodes=config.num_nodes,
+                strategy=config.strategy,
+                precision=_precision(config, config.accelerator),
+                max_epochs=config.epochs,
+                accumulate_grad_batches=config.accumulate_grad_batches,
+                gradient_clip_val=config.gradient_clip_val,
+                check_val_every_n_epoch=config.val_every,
+                limit_train_batches=config.limit_train_batches,
+                limit_val_batches=config.limit_val_batches,
+                num_sanity_val_steps=0,
+                use_distributed_sampler=False,  # SeededSampler shards and seeds the data itself
+                deterministic=True,
+                log_every_n_steps=10,
+                callbacks=[
+                    checkpoints,
+                    export,
+                    LearningRateMonitor("epoch"),
+                    FiniteGuard(lr=config.lr),
+                    EpochReport(progress=config.progress),
+                ],
+                plugins=[AtomicCheckpointIO()],
+                # TensorBoard appends to one directory; CSV starts a new version per (resumed) launch
+                # rather than overwriting the earlier metrics
+                logger=[
+                    TensorBoardLogger(output / "logs", name="tensorboard", version=""),
+                    CSVLogger(output / "logs", name="csv"),
+                ],
+                enable_progress_bar=False,  # EpochReport: a step bar that clears, then one line per epoch
+                enable_model_summary=False,
+                default_root_dir=output,
+            )
+            trainer.fit(module, datamodule=data, ckpt_path=resume_from)
+    except TrainingDiverged as exc:
+        last = last_checkpoint(output)
+        kept = f"; the last good checkpoint is {last}" if last is not None else "; no checkpoint was written"
+        raise TrainingDiverged(f"{exc}{kept}") from None
     return output / BEST_WEIGHTS

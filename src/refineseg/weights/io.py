@@ -69,7 +69,10 @@ def save_model(
     *,
     provenance: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``model`` (built by a refineseg builder) to ``path`` atomically."""
+    """Write ``model`` (built by a refineseg builder) to ``path`` atomically.
+
+    Refuses (:class:`WeightsError`, naming the tensor) a model with a NaN or infinite value.
+    """
     from safetensors.torch import save_file
 
     arch = getattr(model, "arch", None)
@@ -87,6 +90,11 @@ def save_model(
     fields["provenance"] = {**meta.provenance, **(provenance or {})}
     info.update({key: json.dumps(value) for key, value in fields.items()})
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    # a diverged model must never become a file that loads and predicts garbage without a word
+    broken = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if broken:
+        more = f" (and {len(broken) - 1} more)" if len(broken) > 1 else ""
+        raise WeightsError(f"{path}: not written: tensor {broken[0]}{more} holds NaN or infinite values")
     return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=info))
 
 

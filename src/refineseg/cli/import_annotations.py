@@ -1,0 +1,96 @@
+"""``refineseg import-annotations``: annotation-tool exports -> the ``generic`` dataset layout."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "convert COCO, LabelMe, CVAT or VOC-style annotations into the generic dataset layout"
+
+DESCRIPTION = """\
+Convert an annotation tool's export into refineseg's generic layout, ready for
+--dataset generic --root ROOT:
+  ROOT/classes.txt                 one 'NAME R G B' per line (line order = class index),
+                                   then '@ignore value=255'
+  ROOT/train/images/, train/masks/ copies of the images; STEM.png palette masks
+                                   (pixel value = class index, 255 = ignore)
+  ROOT/val/images/, val/masks/     with --val-fraction above 0
+
+formats (SOURCE):
+  coco     a COCO instances JSON file (polygons, uncompressed or compressed RLE);
+           categories are classes 1..N by category id, 0 is background; needs --images
+  labelme  a folder of LabelMe .json files (searched recursively); classes are background
+           then every label, sorted, unless --classes FILE lists them; points and lines
+           are skipped; images from each file's imagePath, or by file name in --images
+  cvat     CVAT's 'Segmentation mask 1.1' export folder (labelmap.txt, SegmentationClass/);
+           labelmap order, background first; images in --images or SOURCE/JPEGImages
+  voc      a folder of palette index PNGs like VOC's SegmentationClass/; names from
+           --classes FILE or the 21 PASCAL VOC classes; images in --images or
+           JPEGImages/ beside SOURCE, matched by stem
+
+overlaps (where shapes cover the same pixel):
+  labelme  shapes are painted in file order, later shapes on top (as LabelMe draws them)
+  coco     annotations are painted in decreasing area, so a smaller object in front of a
+           larger one stays visible; iscrowd regions are painted last, as ignore (255)
+
+Bad annotations (a missing image, a polygon outside the image (clipped), an unknown
+category, an empty or degenerate polygon, an unknown colour, an unreadable file) are
+listed at the end, one line each, and do not stop the import; with --strict any of them
+makes it write nothing and exit 1. --output must not exist or be empty: nothing is ever
+overwritten, and ROOT appears only once complete. The split is a shuffle by --seed of the
+sorted image names: the same inputs and seed give the same split.
+
+examples:
+  refineseg import-annotations coco instances_default.json --images images/ --output data/mine --val-fraction 0.2
+  refineseg import-annotations labelme labelme_jsons/ --output data/mine --classes labels.txt
+  refineseg import-annotations cvat cvat_export/ --output data/mine --strict
+  refineseg import-annotations voc VOC2012/SegmentationClass --output data/voc_generic
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ..data.importers import FORMATS
+
+    p = sub.add_parser(
+        "import-annotations", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("format", metavar="FORMAT", choices=FORMATS, help=f"one of {', '.join(FORMATS)}")
+    p.add_argument("source", metavar="SOURCE", help="the export: a COCO JSON file or a folder (see above)")
+    p.add_argument("--images", metavar="DIR", help="folder of the images (default: see the formats above)")
+    p.add_argument("--output", metavar="ROOT", required=True, help="new dataset folder (must not exist or be empty)")
+    p.add_argument("--classes", metavar="FILE", help="class names, one per line (labelme, voc)")
+    p.add_argument(
+        "--val-fraction", type=float, default=0.0, metavar="F", help="share of images for ROOT/val (default 0)"
+    )
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the train/val shuffle (default 0)")
+    p.add_argument("--strict", action="store_true", help="write nothing and exit 1 if any annotation has a problem")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..data.importers import AnnotationImportError, import_annotations
+
+    try:
+        report = import_annotations(
+            args.format,
+            args.source,
+            images=args.images,
+            output=args.output,
+            val_fraction=args.val_fraction,
+            seed=args.seed,
+            classes=args.classes,
+            strict=args.strict,
+        )
+    except AnnotationImportError as exc:
+        problems = exc.report.problems
+        if problems:
+            print(f"problems ({len(problems)}):", file=sys.stderr)
+        for line in problems:
+            print(f"  {line}", file=sys.stderr)
+        raise
+    print(report.summary())
+    if report.problems:
+        print(f"problems ({len(report.problems)}):")
+        for line in report.problems:
+            print(f"  {line}")
+    return 0

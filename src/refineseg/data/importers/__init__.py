@@ -1,0 +1,92 @@
+"""Annotation-tool exports (COCO, LabelMe, CVAT, VOC-style masks) -> refineseg's ``generic`` layout.
+
+``import_annotations`` writes ``ROOT/classes.txt`` (``NAME R G B`` per line, line order = class
+index, then ``@ignore value=255``: 255 is void on purpose), ``ROOT/train/images/`` (copies of the images; the sources are never changed),
+``ROOT/train/masks/STEM.png`` (palette PNGs: pixel value = class index, 255 = ignore) and, with a
+validation fraction, the same under ``ROOT/val/``; ``get_dataset("generic", ROOT, split)`` reads it.
+
+Overlaps, where shapes or objects cover the same pixel (coco, labelme):
+
+* LabelMe: shapes are painted in file order, later shapes on top, as LabelMe draws them.
+* COCO: annotations are painted in decreasing area, so a smaller object in front of a larger one
+  stays visible; ``iscrowd`` regions are painted last, as ignore (255).
+
+Bad annotations (a missing image, a polygon outside the image (clipped), an unknown category,
+an empty or degenerate polygon, an unknown colour, an unreadable file) do not stop an import:
+each becomes one line of ``ImportReport.problems`` naming the file. With ``strict=True`` any
+problem makes the import write nothing and raise :class:`AnnotationImportError`. ``ROOT`` must
+not exist or be empty; it is assembled in a ``ROOT.partial-*`` folder and renamed at the end,
+so it is never half-written.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from ..datasets import DatasetError, LabelSpace
+from ._write import AnnotationImportError, ImportReport, Sample, check_output, write_dataset
+from .coco import read_coco
+from .cvat import read_cvat
+from .labelme import read_labelme
+from .voc import read_voc
+
+__all__ = ["FORMATS", "AnnotationImportError", "ImportReport", "import_annotations"]
+
+Reader = Callable[..., tuple[LabelSpace, list[Sample]]]
+
+# reader(source, *, images, classes, problems) -> (labels, samples)
+_READERS: dict[str, Reader] = {"coco": read_coco, "labelme": read_labelme, "cvat": read_cvat, "voc": read_voc}
+FORMATS = tuple(_READERS)
+
+
+def import_annotations(
+    fmt: str,
+    source: str | os.PathLike[str],
+    *,
+    images: str | os.PathLike[str] | None,
+    output: str | os.PathLike[str],
+    val_fraction: float = 0.0,
+    seed: int = 0,
+    classes: str | os.PathLike[str] | None = None,
+    strict: bool = False,
+) -> ImportReport:
+    """Convert the ``fmt`` export at ``source`` into the generic layout at ``output``.
+
+    ``images`` is the image folder (None: LabelMe's ``imagePath`` beside each JSON, CVAT's
+    ``SOURCE/JPEGImages``, VOC's ``JPEGImages`` beside the mask folder; COCO needs it).
+    ``classes`` is a class-name file for labelme and voc. ``val_fraction`` of the written images
+    (a shuffle by ``seed`` of their sorted names: the same inputs and seed give the same split)
+    go to ``val``. Raises :class:`DatasetError` for an unusable source or a non-empty ``output``
+    before anything is written.
+    """
+    if fmt not in _READERS:
+        raise ValueError(f"unknown annotation format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    source_path, output_path = Path(source), Path(output)
+    if not source_path.exists():
+        raise DatasetError(f"{source_path}: no such file or directory ({fmt} annotations)")
+    if images is not None and not Path(images).is_dir():
+        raise DatasetError(f"{images}: no such directory (images)")
+    if classes is not None and not Path(classes).is_file():
+        raise DatasetError(f"{classes}: no such file (class names)")
+    check_output(output_path)
+    problems: list[str] = []
+    labels, samples = _READERS[fmt](
+        source_path,
+        images=Path(images) if images is not None else None,
+        classes=Path(classes) if classes is not None else None,
+        problems=problems,
+    )
+    return write_dataset(
+        fmt=fmt,
+        samples=samples,
+        labels=labels,
+        output=output_path,
+        val_fraction=val_fraction,
+        seed=seed,
+        strict=strict,
+        problems=problems,
+    )

@@ -1,0 +1,328 @@
+"""What the importers share: the sample they hand over, finding images, and writing the ``generic`` layout.
+
+A reader (one per annotation format) turns an export into a :class:`~refineseg.data.datasets.LabelSpace`
+and a list of :class:`Sample`; :func:`write_dataset` draws each mask only when it is written, so a
+large export is never held in memory as pixels. Everything is written into a sibling
+``ROOT.partial-XXXXXXXX`` folder that is renamed to ``ROOT`` at the end, so ``ROOT`` either does
+not exist or is complete: an interrupted or refused (``strict``) import leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import shutil
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..._io import atomic_write
+from ..datasets import IGNORE_INDEX, IMAGE_SUFFIXES, DatasetError, LabelSpace, images_in
+from ..labels import IGNORE_LINE
+
+__all__ = [
+    "IGNORE_COLOUR",
+    "AnnotationImportError",
+    "ImageFinder",
+    "ImportReport",
+    "Sample",
+    "check_output",
+    "class_token",
+    "classes_txt",
+    "out_of_bounds",
+    "palette_png",
+    "read_class_file",
+    "split_names",
+    "write_dataset",
+]
+
+RGB = tuple[int, int, int]
+
+# the colour of ignored (255) pixels in written masks: PASCAL VOC's border colour, so they look familiar
+IGNORE_COLOUR: RGB = (224, 224, 192)
+# the most classes an 8-bit mask holds when 255 means "ignore"
+MAX_CLASSES = 255
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One annotated image; ``draw(width, height)`` makes its HxW uint8 mask (None when it cannot).
+
+    ``source`` names the annotation (file, and entry where a file holds many) in problem messages;
+    ``image`` is None when the reader could not find the image (and has reported it); ``size`` is
+    the (width, height) the annotation was made for, when the format records it, checked against
+    the image before drawing.
+    """
+
+    source: str
+    image: Path | None
+    draw: Callable[[int, int], np.ndarray | None]
+    size: tuple[int, int] | None = None
+
+
+@dataclass
+class ImportReport:
+    """What an import wrote: images per split, the classes, and every problem met (one line each)."""
+
+    format: str
+    output: Path
+    class_names: tuple[str, ...]
+    train: int = 0
+    val: int = 0
+    skipped: int = 0  # annotated images that were not written (each has a problem line)
+    problems: list[str] = field(default_factory=list)
+    written: bool = False  # False when nothing was put at ``output``
+
+    def summary(self) -> str:
+        where = f"wrote {self.output}" if self.written else f"nothing written to {self.output}"
+        parts = [f"train {self.train} image{_s(self.train)}"]
+        if self.val:
+            parts.append(f"val {self.val} image{_s(self.val)}")
+        names = ", ".join(self.class_names)
+        return (
+            f"{where}: {', '.join(parts)}; {len(self.class_names)} classes ({names}); "
+            f"{len(self.problems)} problem{_s(len(self.problems))}"
+            + (f", {self.skipped} image{_s(self.skipped)} skipped" if self.skipped else "")
+        )
+
+
+class AnnotationImportError(DatasetError):
+    """An import that wrote nothing (``strict`` and problems, or no usable image); ``report`` lists why."""
+
+    def __init__(self, message: str, report: ImportReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
+def check_output(output: Path) -> None:
+    """Refuse an ``output`` that holds anything: an import never overwrites or merges."""
+    if output.is_dir():
+        if any(output.iterdir()):
+            raise DatasetError(f"{output}: exists and is not empty; give a new --output (nothing is overwritten)")
+    elif output.exists() or output.is_symlink():
+        raise DatasetError(f"{output}: exists and is not a directory; give a new --output")
+
+
+def class_token(name: str) -> str:
+    """``name`` as one ``classes.txt`` field: whitespace and ``#`` (a comment there) become ``_`` and the
+    ``@ignore`` keyword is escaped, so the file reads back with the same classes in the same order."""
+    token = "_".join(name.replace("#", "_").split()) or "unnamed"
+    return f"_{token}" if token == IGNORE_LINE else token
+
+
+def classes_txt(labels: LabelSpace) -> str:
+    """``classes.txt``: ``NAME R G B`` per class (names made unique fields), then ``@ignore value=255``,
+    which says that 255 in the masks is void on purpose (a class may have no pixels, e.g. in a small split)."""
+    lines, seen = [], set()
+    for name, (r, g, b) in zip(labels.class_names, labels.palette, strict=True):
+        token = base = class_token(name)
+        suffix = 2
+        while token in seen:
+            token, suffix = f"{base}_{suffix}", suffix + 1
+        seen.add(token)
+        lines.append(f"{token} {r} {g} {b}\n")
+    return "".join(lines) + f"{IGNORE_LINE} value={IGNORE_INDEX}\n"
+
+
+def read_class_file(path: Path) -> tuple[list[str], list[RGB] | None]:
+    """Class names, one per line (``NAME`` or ``NAME R G B``; a name may contain spaces), and their
+    colours when every line gives one. Blank lines and ``#`` comments are skipped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: not a readable class list ({exc})") from None
+    names: list[str] = []
+    colours: list[RGB] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        fields = stripped.split()
+        if len(fields) >= 4 and all(f.isdigit() and int(f) < 256 for f in fields[-3:]):
+            colours.append((int(fields[-3]), int(fields[-2]), int(fields[-1])))
+            names.append(" ".join(fields[:-3]))
+        else:
+            names.append(stripped)
+    if not names:
+        raise DatasetError(f"{path}: no class names (expected one name per line)")
+    return names, colours if len(colours) == len(names) else None
+
+
+def out_of_bounds(xs: Iterable[float], ys: Iterable[float], width: int, height: int) -> bool:
+    """Whether any vertex lies outside the image's extent, [0, width] x [0, height] in pixel units."""
+    return any(x < 0 or x > width for x in xs) or any(y < 0 or y > height for y in ys)
+
+
+class ImageFinder:
+    """Finds images in one folder by relative file name or by stem; the folder is listed once, lazily."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._by_name: dict[str, Path] | None = None
+        self._by_stem: dict[str, list[Path]] | None = None
+
+    def _index(self) -> None:
+        files = images_in(self.folder) if self.folder.is_dir() else []
+        self._by_name = {p.name: p for p in files}
+        self._by_stem = {}
+        for p in files:
+            self._by_stem.setdefault(p.stem, []).append(p)
+
+    def by_name(self, name: str) -> Path | None:
+        """``folder/name`` (``name`` may hold sub-folders), else a file of the same base name in ``folder``."""
+        name = name.replace("\\", "/")
+        direct = self.folder / name
+        if direct.is_file():
+            return direct
+        if self._by_name is None:
+            self._index()
+        assert self._by_name is not None
+        return self._by_name.get(Path(name).name)
+
+    def by_stem(self, stem: str) -> list[Path]:
+        """Every image whose name is ``stem`` plus an image suffix (``stem`` may hold sub-folders)."""
+        rel = Path(stem.replace("\\", "/"))
+        if rel.parent != Path("."):
+            folder = self.folder / rel.parent
+            found = [p for p in images_in(folder) if p.stem == rel.name] if folder.is_dir() else []
+            if found:
+                return found
+        if self._by_stem is None:
+            self._index()
+        assert self._by_stem is not None
+        return list(self._by_stem.get(rel.name, []))
+
+
+def palette_png(mask: np.ndarray, palette: Sequence[RGB]) -> Image.Image:
+    """``mask`` (HxW uint8 class ids) as a palette-mode image whose colours are the classes' (255: ignore)."""
+    height, width = mask.shape
+    im = Image.frombytes("P", (width, height), np.ascontiguousarray(mask, dtype=np.uint8).tobytes())
+    colours = [*palette, *[(0, 0, 0)] * (256 - len(palette))]
+    colours[IGNORE_INDEX] = IGNORE_COLOUR
+    im.putpalette([v for colour in colours for v in colour])
+    return im
+
+
+def split_names(names: Iterable[str], *, val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """(train, val): a shuffle by ``seed`` of the sorted names, so the split depends on nothing else.
+
+    ``val`` gets ``round(val_fraction * n)`` names, at least one when the fraction is above 0, and
+    never all of them (training needs an image).
+    """
+    order = sorted(names)
+    random.Random(seed).shuffle(order)
+    n = len(order)
+    n_val = round(val_fraction * n)
+    if val_fraction > 0:
+        n_val = max(n_val, 1)
+    n_val = min(n_val, max(n - 1, 0))
+    return sorted(order[n_val:]), sorted(order[:n_val])
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    with Image.open(path) as im:  # reads the header only
+        return im.size
+
+
+def write_dataset(
+    *,
+    fmt: str,
+    samples: Iterable[Sample],
+    labels: LabelSpace,
+    output: Path,
+    val_fraction: float,
+    seed: int,
+    strict: bool,
+    problems: list[str],
+) -> ImportReport:
+    """Copy the images, draw the masks, split, and write ``classes.txt``, all in a ``.partial`` folder
+    renamed to ``output`` at the end; on ``strict`` with problems, or when nothing could be written,
+    the folder is removed and :class:`AnnotationImportError` carries the report."""
+    if labels.num_classes > MAX_CLASSES:
+        raise DatasetError(f"{labels.num_classes} classes: an 8-bit mask holds at most {MAX_CLASSES} (255 is ignore)")
+    report = ImportReport(fmt, output, labels.class_names, problems=problems)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(f"{output.name}.partial-{secrets.token_hex(4)}")
+    partial.mkdir()
+    try:
+        staged = partial / "train"
+        written: dict[str, str] = {}  # mask stem -> image file name
+        for sample in samples:
+            name = _write_sample(sample, labels, staged, written, problems)
+            if name is None:
+                report.skipped += 1
+        train, val = split_names(written, val_fraction=val_fraction, seed=seed)
+        if val:
+            for sub in ("images", "masks"):
+                (partial / "val" / sub).mkdir(parents=True)
+            for stem in val:
+                os.replace(staged / "images" / written[stem], partial / "val" / "images" / written[stem])
+                os.replace(staged / "masks" / f"{stem}.png", partial / "val" / "masks" / f"{stem}.png")
+        report.train, report.val = len(train), len(val)
+        text = classes_txt(labels)
+        atomic_write(partial / "classes.txt", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        if strict and problems:
+            n = len(problems)
+            raise AnnotationImportError(f"{n} problem{_s(n)} in the annotations; nothing written (--strict)", report)
+        if not written:
+            raise AnnotationImportError("no image could be imported; nothing written", report)
+        check_output(output)  # again: something may have appeared there meanwhile
+        if output.is_dir():
+            output.rmdir()
+        os.rename(partial, output)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    report.written = True
+    return report
+
+
+def _write_sample(
+    sample: Sample, labels: LabelSpace, staged: Path, written: dict[str, str], problems: list[str]
+) -> str | None:
+    """Copy one image and write its mask into ``staged``; the mask's stem, or None (with a problem) if skipped."""
+    image = sample.image
+    if image is None:
+        return None
+    if image.suffix.lower() not in IMAGE_SUFFIXES:
+        problems.append(f"{sample.source}: {image.name} is not one of the image types {', '.join(IMAGE_SUFFIXES)}")
+        return None
+    stem = image.stem
+    if stem in written:
+        problems.append(
+            f"{sample.source}: image {image.name} has the same name stem as {written[stem]}, already imported; skipped"
+        )
+        return None
+    try:
+        width, height = _image_size(image)
+    except (OSError, ValueError) as exc:
+        problems.append(f"{sample.source}: image {image} is not readable ({exc})")
+        return None
+    if sample.size is not None and sample.size != (width, height):
+        problems.append(
+            f"{sample.source}: annotated for {sample.size[0]}x{sample.size[1]} but image {image.name} is "
+            f"{width}x{height}; skipped"
+        )
+        return None
+    mask = sample.draw(width, height)
+    if mask is None:
+        return None
+    if mask.shape != (height, width):
+        problems.append(
+            f"{sample.source}: mask is {mask.shape[1]}x{mask.shape[0]} but image {image.name} is {width}x{height}; "
+            "skipped"
+        )
+        return None
+    atomic_write(staged / "images" / image.name, lambda tmp: shutil.copyfile(image, tmp))
+    png = palette_png(mask, labels.palette)
+    atomic_write(staged / "masks" / f"{stem}.png", lambda tmp: png.save(tmp, format="PNG"))
+    written[stem] = image.name
+    return stem

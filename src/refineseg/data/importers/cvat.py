@@ -1,0 +1,109 @@
+"""CVAT "Segmentation mask 1.1" exports -> class-index masks.
+
+The export holds ``labelmap.txt`` (``name:R,G,B:parts:actions`` per label), colour masks in
+``SegmentationClass/`` and, optionally, id lists in ``ImageSets/Segmentation/`` and the images in
+``JPEGImages/``. Each colour becomes its label's index in labelmap order, with ``background``
+(black unless the labelmap says otherwise) as class 0; a colour the labelmap does not name is a
+problem and its pixels become ignore (255). Class colours in ``classes.txt`` are the labelmap's.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..datasets import IGNORE_INDEX, DatasetError, LabelSpace, require_dir
+from ._write import ImageFinder, Sample
+
+__all__ = ["read_cvat", "read_labelmap"]
+
+RGB = tuple[int, int, int]
+
+
+def read_cvat(
+    source: Path, *, images: Path | None, classes: Path | None, problems: list[str]
+) -> tuple[LabelSpace, list[Sample]]:
+    """The labelmap's classes and one sample per mask (those the id lists name, when there are lists)."""
+    if classes is not None:
+        raise ValueError("cvat: labelmap.txt names the classes; --classes is for labelme and voc")
+    require_dir(source, "CVAT 'Segmentation mask 1.1' export folder")
+    labels = read_labelmap(source / "labelmap.txt")
+    masks_dir = require_dir(source / "SegmentationClass", "the export's colour masks")
+    if images is None:
+        if not (source / "JPEGImages").is_dir():
+            raise ValueError(f"cvat: {source} has no JPEGImages/; give --images DIR")
+        images = source / "JPEGImages"
+
+    lists = sorted((source / "ImageSets" / "Segmentation").glob("*.txt"))
+    if lists:
+        ids: list[str] = []
+        for list_file in lists:
+            ids += [line.strip() for line in list_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        ids = list(dict.fromkeys(ids))
+    else:
+        ids = sorted(p.relative_to(masks_dir).with_suffix("").as_posix() for p in masks_dir.rglob("*.png"))
+    if not ids:
+        raise DatasetError(f"{masks_dir}: no .png masks (expected CVAT's SegmentationClass/ID.png)")
+
+    lookup = {(r << 16) | (g << 8) | b: index for index, (r, g, b) in enumerate(labels.palette)}
+    finder = ImageFinder(images)
+    samples = []
+    for image_id in ids:
+        mask_path = masks_dir / f"{image_id}.png"
+        if not mask_path.is_file():
+            problems.append(f"{mask_path}: missing, though {image_id} is listed in ImageSets/Segmentation; skipped")
+            continue
+        found = finder.by_stem(image_id)
+        if len(found) != 1:
+            what = "not found" if not found else f"ambiguous ({', '.join(p.name for p in found)})"
+            problems.append(f"{mask_path}: image {image_id} {what} in {images}; skipped")
+        draw = partial(_draw, mask_path, lookup, problems)
+        samples.append(Sample(source=str(mask_path), image=found[0] if len(found) == 1 else None, draw=draw))
+    return labels, samples
+
+
+def read_labelmap(path: Path) -> LabelSpace:
+    """``labelmap.txt``'s labels in file order, ``background`` first (added in black when absent)."""
+    if not path.is_file():
+        raise DatasetError(f"{path}: missing (expected CVAT's 'Segmentation mask 1.1' export with labelmap.txt)")
+    entries: list[tuple[str, RGB]] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = line.split(":")
+        rgb = fields[1].split(",") if len(fields) >= 2 else []
+        if len(rgb) != 3 or not all(c.strip().isdigit() and int(c) < 256 for c in rgb) or not fields[0]:
+            raise DatasetError(f"{path}:{number}: expected 'name:R,G,B:parts:actions', found {line.strip()!r}")
+        entries.append((fields[0], (int(rgb[0]), int(rgb[1]), int(rgb[2]))))
+    background = [colour for name, colour in entries if name == "background"][:1] or [(0, 0, 0)]
+    entries = [("background", background[0]), *(e for e in entries if e[0] != "background")]
+    seen: dict[RGB, str] = {}
+    for name, colour in entries:
+        if colour in seen:
+            raise DatasetError(f"{path}: labels {seen[colour]!r} and {name!r} have the same colour {colour}")
+        seen[colour] = name
+    return LabelSpace(tuple(n for n, _ in entries), tuple(c for _, c in entries))
+
+
+def _draw(path: Path, lookup: dict[int, int], problems: list[str], width: int, height: int) -> np.ndarray | None:
+    """Class ids of the colour mask at ``path``; unknown colours become ignore (255) and a problem."""
+    try:
+        with Image.open(path) as im:
+            rgb = np.asarray(im.convert("RGB"), dtype=np.uint32)
+    except (OSError, ValueError) as exc:
+        problems.append(f"{path}: not a readable mask ({exc}); skipped")
+        return None
+    keys = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    colours, inverse = np.unique(keys, return_inverse=True)
+    table = np.array([lookup.get(int(k), IGNORE_INDEX) for k in colours], dtype=np.uint8)
+    unknown = [int(k) for k in colours if int(k) not in lookup]
+    if unknown:
+        counts = np.bincount(inverse.ravel(), minlength=len(colours))
+        pixels = int(sum(counts[np.searchsorted(colours, k)] for k in unknown))
+        shown = ", ".join(f"({k >> 16},{(k >> 8) & 255},{k & 255})" for k in unknown[:5])
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        problems.append(f"{path}: {pixels} pixels of colours not in labelmap.txt: {shown}{more}; set to ignore (255)")
+    return table[inverse.reshape(keys.shape)]

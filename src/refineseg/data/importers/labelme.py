@@ -1,0 +1,222 @@
+"""LabelMe JSON files -> class-index masks, rasterised as LabelMe's own ``shape_to_mask`` does.
+
+Classes: ``background`` (0), then every shape label met in the folder, sorted, unless a
+``--classes`` file lists them (LabelMe's ``labels.txt`` works: ``__ignore__`` and ``_background_``
+are understood). A shape labelled ``__ignore__`` is painted as ignore (255).
+
+Shapes: polygon, rectangle, circle (centre and a point on the rim) and mask (LabelMe 5.3+) are
+filled; points, lines and line strips have no area and are skipped. Overlaps: shapes are painted
+in file order, later shapes on top, as LabelMe draws them.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from ..datasets import IGNORE_INDEX, DatasetError, LabelSpace, default_palette, require_dir
+from ._write import ImageFinder, Sample, out_of_bounds, read_class_file
+
+__all__ = ["read_labelme"]
+
+FILLED = ("polygon", "rectangle", "circle", "mask")
+NO_AREA = ("point", "points", "line", "linestrip")
+BACKGROUND_NAMES = ("background", "_background_")
+IGNORE_NAME = "__ignore__"
+
+
+def read_labelme(
+    source: Path, *, images: Path | None, classes: Path | None, problems: list[str]
+) -> tuple[LabelSpace, list[Sample]]:
+    """The classes and one sample per LabelMe file under ``source`` (searched recursively, sorted)."""
+    require_dir(source, "LabelMe folder of .json files")
+    files = sorted(source.rglob("*.json"))
+    if not files:
+        raise DatasetError(f"{source}: no .json files (expected LabelMe annotation files)")
+    docs: list[tuple[Path, dict[str, Any]]] = []
+    for path in files:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            problems.append(f"{path}: not readable as JSON ({exc}); skipped")
+            continue
+        if not isinstance(data, dict) or not isinstance(data.get("shapes"), list) or not data.get("imagePath"):
+            problems.append(f"{path}: not a LabelMe file (expected 'shapes' and 'imagePath'); skipped")
+            continue
+        data.pop("imageData", None)  # the embedded image: not needed, often large
+        docs.append((path, data))
+
+    colours: list[tuple[int, int, int]] | None = None
+    if classes is not None:
+        listed, listed_colours = read_class_file(classes)
+        pairs = [
+            ("background" if name in BACKGROUND_NAMES else name, colour)
+            for name, colour in zip(listed, listed_colours or [(0, 0, 0)] * len(listed), strict=True)
+            if name != IGNORE_NAME
+        ]
+        background = [c for n, c in pairs if n == "background"][:1] or [(0, 0, 0)]
+        pairs = [("background", background[0]), *((n, c) for n, c in pairs if n != "background")]
+        names = [n for n, _ in pairs]
+        colours = [c for _, c in pairs] if listed_colours else None
+    else:
+        used: set[str] = set()
+        for _, data in docs:
+            for shape in data["shapes"]:
+                label = _label(shape) if isinstance(shape, dict) and _kind(shape) in FILLED else None
+                if label is not None and label not in (*BACKGROUND_NAMES, IGNORE_NAME):
+                    used.add(label)
+        names = ["background", *sorted(used)]
+    label_ids = {name: index for index, name in enumerate(names)}
+    label_ids.update({"_background_": 0, IGNORE_NAME: IGNORE_INDEX})
+    labels = LabelSpace(tuple(names), tuple(colours) if colours else default_palette(len(names)))
+
+    finder = ImageFinder(images) if images is not None else None
+    samples = []
+    for path, data in docs:
+        image_path = str(data["imagePath"]).replace("\\", "/")
+        image = finder.by_name(Path(image_path).name) if finder else _beside(path, image_path)
+        if image is None:
+            where = images if images is not None else path.parent
+            problems.append(f"{path}: image {image_path} not found in {where}; skipped")
+        width, height = data.get("imageWidth"), data.get("imageHeight")
+        size = (width, height) if isinstance(width, int) and isinstance(height, int) else None
+        draw = partial(_draw, path, data["shapes"], label_ids, classes, problems)
+        samples.append(Sample(source=str(path), image=image, draw=draw, size=size))
+    return labels, samples
+
+
+def _beside(json_path: Path, image_path: str) -> Path | None:
+    candidate = json_path.parent / image_path
+    return candidate if candidate.is_file() else None
+
+
+def _kind(shape: dict[str, Any]) -> str:
+    return str(shape.get("shape_type") or "polygon")
+
+
+def _label(shape: dict[str, Any]) -> str | None:
+    label = shape.get("label")
+    return label if isinstance(label, str) and label else None
+
+
+def _draw(
+    path: Path,
+    shapes: list[Any],
+    label_ids: dict[str, int],
+    classes: Path | None,
+    problems: list[str],
+    width: int,
+    height: int,
+) -> np.ndarray:
+    """Fill each shape with its class id in file order (later on top), clipped to the image."""
+    canvas = Image.new("L", (width, height), 0)
+    draw = ImageDraw.Draw(canvas)
+    for number, shape in enumerate(shapes):
+        where = f"{path}: shape {number}"
+        if not isinstance(shape, dict):
+            problems.append(f"{where}: not an object; skipped")
+            continue
+        kind, label = _kind(shape), _label(shape)
+        if kind in NO_AREA:
+            continue
+        where += f" ({label!r}, {kind})"
+        if kind not in FILLED:
+            problems.append(f"{where}: unknown shape type; skipped")
+            continue
+        if label is None:
+            problems.append(f"{where}: no label; skipped")
+            continue
+        value = label_ids.get(label)
+        if value is None:
+            problems.append(f"{where}: label not in {classes}; skipped")
+            continue
+        points = _points(shape.get("points"))
+        if points is None:
+            problems.append(f"{where}: points are not a list of [x, y] numbers; skipped")
+            continue
+        if kind == "mask":
+            _paint_mask(canvas, shape, points, value, where, problems)
+            continue
+        outline = _outline(kind, points)
+        if outline is None:
+            problems.append(f"{where}: empty or degenerate shape; skipped")
+            continue
+        xs, ys = [p[0] for p in outline], [p[1] for p in outline]
+        if out_of_bounds(xs, ys, width, height):
+            problems.append(f"{where}: extends outside the {width}x{height} image; clipped")
+        if kind == "polygon":
+            draw.polygon(points, fill=value, outline=value)
+        elif kind == "rectangle":
+            draw.rectangle([min(xs), min(ys), max(xs), max(ys)], fill=value, outline=value)
+        else:
+            draw.ellipse([min(xs), min(ys), max(xs), max(ys)], fill=value, outline=value)
+    return np.asarray(canvas, dtype=np.uint8).copy()
+
+
+def _points(raw: Any) -> list[tuple[float, float]] | None:
+    if not isinstance(raw, list):
+        return None
+    points = []
+    for p in raw:
+        if not (isinstance(p, (list, tuple)) and len(p) == 2):
+            return None
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in p):
+            return None
+        points.append((float(p[0]), float(p[1])))
+    return points
+
+
+def _outline(kind: str, points: list[tuple[float, float]]) -> list[tuple[float, float]] | None:
+    """The shape's extreme points (for the bounds check), or None when it encloses no area."""
+    if kind == "polygon":
+        if len(points) < 3:
+            return None
+        xs, ys = np.array([p[0] for p in points]), np.array([p[1] for p in points])
+        area2 = float(np.dot(xs, np.roll(ys, 1)) - np.dot(ys, np.roll(xs, 1)))
+        return points if area2 != 0 else None
+    if len(points) != 2:
+        return None
+    (x0, y0), (x1, y1) = points
+    if kind == "rectangle":
+        return points if x0 != x1 and y0 != y1 else None
+    radius = math.hypot(x1 - x0, y1 - y0)  # circle: centre, then a point on the rim
+    return [(x0 - radius, y0 - radius), (x0 + radius, y0 + radius)] if radius > 0 else None
+
+
+def _paint_mask(
+    canvas: Image.Image,
+    shape: dict[str, Any],
+    points: list[tuple[float, float]],
+    value: int,
+    where: str,
+    problems: list[str],
+) -> None:
+    """A LabelMe 5.3+ ``mask`` shape: a base64 PNG of the region, placed at its top-left point."""
+    try:
+        with Image.open(io.BytesIO(base64.b64decode(shape.get("mask") or "", validate=True))) as im:
+            region = np.asarray(im.convert("L")) > 0
+    except (OSError, ValueError) as exc:
+        problems.append(f"{where}: mask is not a base64 PNG ({exc}); skipped")
+        return
+    if not points or not region.any():
+        problems.append(f"{where}: empty mask; skipped")
+        return
+    left, top = int(points[0][0]), int(points[0][1])
+    width, height = canvas.size
+    if left < 0 or top < 0 or left + region.shape[1] > width or top + region.shape[0] > height:
+        problems.append(f"{where}: extends outside the {width}x{height} image; clipped")
+    pixels = np.asarray(canvas).copy()
+    y0, x0 = max(top, 0), max(left, 0)
+    y1, x1 = min(top + region.shape[0], height), min(left + region.shape[1], width)
+    if y1 > y0 and x1 > x0:
+        window = pixels[y0:y1, x0:x1]
+        window[region[y0 - top : y1 - top, x0 - left : x1 - left]] = value
+    canvas.paste(Image.fromarray(pixels))

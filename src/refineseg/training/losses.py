@@ -1,0 +1,291 @@
+"""Segmentation losses for imbalanced classes: cross entropy, Dice, focal, Lovasz-Softmax, and sums of them.
+
+All take multiclass logits ``N x C x H x W`` and int64 targets ``N x H x W`` and honour an
+``ignore_index`` (default 255): ignored pixels contribute nothing, and a batch in which every
+pixel is ignored gives a loss of exactly 0 that is still part of the graph (never NaN). They
+compute in float32 whatever the logits' dtype (bf16/fp16 autocast), and avoid host syncs.
+
+These are our own implementations in plain torch, tested against hand-computed values. A
+maintained library was considered: segmentation_models_pytorch's ``FocalLoss`` is a one-vs-all
+(sigmoid) binary focal loss, not the softmax focal loss of Lin et al., and the package would pull
+timm into the core install for four short functions.
+
+:func:`build_loss` turns a spec such as ``"ce+0.5*lovasz"`` into a module (see :data:`LOSS_SPEC_GRAMMAR`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = [
+    "LOSS_DESCRIPTIONS",
+    "LOSS_NAMES",
+    "LOSS_SPEC_GRAMMAR",
+    "CombinedLoss",
+    "CrossEntropyLoss",
+    "DiceLoss",
+    "FocalLoss",
+    "LovaszSoftmaxLoss",
+    "build_loss",
+    "lovasz_jaccard_gradient",
+    "parse_loss_spec",
+]
+
+IGNORE_INDEX = 255
+
+
+def _check_inputs(logits: Tensor, target: Tensor) -> None:
+    if logits.ndim < 2 or target.shape != logits.shape[:1] + logits.shape[2:]:
+        raise ValueError(
+            f"expected logits N x C x ... and target N x ... with the same spatial size, "
+            f"got {tuple(logits.shape)} and {tuple(target.shape)}"
+        )
+
+
+def _zero_if_all_ignored(loss: Tensor, valid: Tensor) -> Tensor:
+    """0 (still in the graph) where no pixel counts: a mean over no pixels is 0/0 = NaN otherwise."""
+    return torch.where(valid.any(), loss, torch.zeros_like(loss))
+
+
+def _weights(weight: Tensor | None) -> Tensor | None:
+    return None if weight is None else torch.as_tensor(weight, dtype=torch.float32).detach().clone()
+
+
+class CrossEntropyLoss(nn.Module):
+    """``F.cross_entropy`` with optional per-class ``weight`` (weighted mean over non-ignored pixels)."""
+
+    weight: Tensor | None
+
+    def __init__(self, weight: Tensor | None = None, *, ignore_index: int = IGNORE_INDEX) -> None:
+        super().__init__()
+        self.ignore_index = ignore_index
+        # Non-persistent: the weights come from the data, and checkpoints keep their old keys.
+        self.register_buffer("weight", _weights(weight), persistent=False)
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        _check_inputs(logits, target)
+        weight = None if self.weight is None else self.weight.to(logits.device)
+        loss = F.cross_entropy(logits.float(), target, weight=weight, ignore_index=self.ignore_index)
+        return _zero_if_all_ignored(loss, target != self.ignore_index)
+
+
+class FocalLoss(nn.Module):
+    """Softmax focal loss (Lin et al. 2017): down-weights pixels the model already gets right.
+
+    ``loss = sum_i w_{t_i} * -(1 - p_{t_i})**gamma * log p_{t_i} / sum_i w_{t_i}`` over the
+    non-ignored pixels ``i`` with target ``t_i`` (``w = 1`` without ``weight``): the same
+    normalisation as ``F.cross_entropy``'s weighted mean, so ``gamma=0`` is cross entropy exactly.
+    """
+
+    weight: Tensor | None
+
+    def __init__(self, gamma: float = 2.0, weight: Tensor | None = None, *, ignore_index: int = IGNORE_INDEX) -> None:
+        super().__init__()
+        if not gamma >= 0:
+            raise ValueError(f"focal loss gamma must be >= 0, got {gamma}")
+        self.gamma = float(gamma)
+        self.ignore_index = ignore_index
+        self.register_buffer("weight", _weights(weight), persistent=False)
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        _check_inputs(logits, target)
+        log_p = F.log_softmax(logits.float(), dim=1)
+        if self.gamma != 0:
+            # The clamp keeps (1 - p)**gamma's gradient finite at p == 1 when gamma < 1.
+            log_p = (1 - log_p.exp()).clamp_min(1e-12).pow(self.gamma) * log_p
+        # nll_loss picks the target class and applies F.cross_entropy's weighted mean.
+        weight = None if self.weight is None else self.weight.to(logits.device)
+        loss = F.nll_loss(log_p, target, weight=weight, ignore_index=self.ignore_index)
+        return _zero_if_all_ignored(loss, target != self.ignore_index)
+
+    def extra_repr(self) -> str:
+        return f"gamma={self.gamma}"
+
+
+def _probs_and_onehot(logits: Tensor, target: Tensor, ignore_index: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Softmax probabilities ``C x P`` and float one-hot ``C x P`` (both 0 at ignored pixels), and validity ``P``."""
+    _check_inputs(logits, target)
+    num_classes = logits.shape[1]
+    probs = F.softmax(logits.float(), dim=1).transpose(0, 1).reshape(num_classes, -1)
+    labels = target.reshape(1, -1)
+    valid = labels != ignore_index
+    classes = torch.arange(num_classes, device=target.device).view(-1, 1)
+    onehot = ((labels == classes) & valid).float()
+    return probs * valid, onehot, valid.view(-1)
+
+
+def _mean_over_present(per_class: Tensor, present: Tensor) -> Tensor:
+    """Mean of ``per_class`` over the ``present`` classes; 0 (in the graph) when none is present."""
+    present_f = present.float()
+    return (per_class * present_f).sum() / present_f.sum().clamp_min(1)
+
+
+class DiceLoss(nn.Module):
+    """Soft multiclass Dice loss on softmax probabilities, over the whole batch.
+
+    Per class ``c``, with ``p`` the softmax probability of ``c`` and ``g`` the one-hot target,
+    summed over all non-ignored pixels of the batch:
+    ``1 - (2 * sum(p * g) + smooth) / (sum(p) + sum(g) + smooth)``, averaged over the classes
+    present in the batch's target. Absent classes are left out (their Dice is undefined and would
+    push every pixel away from them); segmentation_models_pytorch zeroes them instead but still
+    divides by C. Each class counts equally whatever its pixel count, so the loss is class-balanced
+    by construction and takes no class weights.
+
+    ``smooth`` defaults to 0: a present class has ``sum(g) >= 1``, so no denominator is ever 0, and
+    smoothing would only bias the loss of small classes (a class of one pixel predicted nowhere would
+    get 0.5 rather than 1 with ``smooth=1``).
+    """
+
+    def __init__(self, smooth: float = 0.0, *, ignore_index: int = IGNORE_INDEX) -> None:
+        super().__init__()
+        if not smooth >= 0:
+            raise ValueError(f"dice smooth must be >= 0, got {smooth}")
+        self.smooth = float(smooth)
+        self.ignore_index = ignore_index
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        probs, onehot, _ = _probs_and_onehot(logits, target, self.ignore_index)
+        intersection = (probs * onehot).sum(1)
+        target_sum = onehot.sum(1)
+        cardinality = probs.sum(1) + target_sum
+        # The clamp only matters for absent classes with smooth == 0 (0/0 would be NaN, and NaN * 0
+        # is NaN); they are left out of the mean below.
+        dice = (2 * intersection + self.smooth) / (cardinality + self.smooth).clamp_min(1e-12)
+        return _mean_over_present(1 - dice, target_sum > 0)
+
+    def extra_repr(self) -> str:
+        return f"smooth={self.smooth}"
+
+
+def lovasz_jaccard_gradient(fg_sorted: Tensor) -> Tensor:
+    """Gradient of the Lovasz extension of the Jaccard loss with respect to errors sorted descending.
+
+    ``fg_sorted`` is ``C x P`` (0/1 float, one row per class) in the order of decreasing error. With
+    ``J_k`` the Jaccard loss of predicting the first ``k`` sorted pixels wrong (Berman et al. 2018,
+    Alg. 1): ``J_k = 1 - (G - cumfg_k) / (G + cumbg_k)``, where ``G`` is the class's pixel count and
+    ``cumfg``/``cumbg`` count foreground/background among the first ``k``; the gradient is
+    ``J_k - J_{k-1}`` with ``J_0 = 0``. The union is never 0: it is ``G >= 1`` or, with ``G == 0``, ``k``.
+    """
+    total = fg_sorted.sum(1, keepdim=True)
+    intersection = total - fg_sorted.cumsum(1)
+    union = total + (1 - fg_sorted).cumsum(1)
+    jaccard = 1 - intersection / union
+    return torch.diff(jaccard, dim=1, prepend=torch.zeros_like(jaccard[:, :1]))
+
+
+class LovaszSoftmaxLoss(nn.Module):
+    """Lovasz-Softmax loss (Berman et al., CVPR 2018): a convex surrogate of per-class IoU (Jaccard).
+
+    For each class present in the batch's target, pixel errors ``|g - p|`` (one-hot target vs
+    softmax probability) over the whole batch's non-ignored pixels are sorted in decreasing order
+    and dotted with :func:`lovasz_jaccard_gradient`; the result is averaged over the present classes
+    (``classes="present"``, flat over the batch). Like the mIoU it optimises, every present class
+    counts equally, so it is class-balanced by construction and takes no class weights.
+    """
+
+    def __init__(self, *, ignore_index: int = IGNORE_INDEX) -> None:
+        super().__init__()
+        self.ignore_index = ignore_index
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        probs, onehot, valid = _probs_and_onehot(logits, target, self.ignore_index)
+        # Ignored pixels get error -1 so they sort after every real pixel (errors are >= 0): the
+        # prefixes over real pixels, hence their gradients, are those without the ignored pixels.
+        errors = torch.where(valid, (onehot - probs).abs(), -1.0)
+        errors_sorted, order = torch.sort(errors, dim=1, descending=True)
+        fg_sorted = onehot.gather(1, order)
+        gradient = lovasz_jaccard_gradient(fg_sorted)
+        per_class = (errors_sorted.clamp_min(0) * gradient).sum(1)
+        return _mean_over_present(per_class, onehot.sum(1) > 0)
+
+
+class CombinedLoss(nn.Module):
+    """Weighted sum of losses, e.g. cross entropy for stable early training plus Lovasz for IoU."""
+
+    def __init__(self, terms: Sequence[tuple[float, nn.Module]]) -> None:
+        super().__init__()
+        if not terms:
+            raise ValueError("CombinedLoss needs at least one term")
+        self.weights = [float(w) for w, _ in terms]
+        self.losses = nn.ModuleList(loss for _, loss in terms)
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        total = torch.zeros((), device=logits.device)
+        for weight, loss in zip(self.weights, self.losses, strict=True):
+            total = total + weight * loss(logits, target)
+        return total
+
+    def extra_repr(self) -> str:
+        return f"weights={self.weights}"
+
+
+LOSS_NAMES: tuple[str, ...] = ("ce", "dice", "focal", "lovasz")
+
+LOSS_DESCRIPTIONS: dict[str, str] = {
+    "ce": "cross entropy (uses --class-weights)",
+    "dice": "soft multiclass Dice over the batch, mean over present classes (class-balanced)",
+    "focal": "softmax focal loss, gamma=2 (uses --class-weights)",
+    "lovasz": "Lovasz-Softmax, a convex surrogate of per-class IoU, mean over present classes (class-balanced)",
+}
+
+LOSS_SPEC_GRAMMAR = f"TERM[+TERM...] with TERM = [WEIGHT*]NAME and NAME one of {', '.join(LOSS_NAMES)}"
+
+_NUMBER = re.compile(r"^(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
+
+
+def _spec_error(spec: str, problem: str) -> ValueError:
+    return ValueError(f"{problem} in loss spec {spec!r}: expected {LOSS_SPEC_GRAMMAR} (e.g. 'ce', 'ce+0.5*lovasz')")
+
+
+def parse_loss_spec(spec: str) -> list[tuple[float, str]]:
+    """Parse ``TERM[+TERM...]`` (``TERM = [WEIGHT*]NAME``) into ``(weight, name)`` pairs.
+
+    Validation only, no tensors: usable as an argparse ``type`` or in a config check. Weights are
+    positive finite numbers (default 1); a name may appear once; spaces and case are ignored.
+    """
+    terms: list[tuple[float, str]] = []
+    for raw in spec.split("+"):
+        term = raw.strip()
+        weight_text, star, name = term.rpartition("*")
+        name = name.strip().lower()
+        weight = 1.0
+        if star:
+            weight_text = weight_text.strip()
+            if not _NUMBER.match(weight_text) or not (0 < float(weight_text) < math.inf):
+                raise _spec_error(spec, f"bad weight in term {term!r} (a positive number is needed)")
+            weight = float(weight_text)
+        if name not in LOSS_NAMES:
+            raise _spec_error(spec, f"unknown loss {name!r} in term {term!r}" if name else f"empty term {term!r}")
+        if any(name == seen for _, seen in terms):
+            raise _spec_error(spec, f"loss {name!r} given twice")
+        terms.append((weight, name))
+    return terms
+
+
+def build_loss(spec: str, *, ignore_index: int = IGNORE_INDEX, class_weights: Tensor | None = None) -> nn.Module:
+    """Build the loss described by ``spec`` (see :func:`parse_loss_spec`), e.g. ``"ce+0.5*lovasz"``.
+
+    ``class_weights`` go to ``ce`` and ``focal``; ``dice`` and ``lovasz`` average over present
+    classes, so they are class-balanced by construction and take none. A single unweighted term
+    gives that loss itself, anything else a :class:`CombinedLoss`. Raises ``ValueError`` on a bad spec.
+    """
+    terms = parse_loss_spec(spec)
+
+    def make(name: str) -> nn.Module:
+        if name == "ce":
+            return CrossEntropyLoss(class_weights, ignore_index=ignore_index)
+        if name == "focal":
+            return FocalLoss(weight=class_weights, ignore_index=ignore_index)
+        if name == "dice":
+            return DiceLoss(ignore_index=ignore_index)
+        return LovaszSoftmaxLoss(ignore_index=ignore_index)
+
+    if len(terms) == 1 and terms[0][0] == 1.0:
+        return make(terms[0][1])
+    return CombinedLoss([(weight, make(name)) for weight, name in terms])

@@ -1,0 +1,123 @@
+"""What a training run prints: a step bar that clears itself, then one line per epoch.
+
+Lightning's own progress bar nests validation bars and metric dictionaries; this prints
+what a person watches for (loss, val mIoU, the best so far, time) and nothing else.
+Lightning's start-up banners, advertisements and internal deprecation warnings are kept
+out of the terminal by :func:`quiet_lightning`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+import lightning as L
+
+__all__ = ["EpochReport", "quiet_lightning"]
+
+
+class EpochReport(L.Callback):
+    """One line per epoch on ``stream``: ``epoch 3/40  loss 0.4120  val mIoU 45.21% (best 46.00%, epoch 2)  61 s``."""
+
+    def __init__(self, *, progress: bool = True, stream: TextIO | None = None) -> None:
+        self.progress = progress
+        self.stream = stream
+        self._bar: Any = None
+        self._start = 0.0
+        self._loss_sum = 0.0
+        self._steps = 0
+        self._validated = False
+        self.best: tuple[float, int] | None = None
+
+    def _say(self, line: str) -> None:
+        print(line, file=self.stream or sys.stdout, flush=True)
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero and trainer.world_size > 1:  # Lightning's own banner is silenced
+            strategy = type(trainer.strategy).__name__
+            self._say(f"distributed: {trainer.world_size} processes ({strategy}, {trainer.num_nodes} node(s))")
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start = time.monotonic()
+        self._loss_sum, self._steps, self._validated = 0.0, 0, False
+        if self.progress and trainer.is_global_zero:
+            from tqdm.auto import tqdm
+
+            total = trainer.num_training_batches
+            self._bar = tqdm(
+                total=total if total != float("inf") else None,
+                desc=f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}",
+                leave=False,
+                unit="step",
+                file=sys.stderr,
+            )
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is not None:
+            self._loss_sum += float(loss)
+            self._steps += 1
+        if self._bar is not None:
+            self._bar.set_postfix_str(f"loss {self._loss_sum / max(1, self._steps):.4g}", refresh=False)
+            self._bar.update()
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        metrics = getattr(pl_module, "last_val_metrics", None)
+        if trainer.sanity_checking or metrics is None:
+            return
+        self._validated = True
+        if self.best is None or metrics.miou > self.best[0]:
+            self.best = (metrics.miou, trainer.current_epoch + 1)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        if not trainer.is_global_zero:
+            return
+        parts = [f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"]
+        parts.append(f"loss {self._loss_sum / self._steps:.4g}" if self._steps else "loss n/a")
+        metrics = getattr(pl_module, "last_val_metrics", None)
+        if self._validated and metrics is not None and self.best is not None:
+            parts.append(f"val mIoU {100 * metrics.miou:.2f}% (best {100 * self.best[0]:.2f}%, epoch {self.best[1]})")
+        parts.append(f"{time.monotonic() - self._start:.0f} s")
+        self._say("  ".join(parts))
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best = state_dict.get("best")
+
+
+@contextlib.contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Keep Lightning's info banners ("GPU available", tips advertising its cloud services) and
+    the deprecation warnings it triggers inside torch out of the user's terminal; errors and
+    our own warnings still show."""
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric", "lightning")]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", module=r"lightning(\.|$)")
+        warnings.filterwarnings("ignore", message=r".*(does not have many workers|smaller than the logging interval)")
+        for logger in loggers:
+            logger.setLevel(logging.WARNING)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)

@@ -1,0 +1,107 @@
+"""Which training loss helps on CamVid's imbalanced classes: the shipped recipe, one loss changed.
+
+    python tools/loss_comparison.py --root ../shared/datasets/camvid --output runs/loss_comparison --epochs 4
+
+Every variant trains the shipped architecture from the same ImageNet weights with the
+shipped recipe (``configs/camvid_refinenet_efficientnet_lite0.yaml``), the same seed (same
+crops and batch order) and the same number of epochs; only ``loss`` (and, for the
+unweighted row, ``class_weights``) changes. Each is then evaluated on CamVid val at full
+resolution (360x480), single scale. The table gives mIoU, pixel accuracy, the mean IoU of
+the five rare classes (Pole, SignSymbol, Fence, Pedestrian, Bicyclist: under 2% of the
+pixels each) and of the six frequent ones, and the training time on this machine.
+Finished variants are read back rather than trained again (``--only`` runs some). The
+table is printed and written to OUTPUT/loss_comparison.md and .json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from encoder_ablation import cpu_name, slug
+
+RECIPE = Path(__file__).resolve().parents[1] / "configs" / "camvid_refinenet_efficientnet_lite0.yaml"
+RARE = ("Pole", "SignSymbol", "Fence", "Pedestrian", "Bicyclist")
+
+# name: recipe changes against the shipped recipe (which is CE with sqrt median-frequency weights)
+VARIANTS: dict[str, dict[str, Any]] = {
+    "ce, sqrt-mf weights (shipped)": {},
+    "ce, unweighted": {"class_weights": "none"},
+    "focal (gamma 2), sqrt-mf weights": {"loss": "focal"},
+    "dice": {"loss": "dice", "class_weights": "none"},
+    "lovasz": {"loss": "lovasz", "class_weights": "none"},
+    "ce + dice": {"loss": "ce+dice"},
+    "ce + lovasz": {"loss": "ce+lovasz"},
+}
+
+
+def run_variant(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    from refineseg.data import get_dataset
+    from refineseg.evaluation import evaluate
+    from refineseg.training import TrainConfig, load_recipe, train
+    from refineseg.weights import load_model
+
+    output = args.output / slug(name)
+    result_file = output / "comparison_result.json"
+    if result_file.is_file():
+        return json.loads(result_file.read_text())
+    settings = {**load_recipe(RECIPE), **VARIANTS[name]}
+    settings.update(root=str(args.root), epochs=args.epochs, val_every=args.epochs, output=str(output), progress=False)
+    start = time.perf_counter()
+    best = train(TrainConfig(**settings))
+    seconds = time.perf_counter() - start
+    result = evaluate(load_model(best), get_dataset("camvid", args.root, "val"), progress=False)
+    per_class = dict(zip(result.class_names, result.metrics.per_class_iou, strict=True))
+    row = {
+        "variant": name,
+        "changes": VARIANTS[name],
+        "miou": result.metrics.miou,
+        "pixel_accuracy": result.metrics.pixel_accuracy,
+        "rare_miou": sum(per_class[c] for c in RARE) / len(RARE),
+        "frequent_miou": sum(v for c, v in per_class.items() if c not in RARE) / (len(per_class) - len(RARE)),
+        "per_class_iou": per_class,
+        "train_seconds": seconds,
+        "cpu": cpu_name(),
+    }
+    result_file.write_text(json.dumps(row, indent=1))
+    return row
+
+
+def table(rows: list[dict[str, Any]], epochs: int) -> str:
+    lines = [
+        f"| loss ({epochs} epochs each) | val mIoU % | pixel acc % | rare classes IoU % | frequent classes IoU % "
+        "| train min |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['variant']} | {100 * r['miou']:.2f} | {100 * r['pixel_accuracy']:.2f} | {100 * r['rare_miou']:.2f} "
+            f"| {100 * r['frequent_miou']:.2f} | {r['train_seconds'] / 60:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", type=Path, required=True, help="CamVid directory")
+    parser.add_argument("--output", type=Path, required=True, help="folder for the runs and the table")
+    parser.add_argument("--epochs", type=int, default=4, help="training budget per variant (default 4)")
+    parser.add_argument("--only", nargs="+", choices=list(VARIANTS), metavar="VARIANT", help="variants to run")
+    args = parser.parse_args()
+    args.output.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name in args.only or VARIANTS:
+        rows.append(run_variant(name, args))
+        print(f"{name}: mIoU {100 * rows[-1]['miou']:.2f}% ({rows[-1]['train_seconds'] / 60:.1f} min)", flush=True)
+    text = table(rows, args.epochs)
+    (args.output / "loss_comparison.json").write_text(json.dumps(rows, indent=1))
+    (args.output / "loss_comparison.md").write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
