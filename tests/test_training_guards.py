@@ -127,3 +127,11 @@ def test_a_bad_loss_is_one_line(tmp_path, capsys):
     assert main([*args, "--loss", "ce+dcie"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("refineseg train: error: --loss: unknown loss 'dcie'") and "\n" not in err
+
+
+def test_a_batch_larger_than_the_training_set_is_refused(tmp_path, capsys):
+    root = _binary_dataset(tmp_path / "d", "background\ncar value=255\n", n=1)
+    args = ["train", "--dataset", "generic", "--root", str(root), *TINY, "--output", str(tmp_path / "r")]
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert "--batch-size 2 is more than the 1 images" in err and "lower --batch-size" in err

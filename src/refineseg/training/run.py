@@ -59,6 +59,11 @@ def train(config: TrainConfig) -> Path:
 
     L.seed_everything(config.seed, workers=True, verbose=False)
     data = SegmentationDataModule(config)
+    if len(data.train_set) < config.batch_size:  # full batches only: an epoch would have no step
+        raise ValueError(
+            f"--batch-size {config.batch_size} is more than the {len(data.train_set)} images of "
+            f"{data.train_set.name}; no training step could run: lower --batch-size"
+        )
     options = dict(config.model_options)
     if config.init_weights:
         model = get_model(config.arch, weights=config.init_weights, **options)
