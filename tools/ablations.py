@@ -21,10 +21,11 @@ learn as much as by how well they end up; read small differences as noise.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
+
+from _study import run_variants
 
 VARIANTS: dict[str, tuple[str, str, dict[str, Any]]] = {
     # name: (group, arch, model options)
@@ -152,16 +153,14 @@ def main() -> int:
         if "lw" in args.only
         else Path()
     )
-    rows = []
-    for name, (group, _, _) in VARIANTS.items():
-        if group not in args.only:
-            continue
-        rows.append(run_variant(name, args, encoder))
-        print(f"{name}: mIoU {100 * rows[-1]['miou']:.2f}% ({rows[-1]['train_seconds'] / 60:.1f} min)", flush=True)
-        (args.output / "ablations.json").write_text(json.dumps(rows, indent=1))
-    text = table(rows, args.epochs)
-    (args.output / "ablations.md").write_text(text + "\n")
-    print(text)
+    names = [name for name, (group, _, _) in VARIANTS.items() if group in args.only]
+    run_variants(
+        names,
+        lambda name: run_variant(name, args, encoder),
+        lambda rows: table(rows, args.epochs),
+        args.output,
+        "ablations",
+    )
     return 0
 
 

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _study import run_variants
+
 # name: (arch, model options, recipe changes against COMMON)
 VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "lw-lite0 sgd": ("lw_refinenet_efficientnet_lite0", {}, {}),
@@ -144,14 +146,13 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=list(VARIANTS), metavar="VARIANT", help="variants to run")
     args = parser.parse_args()
     args.output.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for name in args.only or VARIANTS:
-        rows.append(run_variant(name, args))
-        print(f"{name}: mIoU {100 * rows[-1]['miou']:.2f}% ({rows[-1]['train_seconds'] / 60:.1f} min)", flush=True)
-    text = table(rows, args.epochs)
-    (args.output / "encoder_ablation.json").write_text(json.dumps(rows, indent=1))
-    (args.output / "encoder_ablation.md").write_text(text + "\n")
-    print(text)
+    run_variants(
+        args.only or VARIANTS,
+        lambda name: run_variant(name, args),
+        lambda rows: table(rows, args.epochs),
+        args.output,
+        "encoder_ablation",
+    )
     return 0
 
 
