@@ -6,11 +6,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-import numpy as np
-
 from .datasets import IGNORE_INDEX, DatasetError, require_dir
 
-__all__ = ["check_same_size", "check_split", "first_dir", "first_file", "locate", "read_ids", "shifted_labels"]
+__all__ = ["check_split", "first_dir", "first_file", "locate", "read_ids", "shifted_labels"]
 
 
 def check_split(dataset: str, split: str, splits: Sequence[str]) -> None:
@@ -40,15 +38,6 @@ def read_ids(path: Path, what: str) -> list[str]:
 def shifted_labels(num_classes: int) -> dict[int, int]:
     """``raw_to_train`` for masks where 0 is void and classes are 1..num_classes."""
     return {0: IGNORE_INDEX, **{raw: raw - 1 for raw in range(1, num_classes + 1)}}
-
-
-def check_same_size(image: np.ndarray, mask: np.ndarray, image_path: Path, mask_path: Path) -> None:
-    """The check :meth:`SegmentationDataset.read_pair` makes, for loaders that decode masks themselves."""
-    if image.shape[:2] != mask.shape:
-        raise DatasetError(
-            f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]}, but its image {image_path.name} is "
-            f"{image.shape[1]}x{image.shape[0]} (width x height); they must match"
-        )
 
 
 def first_file(paths: Sequence[Path]) -> Path | None:

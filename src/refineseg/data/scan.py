@@ -83,15 +83,6 @@ class PairScan:
 COLOUR_MASK_REFUSAL = "RGB colour mask"  # what read_mask says when a value mask has colours
 
 
-def _read_raw_mask(dataset: SegmentationDataset, index: int) -> np.ndarray:
-    path = dataset.pairs[index][1]
-    if path.suffix.lower() == ".mat":  # SBD's class masks in VOC train_aug
-        from .voc import read_sbd_mask
-
-        return read_sbd_mask(path)
-    return dataset.read_raw_mask(index)
-
-
 def scan_pair(dataset: SegmentationDataset, index: int) -> PairScan:
     """Read pair ``index`` of ``dataset``: image and mask sizes, the mask's raw counts, or what failed."""
     image_path, mask_path = dataset.pairs[index]
@@ -103,7 +94,7 @@ def scan_pair(dataset: SegmentationDataset, index: int) -> PairScan:
     except DatasetError as exc:
         image_error = str(exc)
     try:
-        mask = _read_raw_mask(dataset, index)
+        mask = dataset.read_raw_mask(index)
         counts = raw_counts(mask)
     except DatasetError as exc:
         mask_error = str(exc)

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from ._layout import check_same_size, check_split, first_dir, first_file, locate, read_ids
-from .datasets import DatasetError, LabelSpace, SegmentationDataset, default_palette, read_rgb
+from ._layout import check_split, first_dir, first_file, locate, read_ids
+from .datasets import DatasetError, LabelSpace, SegmentationDataset, default_palette
 from .registry import register_dataset
 
 __all__ = ["VOC_CLASSES", "VOC_LABELS", "PascalVOC", "read_sbd_mask"]
@@ -80,13 +80,10 @@ class PascalVOC(SegmentationDataset):
             pairs = [(voc / "JPEGImages" / f"{i}.jpg", voc / "SegmentationClass" / f"{i}.png") for i in ids]
         super().__init__(pairs, VOC_LABELS, name=f"VOC {split} ({voc})", **kwargs)
 
-    def read_pair(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        image_path, mask_path = self.pairs[index]
-        if mask_path.suffix != ".mat":
-            return super().read_pair(index)
-        image, mask = read_rgb(image_path), read_sbd_mask(mask_path)
-        check_same_size(image, mask, image_path, mask_path)
-        return image, self._table[mask]
+    def read_raw_mask(self, index: int) -> np.ndarray:
+        """SBD's ``.mat`` class masks (train_aug) or VOC's palette PNGs."""
+        mask_path = self.pairs[index][1]
+        return read_sbd_mask(mask_path) if mask_path.suffix == ".mat" else super().read_raw_mask(index)
 
 
 def _train_aug_pairs(voc: Path, sbd_root: Path | None) -> list[tuple[Path, Path]]:
