@@ -52,6 +52,9 @@ def test_a_clean_dataset_is_ok_with_its_statistics(tmp_path, capsys):
     # 60 of 320 pixels in each of the 2 masks: 120 pixels, 18.8%, in 2 of 2 images
     assert car.split() == ["car", "120", "18.8%", "2", "100.0%"]
     assert "problems" not in out
+    write_image(root / "test" / "images" / "new.png", np.zeros((4, 4, 3), dtype=np.uint8))  # kept for predict
+    code, out = _check(capsys, root)
+    assert code == 0 and out.strip().splitlines()[-1].startswith("OK: 4 images in train, val"), out
 
 
 def test_a_0_255_export_with_plain_classes_is_an_error_with_the_value_fix(tmp_path, capsys):

@@ -397,3 +397,13 @@ def test_help_documents_the_overlap_rule(capsys):
         main(["import-annotations", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "later shapes on top" in out and "decreasing area" in out and "iscrowd regions are painted last" in out
+
+
+def test_voc_refuses_binary_0_255_masks_with_the_generic_fix(tmp_path):
+    source = tmp_path / "SegmentationClass"
+    source.mkdir()
+    Image.fromarray(box(2, 8, 2, 8, 255)).save(source / "a.png")
+    write_image(tmp_path / "JPEGImages" / "a.jpg")
+    with pytest.raises(DatasetError, match=r"only 0 and 255: binary masks.*'NAME value=255'"):
+        import_annotations("voc", source, images=None, output=tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -109,3 +109,23 @@ def test_colour_mask_dataset_trains_without_preprocessing(tmp_path):
     (root / "classes.txt").write_text("road color=128,64,128\nsky color=70,130,180\n")
     _, mask = get_dataset("generic", root, "train").read_pair(0)
     assert mask[:4].tolist() == [[0] * 8] * 4 and mask[4:].tolist() == [[1] * 8] * 4
+
+
+def test_a_val_split_may_lack_a_class_beside_genuine_void(tmp_path):
+    """Void boundaries (255) and no 'person' in a small val split is sound; in train it is refused
+    (the model could not learn the class), and a binary 0/255 val split is refused too."""
+    root = tmp_path / "d"
+    mask = np.zeros((16, 20), dtype=np.uint8)
+    mask[4:10, 5:15] = 1
+    mask[4, 5:15] = 255  # a void boundary
+    for split in ("train", "val"):
+        write_image(root / split / "images" / "a.png", np.zeros((16, 20, 3), dtype=np.uint8))
+        write_image(root / split / "masks" / "a.png", mask)
+    (root / "classes.txt").write_text("background\ncar\nperson\n")
+    assert len(get_dataset("generic", root, "val")) == 1
+    with pytest.raises(DatasetError, match="class 'person' has no pixels"):
+        get_dataset("generic", root, "train")
+    binary = np.where(mask == 1, 255, 0).astype(np.uint8)
+    write_image(root / "val" / "masks" / "a.png", binary)
+    with pytest.raises(DatasetError, match="class 'car' has no pixels"):
+        get_dataset("generic", root, "val")

@@ -364,3 +364,14 @@ def test_bad_specs_are_rejected_with_one_line(spec: str, bad: str) -> None:
     assert bad in message
     assert "ce, dice, focal, lovasz" in message
     assert "[WEIGHT*]NAME" in message
+
+
+@pytest.mark.parametrize("name", ["ce", "focal"])
+def test_pixels_only_of_zero_weight_classes_give_zero_not_nan(name: str) -> None:
+    """Median-frequency weights are 0 for classes absent from train; a val batch of only those is 0."""
+    logits = torch.randn(1, 3, 2, 2, requires_grad=True)
+    target = torch.tensor([[[1, 1], [255, 1]]])
+    loss = build_loss(name, class_weights=torch.tensor([1.0, 0.0, 1.0]))(logits, target)
+    assert float(loss.detach()) == 0.0
+    loss.backward()
+    assert logits.grad is not None and torch.isfinite(logits.grad).all()

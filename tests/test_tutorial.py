@@ -111,6 +111,17 @@ def test_the_doc_has_the_steps_of_the_tutorial():
         assert step in names, step
 
 
+def test_the_classes_txt_examples_of_the_doc_parse(tmp_path):
+    from refineseg.data import read_label_space
+
+    examples = [b for b in blocks("text") if ("value=" in b or "color=" in b) and "mydata" not in b]
+    assert len(examples) == 2
+    for i, text in enumerate(examples):
+        (tmp_path / f"{i}.txt").write_text(text)
+        labels = read_label_space(tmp_path / f"{i}.txt")
+        assert labels.num_classes == 3 and labels.ignore_declared
+
+
 def test_every_command_of_the_tutorial_runs(tmp_path, monkeypatch, capsys):
     """refineseg commands run in this process (the same ``main`` the console script calls,
     without a Python start-up each), the server and curl as processes."""

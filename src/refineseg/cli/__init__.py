@@ -56,8 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    # expected failures: one line, no traceback (ArithmeticError: a training run that diverged)
-    except (OSError, ValueError, ImportError, ArithmeticError) as exc:
+    # expected failures: one line, no traceback (FloatingPointError: a training run that diverged)
+    except (OSError, ValueError, ImportError, FloatingPointError) as exc:
         print(f"refineseg {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         optimize=args.optimize,
     )
     print(format_table(result))
-    empty = [name for name, row in zip(result.class_names, result.confusion, strict=True) if int(row.sum()) == 0]
+    empty = result.empty_classes
     if empty:  # an mIoU over fewer classes than declared must not pass for a result
         print(
             f"warning: {len(empty)} class(es) have no ground-truth pixels in {dataset.name}: {', '.join(empty)}; "

@@ -48,7 +48,7 @@ def generic(
         dataset = FolderDataset(base / split / "images", base / split / "masks", labels, **kwargs)
     else:
         raise DatasetError(f"{base}: expected {split}.txt or {split}/images/ with {split}/masks/")
-    problem = silent_ignore_problem(dataset, str(classes)) if check_labels else None
+    problem = silent_ignore_problem(dataset, split, str(classes)) if check_labels else None
     if problem is not None:
         raise DatasetError(problem)
     return dataset

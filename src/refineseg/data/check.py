@@ -34,7 +34,7 @@ from typing import Any
 from .datasets import SegmentationDataset, images_in
 from .labels import IGNORE_INDEX, IGNORE_LINE, Colour, DatasetError, LabelSpace, read_label_space
 from .registry import DatasetSpec, get_dataset, list_datasets
-from .scan import PairScan, RawKey, find_silent_ignore, raw_declaration, scan_pairs
+from .scan import PairScan, RawKey, find_silent_ignore, is_binary, is_training_split, raw_declaration, scan_pairs
 
 __all__ = [
     "ERROR",
@@ -222,11 +222,6 @@ def _reason(error: str, path: Path) -> str:
     return error.removeprefix(f"{path}: ")
 
 
-def is_training_split(split: str) -> bool:
-    """``train``, ``trainval``, ``train_aug``...: a class absent from these cannot be learnt."""
-    return split.startswith("train")
-
-
 def _spec(name: str) -> DatasetSpec:
     specs = {spec.name: spec for spec in list_datasets()}
     if name not in specs:
@@ -235,10 +230,11 @@ def _spec(name: str) -> DatasetSpec:
 
 
 def default_splits(spec: DatasetSpec, root: Path) -> list[str]:
-    """The splits checked when none are named: for ``generic`` those present under ``root``
-    (``SPLIT.txt`` or ``SPLIT/``), for other layouts all of them (absent ones are skipped)."""
+    """The splits checked when none are named: for ``generic`` those with masks under ``root``
+    (``SPLIT.txt`` or ``SPLIT/masks/``: a ``test/images/`` kept for predicting is not a split to
+    check), for other layouts all of them (absent ones are skipped)."""
     if spec.name == "generic":
-        return [s for s in spec.splits if (root / f"{s}.txt").is_file() or (root / s).is_dir()]
+        return [s for s in spec.splits if (root / f"{s}.txt").is_file() or (root / s / "masks").is_dir()]
     return list(spec.splits)
 
 
@@ -590,7 +586,13 @@ class _SplitCheck:
         named: RawKey | None = None
         if self.generic:
             ignored = Counter({r: n for r, n in raw_pixels.items() if labels.train_id(r) == IGNORE_INDEX})
-            found = find_silent_ignore(labels, [n > 0 for n in class_pixels], ignored)
+            found = find_silent_ignore(
+                labels,
+                [n > 0 for n in class_pixels],
+                ignored,
+                training=is_training_split(self.split),
+                binary=is_binary(raw_pixels, ignored),
+            )
             binary = set(raw_pixels) == {0, IGNORE_INDEX} and not _declares_255(labels)
             if found is not None or binary:
                 named = found.raw if found is not None else IGNORE_INDEX

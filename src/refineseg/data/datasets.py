@@ -67,7 +67,6 @@ class SegmentationDataset(Dataset):
         self.labels = labels
         self.transforms = transforms
         self.name = name
-        self._table = labels.lookup_table()  # value masks decoded by subclasses (VOC from .mat)
 
     @property
     def class_names(self) -> tuple[str, ...]:

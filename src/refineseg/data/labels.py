@@ -9,8 +9,10 @@ store the foreground as 255, tools write arbitrary index values or RGB colours. 
     # NAME [R G B] [value=V[,V...]] [color=R,G,B[;R,G,B...]]
     background
     car 0 0 255 value=255          # a 0/255 binary mask: 255 is car
-    road color=128,64,128          # an RGB colour mask: this colour is road
-    @ignore value=0                # raw values (or color=) that are void
+    person value=7,8               # raw values 7 and 8 are person
+    @ignore value=254              # raw values (or color=) that are void
+
+(``color=`` declares colour masks instead: ``road color=128,64,128``, then on every line.)
 
 The positional ``R G B`` is the class's display colour; ``color=`` is the colour it has in
 the masks (and the display colour when no positional one is given).
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -83,24 +86,26 @@ class LabelSpace:
 
     def lookup_table(self) -> np.ndarray:
         """Raw value (0..255) -> train id, for single-channel masks."""
+        return self._value_table
+
+    @cached_property
+    def _value_table(self) -> np.ndarray:
         return np.array([self.train_id(raw) for raw in range(256)], dtype=np.uint8)
+
+    @cached_property
+    def _colour_table(self) -> np.ndarray:
+        """Colour code -> train id for all 2**24 colours (16 MB, built once per label space):
+        one indexing pass per mask instead of a search per pixel."""
+        table = np.full(1 << 24, IGNORE_INDEX, dtype=np.uint8)
+        for colour, train in (self.mask_colors or {}).items():
+            table[encode_colour(colour)] = train
+        return table
 
     def to_train_ids(self, raw: np.ndarray) -> np.ndarray:
         """A raw mask (HxW values or HxWx3 colours) as HxW uint8 train ids."""
         if raw.ndim == 2:
-            return self.lookup_table()[raw]
-        codes = encode_colours(raw)
-        colours = self.mask_colors or {}
-        keys = np.array([encode_colour(c) for c in colours], dtype=np.int64)
-        ids = np.array(list(colours.values()), dtype=np.uint8)
-        order = np.argsort(keys)
-        keys, ids = keys[order], ids[order]
-        out = np.full(codes.shape, IGNORE_INDEX, dtype=np.uint8)
-        if keys.size:
-            pos = np.clip(np.searchsorted(keys, codes), 0, keys.size - 1)
-            hit = keys[pos] == codes
-            out[hit] = ids[pos[hit]]
-        return out
+            return self._value_table[raw]
+        return self._colour_table[encode_colours(raw)]
 
     def raw_name(self, raw: int | Colour) -> str:
         """What a raw mask value or colour becomes, for reports: a class name or how it is ignored."""
@@ -119,8 +124,8 @@ def encode_colour(colour: Colour) -> int:
 
 
 def encode_colours(rgb: np.ndarray) -> np.ndarray:
-    """HxWx3 uint8 -> HxW int64 codes ``R<<16 | G<<8 | B`` (one number per colour)."""
-    rgb = rgb.astype(np.int64)
+    """HxWx3 uint8 -> HxW uint32 codes ``R<<16 | G<<8 | B`` (one number per colour)."""
+    rgb = rgb.astype(np.uint32)
     return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
 
 

@@ -128,15 +128,45 @@ class SilentIgnore:
     pixels: int
 
 
-def find_silent_ignore(labels: LabelSpace, seen: Sequence[bool], ignored: Counter[RawKey]) -> SilentIgnore | None:
+def class_pixels(dataset: SegmentationDataset, *, workers: int | None = None) -> np.ndarray:
+    """Pixels per train id over every mask of ``dataset`` (masks only, read in parallel)."""
+    labels = dataset.labels
+    totals = np.zeros(labels.num_classes, dtype=np.int64)
+    for _, counts in scan_masks(dataset, workers=workers):
+        for raw, pixels in counts.items():
+            train = labels.train_id(raw)
+            if train != IGNORE_INDEX:
+                totals[train] += pixels
+    return totals
+
+
+def is_training_split(split: str) -> bool:
+    """``train``, ``trainval``, ``train_aug``...: a class absent from these cannot be learnt."""
+    return split.startswith("train")
+
+
+def find_silent_ignore(
+    labels: LabelSpace, seen: Sequence[bool], ignored: Counter[RawKey], *, training: bool, binary: bool
+) -> SilentIgnore | None:
     """The 0/255 trap from what the masks hold: ``seen[i]`` is whether class ``i`` has pixels,
-    ``ignored`` the pixels per raw value that becomes ignore. None when the void values were
-    declared (``@ignore``), when every class has pixels, or when nothing is ignored."""
-    if labels.ignore_declared or all(seen) or not ignored:
+    ``ignored`` the pixels per raw value that becomes ignore, ``binary`` whether the masks hold
+    just two raw values, one of them ignored (the signature of a binary export).
+
+    A training split with ignored pixels and an empty class is the trap (the model could not
+    learn that class anyway); an evaluation split is only when it is binary, since a small
+    val split may lack a rare class beside genuine void pixels. None when the void values
+    were declared (``@ignore``), when every class has pixels, or when nothing is ignored.
+    """
+    if labels.ignore_declared or all(seen) or not ignored or not (training or binary):
         return None
     empty = next(name for name, present in zip(labels.class_names, seen, strict=True) if not present)
     raw, pixels = ignored.most_common(1)[0]
     return SilentIgnore(empty, raw, pixels)
+
+
+def is_binary(raw_values: Iterable[RawKey], ignored: Counter[RawKey]) -> bool:
+    """Masks that hold two raw values, one of which is ignored: 0/255 (or 0/1 read as void)."""
+    return len(set(raw_values)) == 2 and len(ignored) == 1
 
 
 def raw_declaration(raw: RawKey) -> str:
@@ -144,9 +174,9 @@ def raw_declaration(raw: RawKey) -> str:
     return f"color={','.join(map(str, raw))}" if isinstance(raw, tuple) else f"value={raw}"
 
 
-def silent_ignore_problem(dataset: SegmentationDataset, where: str) -> str | None:
-    """The typical 0/255 export declared as plain classes: masks hold values that are ignored
-    while a declared class has no pixels at all, so the foreground would be dropped silently.
+def silent_ignore_problem(dataset: SegmentationDataset, split: str, where: str) -> str | None:
+    """The typical 0/255 export declared as plain classes (see :func:`find_silent_ignore`), so
+    the foreground would be dropped silently.
 
     Returns the explanation with the ``classes.txt`` fix, or None. Stops reading as soon as
     every class has been seen (then nothing can be ambiguous), so a sound dataset costs a
@@ -157,7 +187,9 @@ def silent_ignore_problem(dataset: SegmentationDataset, where: str) -> str | Non
         return None
     seen = np.zeros(labels.num_classes, dtype=bool)
     ignored: Counter[RawKey] = Counter()
+    values: set[RawKey] = set()
     for _, counts in scan_masks(dataset):
+        values.update(counts)
         for raw, pixels in counts.items():
             train = labels.train_id(raw)
             if train == IGNORE_INDEX:
@@ -166,7 +198,8 @@ def silent_ignore_problem(dataset: SegmentationDataset, where: str) -> str | Non
                 seen[train] = True
         if seen.all():
             return None
-    found = find_silent_ignore(labels, seen.tolist(), ignored)
+    training = is_training_split(split)
+    found = find_silent_ignore(labels, seen.tolist(), ignored, training=training, binary=is_binary(values, ignored))
     if found is None:
         return None
     value = raw_declaration(found.raw)

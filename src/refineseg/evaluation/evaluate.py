@@ -32,6 +32,11 @@ class EvaluationResult:
     def as_dict(self) -> dict[str, Any]:
         return {**self.metrics.as_dict(self.class_names), "num_images": self.num_images, **self.settings}
 
+    @property
+    def empty_classes(self) -> list[str]:
+        """Classes with no ground-truth pixel: their IoU is n/a and the mIoU averages the others."""
+        return [name for name, row in zip(self.class_names, self.confusion, strict=True) if int(row.sum()) == 0]
+
 
 @torch.no_grad()
 def evaluate(

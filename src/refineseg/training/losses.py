@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..data.labels import IGNORE_INDEX
+
 __all__ = [
     "LOSS_DESCRIPTIONS",
     "LOSS_NAMES",
@@ -37,8 +39,6 @@ __all__ = [
     "parse_loss_spec",
 ]
 
-IGNORE_INDEX = 255
-
 
 def _check_inputs(logits: Tensor, target: Tensor) -> None:
     if logits.ndim < 2 or target.shape != logits.shape[:1] + logits.shape[2:]:
@@ -51,6 +51,17 @@ def _check_inputs(logits: Tensor, target: Tensor) -> None:
 def _zero_if_all_ignored(loss: Tensor, valid: Tensor) -> Tensor:
     """0 (still in the graph) where no pixel counts: a mean over no pixels is 0/0 = NaN otherwise."""
     return torch.where(valid.any(), loss, torch.zeros_like(loss))
+
+
+def _drop_zero_weights(target: Tensor, weight: Tensor | None, ignore_index: int) -> Tensor:
+    """``target`` with the pixels of zero-weight classes turned into ignored ones: they add
+    nothing to a weighted mean either way, but a batch of only such pixels would otherwise be
+    0/0 with NaN gradients (median-frequency weights are 0 for classes absent from train)."""
+    if weight is None:
+        return target
+    valid = target != ignore_index
+    zero = valid & (weight[torch.where(valid, target, 0)] == 0)
+    return torch.where(zero, ignore_index, target)
 
 
 def _weights(weight: Tensor | None) -> Tensor | None:
@@ -71,6 +82,7 @@ class CrossEntropyLoss(nn.Module):
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         _check_inputs(logits, target)
         weight = None if self.weight is None else self.weight.to(logits.device)
+        target = _drop_zero_weights(target, weight, self.ignore_index)
         loss = F.cross_entropy(logits.float(), target, weight=weight, ignore_index=self.ignore_index)
         return _zero_if_all_ignored(loss, target != self.ignore_index)
 
@@ -101,6 +113,7 @@ class FocalLoss(nn.Module):
             log_p = (1 - log_p.exp()).clamp_min(1e-12).pow(self.gamma) * log_p
         # nll_loss picks the target class and applies F.cross_entropy's weighted mean.
         weight = None if self.weight is None else self.weight.to(logits.device)
+        target = _drop_zero_weights(target, weight, self.ignore_index)
         loss = F.nll_loss(log_p, target, weight=weight, ignore_index=self.ignore_index)
         return _zero_if_all_ignored(loss, target != self.ignore_index)
 

@@ -29,7 +29,7 @@ class EpochReport(L.Callback):
         self.stream = stream
         self._bar: Any = None
         self._start = 0.0
-        self._loss_sum = 0.0
+        self._loss_sum: Any = 0.0
         self._steps = 0
         self._validated = False
         self.best: tuple[float, int] | None = None
@@ -62,11 +62,18 @@ class EpochReport(L.Callback):
     ) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if loss is not None:
-            self._loss_sum += float(loss)
+            # Lightning hands back the loss divided by the accumulation factor; summed on the
+            # device so that a GPU run does not wait for the host at every step
+            loss = loss.detach() * trainer.accumulate_grad_batches
+            self._loss_sum = loss if self._steps == 0 else self._loss_sum + loss
             self._steps += 1
         if self._bar is not None:
-            self._bar.set_postfix_str(f"loss {self._loss_sum / max(1, self._steps):.4g}", refresh=False)
+            if self._steps and self._bar.n % 10 == 0:
+                self._bar.set_postfix_str(f"loss {self.mean_loss():.4g}", refresh=False)
             self._bar.update()
+
+    def mean_loss(self) -> float:
+        return float(self._loss_sum) / self._steps
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         metrics = getattr(pl_module, "last_val_metrics", None)
@@ -83,7 +90,7 @@ class EpochReport(L.Callback):
         if not trainer.is_global_zero:
             return
         parts = [f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"]
-        parts.append(f"loss {self._loss_sum / self._steps:.4g}" if self._steps else "loss n/a")
+        parts.append(f"loss {self.mean_loss():.4g}" if self._steps else "loss n/a")
         metrics = getattr(pl_module, "last_val_metrics", None)
         if self._validated and metrics is not None and self.best is not None:
             parts.append(f"val mIoU {100 * metrics.miou:.2f}% (best {100 * self.best[0]:.2f}%, epoch {self.best[1]})")

@@ -37,10 +37,11 @@ def train(config: TrainConfig) -> Path:
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+    from ..data.scan import class_pixels
     from ..models import get_model
     from .callbacks import ExportBestWeights
     from .checkpoint_io import AtomicCheckpointIO
-    from .data import SegmentationDataModule, class_pixel_counts, loss_class_weights
+    from .data import SegmentationDataModule, loss_class_weights
     from .guards import FiniteGuard, TrainingDiverged, missing_classes
     from .module import SegmentationModule
     from .report import EpochReport, quiet_lightning
@@ -76,17 +77,19 @@ def train(config: TrainConfig) -> Path:
     data.mean, data.std = model.meta.mean, model.meta.std  # the encoder's pretrained normalisation
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    data.setup("fit")  # decode once: the class check below and the loaders share it
-    assert data.train_images is not None
-    counts, _ = class_pixel_counts(data.train_images, data.num_classes)
-    absent = missing_classes(counts, data.train_set.class_names)
-    if absent and not config.resume:
-        print(
-            f"warning: {len(absent)} class(es) never appear in the training masks of {data.train_set.name}: "
-            f"{', '.join(absent)}; the model cannot learn them (refineseg check-data shows what the masks hold)",
-            file=sys.stderr,
-        )
-    class_weights = loss_class_weights(config.class_weights, data.train_images, data.num_classes)
+    if not config.resume:  # named once, before the first step of a run
+        absent = missing_classes(class_pixels(data.train_set), data.train_set.class_names)
+        if absent:
+            print(
+                f"warning: {len(absent)} class(es) never appear in the training masks of {data.train_set.name}: "
+                f"{', '.join(absent)}; the model cannot learn them (refineseg check-data shows what the masks hold)",
+                file=sys.stderr,
+            )
+    class_weights = None
+    if config.class_weights != "none":
+        data.setup("fit")
+        assert data.train_images is not None
+        class_weights = loss_class_weights(config.class_weights, data.train_images, data.num_classes)
     module = SegmentationModule(model, config, class_weights=class_weights)
 
     output.mkdir(parents=True, exist_ok=True)

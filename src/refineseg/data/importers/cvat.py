@@ -13,9 +13,9 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from ..datasets import IGNORE_INDEX, DatasetError, LabelSpace, require_dir
+from ..datasets import IGNORE_INDEX, DatasetError, LabelSpace, read_mask, require_dir
+from ..scan import raw_counts
 from ._write import ImageFinder, Sample
 
 __all__ = ["read_cvat", "read_labelmap"]
@@ -48,7 +48,8 @@ def read_cvat(
     if not ids:
         raise DatasetError(f"{masks_dir}: no .png masks (expected CVAT's SegmentationClass/ID.png)")
 
-    lookup = {(r << 16) | (g << 8) | b: index for index, (r, g, b) in enumerate(labels.palette)}
+    # the labelmap as a colour-mask label space: its lookup table decodes every mask
+    colours = LabelSpace(labels.class_names, labels.palette, mask_colors={c: i for i, c in enumerate(labels.palette)})
     finder = ImageFinder(images)
     samples = []
     for image_id in ids:
@@ -60,7 +61,7 @@ def read_cvat(
         if len(found) != 1:
             what = "not found" if not found else f"ambiguous ({', '.join(p.name for p in found)})"
             problems.append(f"{mask_path}: image {image_id} {what} in {images}; skipped")
-        draw = partial(_draw, mask_path, lookup, problems)
+        draw = partial(_draw, mask_path, colours, problems)
         samples.append(Sample(source=str(mask_path), image=found[0] if len(found) == 1 else None, draw=draw))
     return labels, samples
 
@@ -88,22 +89,18 @@ def read_labelmap(path: Path) -> LabelSpace:
     return LabelSpace(tuple(n for n, _ in entries), tuple(c for _, c in entries))
 
 
-def _draw(path: Path, lookup: dict[int, int], problems: list[str], width: int, height: int) -> np.ndarray | None:
+def _draw(path: Path, labels: LabelSpace, problems: list[str], width: int, height: int) -> np.ndarray | None:
     """Class ids of the colour mask at ``path``; unknown colours become ignore (255) and a problem."""
     try:
-        with Image.open(path) as im:
-            rgb = np.asarray(im.convert("RGB"), dtype=np.uint32)
-    except (OSError, ValueError) as exc:
-        problems.append(f"{path}: not a readable mask ({exc}); skipped")
+        rgb = read_mask(path, colour=True)
+    except DatasetError as exc:
+        problems.append(f"{exc}; skipped")
         return None
-    keys = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
-    colours, inverse = np.unique(keys, return_inverse=True)
-    table = np.array([lookup.get(int(k), IGNORE_INDEX) for k in colours], dtype=np.uint8)
-    unknown = [int(k) for k in colours if int(k) not in lookup]
-    if unknown:
-        counts = np.bincount(inverse.ravel(), minlength=len(colours))
-        pixels = int(sum(counts[np.searchsorted(colours, k)] for k in unknown))
-        shown = ", ".join(f"({k >> 16},{(k >> 8) & 255},{k & 255})" for k in unknown[:5])
+    ids = labels.to_train_ids(rgb)
+    if (ids == IGNORE_INDEX).any():
+        unknown = raw_counts(rgb[ids == IGNORE_INDEX][:, None, :])
+        shown = ", ".join(f"({r},{g},{b})" for r, g, b in list(unknown)[:5])  # type: ignore[misc]
         more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        pixels = sum(unknown.values())
         problems.append(f"{path}: {pixels} pixels of colours not in labelmap.txt: {shown}{more}; set to ignore (255)")
-    return table[inverse.reshape(keys.shape)]
+    return ids

@@ -37,10 +37,17 @@ def read_voc(
         images = source.parent / "JPEGImages"
 
     palette = _first_palette(masks)
+    present = _values_present(masks)
+    if present == {0, IGNORE_INDEX}:
+        # VOC's 255 is the void border; here it is the whole foreground of binary masks
+        raise DatasetError(
+            f"{source}: the masks hold only 0 and 255: binary masks, not VOC class indices (where 255 is void); "
+            "use them as they are in the generic layout, with 'NAME value=255' for the foreground in classes.txt"
+        )
     if classes is not None:
         names, colours = read_class_file(classes)
     else:
-        largest = max((_largest_index(p) for p in masks), default=0)
+        largest = max(present - {IGNORE_INDEX}, default=0)
         if largest >= len(VOC_CLASSES):
             raise DatasetError(
                 f"{source}: masks use class index {largest}, more than the {len(VOC_CLASSES)} PASCAL VOC classes; "
@@ -91,13 +98,16 @@ def _first_palette(masks: list[Path]) -> list[RGB] | None:
     return None
 
 
-def _largest_index(path: Path) -> int:
-    """The largest class index in a mask (255 excluded); 0 for an unreadable one, which drawing reports."""
-    try:
-        values = _read(path)[0]
-    except DatasetError:
-        return 0
-    return int(values[values != IGNORE_INDEX].max(initial=0))
+def _values_present(masks: list[Path]) -> set[int]:
+    """Every value any readable mask holds (unreadable ones are reported when drawn)."""
+    present: set[int] = set()
+    for path in masks:
+        try:
+            values = _read(path)[0]
+        except DatasetError:
+            continue
+        present.update(np.flatnonzero(np.bincount(values.ravel(), minlength=256)).tolist())
+    return present
 
 
 def _draw(path: Path, num_classes: int, problems: list[str], width: int, height: int) -> np.ndarray | None:
