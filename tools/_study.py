@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -24,3 +25,12 @@ def run_variants(
     (output / f"{stem}.md").write_text(text + "\n")
     print(text)
     return rows
+
+
+def study_parser(description: str | None, *, epochs: int) -> argparse.ArgumentParser:
+    """The options every study takes: the CamVid root, the output folder, the budget."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", type=Path, required=True, help="CamVid directory")
+    parser.add_argument("--output", type=Path, required=True, help="folder for the runs and the table")
+    parser.add_argument("--epochs", type=int, default=epochs, help=f"training budget per variant (default {epochs})")
+    return parser

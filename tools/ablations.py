@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _study import run_variants
+from _study import run_variants, study_parser
 
 VARIANTS: dict[str, tuple[str, str, dict[str, Any]]] = {
     # name: (group, arch, model options)
@@ -134,10 +134,7 @@ def table(rows: list[dict[str, Any]], epochs: int) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", type=Path, required=True, help="CamVid directory")
-    parser.add_argument("--output", type=Path, required=True, help="folder for the runs and the table")
-    parser.add_argument("--epochs", type=int, default=4, help="training budget per variant (default 4)")
+    parser = study_parser(__doc__, epochs=4)
     parser.add_argument(
         "--mobilenet-weights",
         type=Path,

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _study import run_variants
+from _study import run_variants, study_parser
 
 # name: (arch, model options, recipe changes against COMMON)
 VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
@@ -139,10 +139,7 @@ def table(rows: list[dict[str, Any]], epochs: int) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", type=Path, required=True, help="CamVid directory")
-    parser.add_argument("--output", type=Path, required=True, help="folder for the runs and the table")
-    parser.add_argument("--epochs", type=int, default=6, help="training budget per variant (default 6)")
+    parser = study_parser(__doc__, epochs=6)
     parser.add_argument("--only", nargs="+", choices=list(VARIANTS), metavar="VARIANT", help="variants to run")
     args = parser.parse_args()
     args.output.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _study import run_variants
+from _study import run_variants, study_parser
 from encoder_ablation import cpu_name, slug
 
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "camvid_refinenet_efficientnet_lite0.yaml"
@@ -86,10 +86,7 @@ def table(rows: list[dict[str, Any]], epochs: int) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", type=Path, required=True, help="CamVid directory")
-    parser.add_argument("--output", type=Path, required=True, help="folder for the runs and the table")
-    parser.add_argument("--epochs", type=int, default=4, help="training budget per variant (default 4)")
+    parser = study_parser(__doc__, epochs=4)
     parser.add_argument("--only", nargs="+", choices=list(VARIANTS), metavar="VARIANT", help="variants to run")
     args = parser.parse_args()
     args.output.mkdir(parents=True, exist_ok=True)
