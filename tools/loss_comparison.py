@@ -82,6 +82,11 @@ def table(rows: list[dict[str, Any]], epochs: int) -> str:
             f"| {r['variant']} | {100 * r['miou']:.2f} | {100 * r['pixel_accuracy']:.2f} | {100 * r['rare_miou']:.2f} "
             f"| {100 * r['frequent_miou']:.2f} | {r['train_seconds'] / 60:.1f} |"
         )
+    classes = list(rows[0]["per_class_iou"]) if rows else []
+    lines += ["", f"| per-class IoU % | {' | '.join(classes)} |", "|---|" + "---|" * len(classes)]
+    for r in rows:
+        cells = " | ".join(f"{100 * r['per_class_iou'][c]:.1f}" for c in classes)
+        lines.append(f"| {r['variant']} | {cells} |")
     return "\n".join(lines)
 
 
