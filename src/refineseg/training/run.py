@@ -36,6 +36,7 @@ def train(config: TrainConfig) -> Path:
     import lightning as L
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+    from lightning.pytorch.utilities import rank_zero_only
 
     from ..data.scan import class_pixels
     from ..models import get_model
@@ -79,7 +80,7 @@ def train(config: TrainConfig) -> Path:
         model = model.to(memory_format=torch.channels_last)
     if not config.resume:  # named once, before the first step of a run
         absent = missing_classes(class_pixels(data.train_set), data.train_set.class_names)
-        if absent:
+        if absent and getattr(rank_zero_only, "rank", 0) == 0:  # DDP runs this in every process
             print(
                 f"warning: {len(absent)} class(es) never appear in the training masks of {data.train_set.name}: "
                 f"{', '.join(absent)}; the model cannot learn them (refineseg check-data shows what the masks hold)",
