@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ._options import add_precision
+
 HELP = "evaluate a model on a dataset split (mIoU, per-class IoU, accuracies, fwIoU)"
 
 DESCRIPTION = """\
@@ -50,6 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_false",
         help="run the model as built instead of optimize_for_inference (same predictions, slower)",
     )
+    add_precision(p)
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.set_defaults(run=run)
 
@@ -81,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         progress=args.progress,
         optimize=args.optimize,
+        precision=args.precision,
     )
     print(format_table(result))
     empty = result.empty_classes

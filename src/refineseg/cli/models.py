@@ -10,6 +10,11 @@ HELP = "list the model architectures, the shipped weights and the published chec
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help=HELP, description=HELP)
     p.add_argument("--params", action="store_true", help="also count parameters (at 21 classes)")
+    p.add_argument(
+        "--hardware",
+        action="store_true",
+        help="only print this CPU, its matrix instruction sets, and what --precision auto picks here",
+    )
     p.set_defaults(run=run)
 
 
@@ -21,6 +26,12 @@ def run(args: argparse.Namespace) -> int:
     from ..weights.published import list_published_weights
     from ..weights.shipped import list_shipped_weights
 
+    if args.hardware:
+        from ..inference.precision import cpu_features, resolve_precision
+
+        print(f"cpu: {cpu_features().describe()}")
+        print(f"--precision auto runs {resolve_precision('auto')} here")
+        return 0
     print("architectures:")
     for name in list_models():
         if args.params and "timm" not in name:

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ._options import add_precision
+
 HELP = "segment images, folders, globs and videos (the shipped CamVid model unless --weights)"
 
 DESCRIPTION = """\
@@ -78,6 +80,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also torch.compile the model: pays for many images of one size (compiling takes tens of seconds)",
     )
+    add_precision(p)
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -98,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--tile-size must be at least 32, got {args.tile_size}")
     if args.backend == "onnxruntime" and args.compile:
         raise ValueError("--compile applies to the pytorch backend only")
+    if args.backend == "onnxruntime" and args.precision != "fp32":
+        raise ValueError("--precision applies to the pytorch backend only (int8 ONNX files: refineseg export --int8)")
     segmenter = Segmenter.from_pretrained(
         args.weights,
         device=args.device,
@@ -108,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         optimize=args.optimize,
         compile=args.compile,
+        precision=args.precision,
     )
 
     from tqdm.auto import tqdm

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._options import add_precision
+
 HELP = "a local web page (and JSON/PNG API) that segments uploaded images"
 
 DESCRIPTION = """\
@@ -71,6 +73,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help=f"largest image accepted, width x height (default {DEFAULT_MAX_PIXELS:,})",
     )
+    add_precision(p)
     p.add_argument("--quiet", "-q", action="store_true", help="do not log one line per request")
     p.set_defaults(run=run)
 
@@ -94,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
     check_can_listen(args.host, args.port)
 
     print(f"loading {args.weights} on {args.device} ...", flush=True)
-    segmenter = Segmenter.from_pretrained(args.weights, device=args.device, max_pixels=args.max_pixels)
+    segmenter = Segmenter.from_pretrained(
+        args.weights, device=args.device, max_pixels=args.max_pixels, precision=args.precision
+    )
     server = make_server(
         segmenter,
         args.host,

@@ -49,25 +49,32 @@ def evaluate(
     device: str | torch.device = "cpu",
     progress: bool = True,
     optimize: bool = True,
+    precision: str = "fp32",
 ) -> EvaluationResult:
     """Run ``model`` on every image of ``dataset`` at full resolution and accumulate a confusion matrix.
 
     Images are normalised with the model's own ``meta.mean``/``meta.std``. A PyTorch model
     runs through :func:`~refineseg.optimize_for_inference` unless ``optimize`` is false (the
     same predictions, faster); any other :class:`~refineseg.models.InferenceModel` (an ONNX
-    Runtime session) runs as it is.
+    Runtime session) runs as it is. ``precision`` ``"bf16"`` (or ``"auto"``) runs a PyTorch
+    model in bf16 (see :mod:`refineseg.inference.precision`).
     """
     if model.num_classes != dataset.num_classes:
         raise ValueError(f"the model predicts {model.num_classes} classes, {dataset.name} has {dataset.num_classes}")
     from ..data import eval_transforms
 
     transform = eval_transforms(mean=model.meta.mean, std=model.meta.std)
+    from ..inference.precision import resolve_precision
+
+    resolved = resolve_precision(precision, device)
     if isinstance(model, SegmentationModel):
         model = model.to(device).eval()
-        if optimize:
+        if optimize or resolved != "fp32":
             from ..inference.optimize import optimize_for_inference
 
-            model = optimize_for_inference(model)
+            model = optimize_for_inference(model, precision=resolved)
+    elif resolved != "fp32":
+        raise ValueError(f"precision {precision} applies to PyTorch models, not {type(model).__name__}")
     confusion = confusion_matrix_metric(dataset.num_classes, dataset.ignore_index).to(device)
     indices: Any = range(len(dataset))
     if progress:
@@ -79,7 +86,7 @@ def evaluate(
         probs = predict_probabilities(model, image[None].to(device), scales=scales, flip=flip, crop_size=crop_size)
         confusion.update(probs.argmax(1), mask[None].to(device))
     matrix = confusion.compute().cpu()
-    settings = {"scales": list(scales), "flip": flip, "crop_size": crop_size}
+    settings = {"scales": list(scales), "flip": flip, "crop_size": crop_size, "precision": resolved}
     return EvaluationResult(metrics_from_confusion(matrix), matrix, list(dataset.class_names), len(dataset), settings)
 
 

@@ -2,6 +2,17 @@
 
 from .images import ImageLike, ImageReadError, load_image, read_image_file
 from .optimize import optimize_for_inference
+from .precision import PRECISIONS, cpu_features, resolve_precision
 from .segmenter import Segmenter
 
-__all__ = ["ImageLike", "ImageReadError", "Segmenter", "load_image", "optimize_for_inference", "read_image_file"]
+__all__ = [
+    "PRECISIONS",
+    "ImageLike",
+    "ImageReadError",
+    "Segmenter",
+    "cpu_features",
+    "load_image",
+    "optimize_for_inference",
+    "read_image_file",
+    "resolve_precision",
+]

@@ -25,7 +25,13 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 __all__ = ["OptimizationError", "SeparableMaxPool2d", "fold_batch_norms", "optimize_for_inference"]
 
+from .precision import convert_to_bf16, resolve_precision
+
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+FP32_TOLERANCE = 1e-3  # of the largest logit: reordered fp32 arithmetic
+# bf16 keeps 8 mantissa bits (relative steps of 2**-8), compounded over a deep network
+BF16_TOLERANCE = 5e-2
 
 
 class OptimizationError(ValueError):
@@ -150,19 +156,22 @@ def _inplace_activations(model: nn.Module) -> None:
 def optimize_for_inference(
     model: ModuleT,
     *,
+    precision: str = "fp32",
     channels_last: bool = True,
     compile: bool = False,
     check_size: tuple[int, int] | None = (64, 64),
-    tolerance: float = 1e-3,
+    tolerance: float | None = None,
 ) -> ModuleT:
     """A copy of ``model`` for fast inference; ``model`` itself is left untouched.
 
     Folds batch norms, swaps the decoder's max-pooling for :class:`SeparableMaxPool2d`, runs
-    activations in place and converts to channels-last; ``compile=True`` then wraps it in
-    ``torch.compile`` with weight freezing. The result has no gradients and stays in eval
-    mode. With ``check_size`` set, both models run on one random image of that size and an
-    :class:`OptimizationError` is raised if the logits differ by more than ``tolerance``
-    times the largest logit.
+    activations in place and converts to channels-last; ``precision="bf16"`` (or ``"auto"``
+    on a CPU with native bf16, see :mod:`refineseg.inference.precision`) then converts the
+    weights to bf16 once, the model still taking and returning fp32; ``compile=True`` wraps
+    it in ``torch.compile`` with weight freezing. The result has no gradients and stays in
+    eval mode. With ``check_size`` set, both models run on one random image of that size and
+    an :class:`OptimizationError` is raised if the logits differ by more than ``tolerance``
+    times the largest logit (default: 1e-3 in fp32, 5e-2 in bf16).
     """
     optimized = copy.deepcopy(model).eval()
     for p in optimized.parameters():
@@ -172,7 +181,13 @@ def optimize_for_inference(
     _inplace_activations(optimized)
     if channels_last:
         optimized = optimized.to(memory_format=torch.channels_last)
+    device = next(model.parameters()).device
+    bf16 = resolve_precision(precision, device) == "bf16"
+    if bf16:
+        convert_to_bf16(optimized)
     if check_size is not None:
+        if tolerance is None:
+            tolerance = BF16_TOLERANCE if bf16 else FP32_TOLERANCE
         _check_same_outputs(model, optimized, check_size, tolerance)
     if compile:
         # the compiled wrapper forwards attribute access (meta, num_classes...) to the model

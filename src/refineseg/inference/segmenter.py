@@ -55,23 +55,30 @@ class Segmenter:
         max_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS,
         optimize: bool = True,
         compile: bool = False,
+        precision: str = "fp32",
     ) -> None:
         """``optimize`` runs a PyTorch model through :func:`optimize_for_inference` (same
         outputs, several times faster on a CPU); ``compile`` adds ``torch.compile``, which
-        pays only for many images of one size."""
+        pays only for many images of one size; ``precision`` ``"bf16"`` (or ``"auto"``, see
+        :mod:`refineseg.inference.precision`) runs it in bf16, which implies the optimised model."""
         if not scales or any(s <= 0 for s in scales):
             raise ValueError(f"scales must be positive numbers, got {list(scales)}")
         if tile_size < 32:
             raise ValueError(f"tile_size must be at least 32 pixels, got {tile_size}")
         self.device = torch.device(device)
+        from .precision import resolve_precision
+
+        self.precision = resolve_precision(precision, self.device)
         if isinstance(model, SegmentationModel):
             model = model.to(self.device).eval()
-            if optimize or compile:
+            if optimize or compile or self.precision != "fp32":
                 from .optimize import optimize_for_inference
 
-                model = optimize_for_inference(model, compile=compile)
+                model = optimize_for_inference(model, compile=compile, precision=self.precision)
         elif self.device.type != "cpu":
             raise ValueError(f"{type(model).__name__} runs on the CPU only, not {self.device}")
+        elif self.precision != "fp32":
+            raise ValueError(f"precision {precision} applies to PyTorch models, not {type(model).__name__}")
         self.model = model
         self.scales = tuple(scales)
         self.flip = flip

@@ -1,0 +1,113 @@
+"""Which number format a model runs in, and what this CPU can do fast.
+
+fp32 is exact and the default. bf16 keeps fp32's range with 8 bits of mantissa; on CPUs with
+native bf16 matrix instructions (AVX512-BF16, AMX) oneDNN runs its convolutions several
+times faster than fp32, elsewhere it is emulated and slower. ``auto`` therefore picks bf16
+only where the CPU has them. A bf16 model here is converted once (weights in bf16, no
+per-call casting as under autocast) and takes and returns fp32 tensors, so softmax and
+arg-max see fp32 inputs.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Literal, get_args
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "PRECISIONS",
+    "CpuFeatures",
+    "Precision",
+    "convert_to_bf16",
+    "cpu_features",
+    "parse_cpuinfo",
+    "resolve_precision",
+]
+
+Precision = Literal["fp32", "bf16", "auto"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+
+# /proc/cpuinfo flag -> the name users know it by
+_ISA_FLAGS = {
+    "avx2": "AVX2",
+    "avx512f": "AVX512",
+    "avx512_vnni": "AVX512-VNNI",
+    "avx_vnni": "AVX-VNNI",
+    "avx512_bf16": "AVX512-BF16",
+    "amx_bf16": "AMX-BF16",
+    "amx_int8": "AMX-INT8",
+}
+
+
+@dataclass(frozen=True)
+class CpuFeatures:
+    """The CPU's name and the matrix-relevant instruction sets it reports."""
+
+    name: str
+    isa: tuple[str, ...]
+
+    @property
+    def native_bf16(self) -> bool:
+        """bf16 dot products in hardware (AVX512-BF16 or AMX): bf16 convolutions run fast."""
+        return "AVX512-BF16" in self.isa or "AMX-BF16" in self.isa
+
+    def describe(self) -> str:
+        isa = ", ".join(self.isa) or "none of " + ", ".join(_ISA_FLAGS.values())
+        bf16 = "native bf16: yes" if self.native_bf16 else "native bf16: no (precision auto runs fp32)"
+        return f"{self.name}; ISA: {isa}; {bf16}"
+
+
+@cache
+def cpu_features() -> CpuFeatures:
+    """This machine's, from ``/proc/cpuinfo`` (Linux); elsewhere the name only, with no ISA claimed."""
+    cpuinfo = Path("/proc/cpuinfo")
+    text = cpuinfo.read_text() if cpuinfo.is_file() else ""
+    return parse_cpuinfo(text, default_name=platform.processor() or platform.machine())
+
+
+def parse_cpuinfo(text: str, *, default_name: str = "unknown CPU") -> CpuFeatures:
+    """The first processor's ``model name`` and ``flags`` in ``/proc/cpuinfo`` text."""
+    name, flags = default_name, set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name":
+            name = value.strip()
+        elif key.strip() == "flags":
+            flags = set(value.split())
+            break
+    return CpuFeatures(name, tuple(label for flag, label in _ISA_FLAGS.items() if flag in flags))
+
+
+def resolve_precision(precision: str, device: str | torch.device = "cpu") -> Literal["fp32", "bf16"]:
+    """``fp32`` or ``bf16`` for ``precision``; ``auto`` is bf16 on CPUs with native bf16, else fp32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        native = torch.device(device).type == "cpu" and cpu_features().native_bf16
+        return "bf16" if native else "fp32"
+    return "bf16" if precision == "bf16" else "fp32"
+
+
+def _inputs_to_bf16(module: nn.Module, args: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    return tuple(a.to(torch.bfloat16) if a.is_floating_point() else a for a in args)
+
+
+def _output_to_fp32(module: nn.Module, args: tuple[Tensor, ...], output: Tensor) -> Tensor:
+    return output.float()
+
+
+def convert_to_bf16(model: nn.Module) -> nn.Module:
+    """``model`` (in place) with bf16 weights and buffers, taking and returning fp32 tensors.
+
+    Hooks rather than a wrapper keep the model's own class and attributes (``meta``,
+    ``num_classes``), which the rest of refineseg reads.
+    """
+    model.to(torch.bfloat16)
+    model.register_forward_pre_hook(_inputs_to_bf16)
+    model.register_forward_hook(_output_to_fp32)
+    return model
