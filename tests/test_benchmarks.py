@@ -30,9 +30,10 @@ def test_inference_speed_against_the_own_eager_baseline(tmp_path):
     out = _run(
         "inference_speed.py",
         *("--models", "lw_refinenet_mobilenet_v2", "--size", "64", "64", "--warmup", "0", "--repeats", "1"),
-        *("--image", str(image), "--json", str(tmp_path / "r.json")),
+        *("--image", str(image), "--json", str(tmp_path / "r.json"), "--bf16"),
     )
     assert "eager (baseline)" in out and "optimized" in out and "shipped camvid model" in out
+    assert "optimized bf16" in out and "in bf16 runs at" in out and "cpu: " in out
     rows = json.loads((tmp_path / "r.json").read_text())["results"]["lw_refinenet_mobilenet_v2"]
     optimized = next(r for r in rows if r["variant"] == "optimized")
     assert optimized["rel"] < 1e-3 and len(optimized["times"]) == 1
