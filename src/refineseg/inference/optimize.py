@@ -23,9 +23,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-__all__ = ["OptimizationError", "SeparableMaxPool2d", "fold_batch_norms", "optimize_for_inference"]
-
 from .precision import convert_to_bf16, resolve_precision
+
+__all__ = ["OptimizationError", "SeparableMaxPool2d", "fold_batch_norms", "optimize_for_inference"]
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 

@@ -22,6 +22,7 @@ from torch import Tensor
 from ..evaluation.inference import predict_probabilities
 from ..models import InferenceModel, SegmentationModel
 from .images import DEFAULT_MAX_IMAGE_PIXELS, ImageLike, load_image
+from .precision import resolve_precision
 
 __all__ = ["BACKENDS", "DEFAULT_TILE_SIZE", "DEFAULT_WHOLE_IMAGE_PIXELS", "Backend", "Segmenter"]
 
@@ -66,8 +67,6 @@ class Segmenter:
         if tile_size < 32:
             raise ValueError(f"tile_size must be at least 32 pixels, got {tile_size}")
         self.device = torch.device(device)
-        from .precision import resolve_precision
-
         self.precision = resolve_precision(precision, self.device)
         if isinstance(model, SegmentationModel):
             model = model.to(self.device).eval()
