@@ -6,7 +6,6 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 
@@ -30,13 +29,10 @@ def median_seconds(run: Callable[[], object], warmup: int, repeats: int) -> floa
 
 def machine() -> str:
     """The CPU, the vector ISA PyTorch dispatches to, threads and versions: timings differ between them."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from refineseg.inference.precision import cpu_features
+
     isa = torch.backends.cpu.get_cpu_capability()
-    return f"{cpu} ({isa}), {torch.get_num_threads()} threads, torch {torch.__version__}, Python {platform.python_version()}"
+    return (
+        f"{cpu_features().name} ({isa}), {torch.get_num_threads()} threads, torch {torch.__version__}, "
+        f"Python {platform.python_version()}"
+    )

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
-from pathlib import Path
 from typing import Any
 
 from _study import run_variants, study_parser
@@ -66,10 +64,9 @@ COMMON: dict[str, Any] = {
 
 
 def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
+    from refineseg.inference.precision import cpu_features
+
+    return cpu_features().name
 
 
 def slug(name: str) -> str:

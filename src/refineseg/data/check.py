@@ -23,6 +23,7 @@ warnings
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections import Counter
@@ -70,14 +71,7 @@ class Problem:
     files: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "severity": self.severity,
-            "check": self.check,
-            "split": self.split,
-            "message": self.message,
-            "fix": self.fix,
-            "files": self.files,
-        }
+        return dataclasses.asdict(self)
 
 
 @dataclass

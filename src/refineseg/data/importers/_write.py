@@ -22,7 +22,7 @@ from PIL import Image
 
 from ..._io import atomic_write
 from ..datasets import IGNORE_INDEX, IMAGE_SUFFIXES, DatasetError, LabelSpace, images_in
-from ..labels import IGNORE_LINE
+from ..labels import IGNORE_LINE, Colour
 
 __all__ = [
     "IGNORE_COLOUR",
@@ -40,10 +40,9 @@ __all__ = [
     "write_dataset",
 ]
 
-RGB = tuple[int, int, int]
 
 # the colour of ignored (255) pixels in written masks: PASCAL VOC's border colour, so they look familiar
-IGNORE_COLOUR: RGB = (224, 224, 192)
+IGNORE_COLOUR: Colour = (224, 224, 192)
 # the most classes an 8-bit mask holds when 255 means "ignore"
 MAX_CLASSES = 255
 
@@ -132,7 +131,7 @@ def classes_txt(labels: LabelSpace) -> str:
     return "".join(lines) + f"{IGNORE_LINE} value={IGNORE_INDEX}\n"
 
 
-def read_class_file(path: Path) -> tuple[list[str], list[RGB] | None]:
+def read_class_file(path: Path) -> tuple[list[str], list[Colour] | None]:
     """Class names, one per line (``NAME`` or ``NAME R G B``; a name may contain spaces), and their
     colours when every line gives one. Blank lines and ``#`` comments are skipped."""
     try:
@@ -140,7 +139,7 @@ def read_class_file(path: Path) -> tuple[list[str], list[RGB] | None]:
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{path}: not a readable class list ({exc})") from None
     names: list[str] = []
-    colours: list[RGB] = []
+    colours: list[Colour] = []
     for line in text.splitlines():
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -201,7 +200,7 @@ class ImageFinder:
         return list(self._by_stem.get(rel.name, []))
 
 
-def palette_png(mask: np.ndarray, palette: Sequence[RGB]) -> Image.Image:
+def palette_png(mask: np.ndarray, palette: Sequence[Colour]) -> Image.Image:
     """``mask`` (HxW uint8 class ids) as a palette-mode image whose colours are the classes' (255: ignore)."""
     height, width = mask.shape
     im = Image.frombytes("P", (width, height), np.ascontiguousarray(mask, dtype=np.uint8).tobytes())

@@ -15,12 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets import IGNORE_INDEX, DatasetError, LabelSpace, read_mask, require_dir
+from ..labels import Colour
 from ..scan import raw_counts
 from ._write import ImageFinder, Sample
 
 __all__ = ["read_cvat", "read_labelmap"]
-
-RGB = tuple[int, int, int]
 
 
 def read_cvat(
@@ -70,7 +69,7 @@ def read_labelmap(path: Path) -> LabelSpace:
     """``labelmap.txt``'s labels in file order, ``background`` first (added in black when absent)."""
     if not path.is_file():
         raise DatasetError(f"{path}: missing (expected CVAT's 'Segmentation mask 1.1' export with labelmap.txt)")
-    entries: list[tuple[str, RGB]] = []
+    entries: list[tuple[str, Colour]] = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
@@ -81,7 +80,7 @@ def read_labelmap(path: Path) -> LabelSpace:
         entries.append((fields[0], (int(rgb[0]), int(rgb[1]), int(rgb[2]))))
     background = [colour for name, colour in entries if name == "background"][:1] or [(0, 0, 0)]
     entries = [("background", background[0]), *(e for e in entries if e[0] != "background")]
-    seen: dict[RGB, str] = {}
+    seen: dict[Colour, str] = {}
     for name, colour in entries:
         if colour in seen:
             raise DatasetError(f"{path}: labels {seen[colour]!r} and {name!r} have the same colour {colour}")

@@ -15,12 +15,11 @@ import numpy as np
 from PIL import Image
 
 from ..datasets import IGNORE_INDEX, DatasetError, LabelSpace, default_palette, images_in, require_dir
+from ..labels import Colour
 from ..voc import VOC_CLASSES
 from ._write import ImageFinder, Sample, read_class_file
 
 __all__ = ["read_voc"]
-
-RGB = tuple[int, int, int]
 
 
 def read_voc(
@@ -71,7 +70,7 @@ def read_voc(
     return labels, samples
 
 
-def _read(path: Path) -> tuple[np.ndarray, list[RGB] | None]:
+def _read(path: Path) -> tuple[np.ndarray, list[Colour] | None]:
     """The index values of a palette (P) or greyscale (L) PNG, and its palette; DatasetError otherwise."""
     try:
         with Image.open(path) as im:
@@ -89,7 +88,7 @@ def _read(path: Path) -> tuple[np.ndarray, list[RGB] | None]:
     return values, colours
 
 
-def _first_palette(masks: list[Path]) -> list[RGB] | None:
+def _first_palette(masks: list[Path]) -> list[Colour] | None:
     for path in masks:
         try:
             return _read(path)[1]
