@@ -42,7 +42,7 @@ def test_auto_picks_bf16_only_on_cpus_with_native_bf16(monkeypatch, native, expe
 
 
 def test_an_unknown_precision_is_one_clear_error():
-    with pytest.raises(ValueError, match="precision must be one of fp32, bf16, auto, got 'int4'"):
+    with pytest.raises(ValueError, match="precision must be one of fp32, bf16, int8, auto, got 'int4'"):
         resolve_precision("int4")
 
 
@@ -87,7 +87,7 @@ def test_the_command_line_takes_precision_and_refuses_bad_values(tmp_path, capsy
     assert exit_info.value.code == 2 and "invalid choice: 'int4'" in capsys.readouterr().err
     args = ["predict", str(tmp_path / "a.png"), "--output", str(out), "--backend", "onnxruntime"]
     assert main([*args, "--precision", "bf16"]) == 1
-    assert "--precision applies to the pytorch backend only" in capsys.readouterr().err
+    assert "--precision bf16 applies to the pytorch backend only" in capsys.readouterr().err
     assert main(["models", "--hardware"]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("cpu: ") and "--precision auto runs " in printed

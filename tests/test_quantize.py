@@ -102,3 +102,118 @@ def test_cli_int8_mistakes_are_one_line_errors(tmp_path, capsys, extra, message)
 def test_onnx_weights_need_the_onnxruntime_backend(fp32_file, tmp_path, capsys):
     assert main(["predict", "x.png", "--weights", str(fp32_file), "--output", str(tmp_path)]) == 1
     assert "--backend onnxruntime" in capsys.readouterr().err
+
+
+# -- precision="int8": quantized once per model and calibration set, cached, run by ONNX Runtime --
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    model = refineseg.get_model("lw_refinenet_resnet18", num_classes=3).eval()
+    model.meta.class_names = ["sky", "road", "car"]
+    return model
+
+
+def _cached(home):
+    return sorted((home / "int8").glob("*.onnx"))
+
+
+def test_int8_segmenter_labels_like_fp32_and_quantizes_once(tiny, images, tmp_path, monkeypatch):
+    from refineseg.inference import Segmenter
+
+    monkeypatch.setenv("REFINESEG_HOME", str(tmp_path))
+    calibration = sorted(images.iterdir())
+    int8 = Segmenter(tiny, precision="int8", calibration=calibration)
+    assert int8.precision == "int8" and isinstance(int8.model, OnnxRuntimeModel)
+    assert int8.class_names == ["sky", "road", "car"]
+    (cached,) = _cached(tmp_path)
+    image = np.random.default_rng(5).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    exact, approx = Segmenter(tiny)(image), int8(image)
+    assert approx.shape == exact.shape == (48, 64)
+    assert (approx == exact).mean() > 0.9  # int8 moves some pixels, not most
+
+    stamp = cached.stat().st_mtime_ns
+    again = Segmenter(tiny, precision="int8", calibration=calibration)  # same model and images: the cached file
+    assert _cached(tmp_path) == [cached] and cached.stat().st_mtime_ns == stamp
+    assert np.array_equal(again(image), approx)
+    Segmenter(tiny, precision="int8", calibration=calibration[:1])  # another calibration set: another file
+    assert len(_cached(tmp_path)) == 2
+
+
+def test_a_damaged_int8_cache_entry_is_made_again(tiny, images, tmp_path, monkeypatch):
+    from refineseg.inference.quantize import int8_model
+
+    monkeypatch.setenv("REFINESEG_HOME", str(tmp_path))
+    calibration = sorted(images.iterdir())[:1]
+    int8_model(tiny, calibration)
+    (cached,) = _cached(tmp_path)
+    cached.write_bytes(b"not onnx")
+    model = int8_model(tiny, calibration)
+    assert model.path == cached and cached.stat().st_size > 1000
+
+
+def test_int8_mistakes_are_clear_errors(tiny, images):
+    from refineseg.inference import Segmenter, optimize_for_inference
+    from refineseg.inference.precision import resolve_precision
+
+    with pytest.raises(ValueError, match="int8 needs calibration images"):
+        Segmenter(tiny, precision="int8")
+    with pytest.raises(ValueError, match="apply to precision int8 only"):
+        Segmenter(tiny, precision="bf16", calibration=sorted(images.iterdir()))
+    with pytest.raises(ValueError, match="runs on the CPU"):
+        resolve_precision("int8", "cuda")
+    with pytest.raises(ValueError, match="int8_model"):
+        optimize_for_inference(tiny, precision="int8")
+
+
+def test_cli_predict_and_evaluate_in_int8(tmp_path, capsys):
+    from .fixtures import make_camvid
+
+    root = make_camvid(tmp_path / "camvid", n=2, size=(24, 32))
+    torch.manual_seed(0)
+    weights = refineseg.save_model(
+        refineseg.get_model("lw_refinenet_resnet18", num_classes=11), tmp_path / "tiny.safetensors"
+    )
+    images = root / "val"
+    out = tmp_path / "out"
+    # no --calibration: predict calibrates on its own inputs, and says so once
+    assert main(["predict", str(images), "--weights", str(weights), "--output", str(out), "--precision", "int8"]) == 0
+    captured = capsys.readouterr()
+    assert "int8: quantizing with ONNX Runtime, calibrated on 2 image(s)" in captured.err
+    assert len(list(out.glob("*.png"))) == 2
+    assert main(["predict", str(images), "--weights", str(weights), "--output", str(out), "--precision", "int8"]) == 0
+    assert "quantizing" not in capsys.readouterr().err  # the second run opens the cached file
+
+    metrics = tmp_path / "m.json"
+    args = ["evaluate", "--weights", str(weights), "--dataset", "camvid", "--root", str(root), "--output", str(metrics)]
+    assert main([*args, "--precision", "int8", "--no-progress"]) == 0  # calibrated on the training split
+    assert '"precision": "int8"' in metrics.read_text()
+    assert "calibrated on 2 image(s)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["evaluate", "--split", "train", "--precision", "int8"], "the split being evaluated; give --calibration"),
+        (["evaluate", "--calibration", "x.png"], "--calibration applies with --precision int8 only"),
+        (["evaluate", "--precision", "int8", "--calibration", "nowhere/*.png"], "nowhere/*.png: no files match"),
+        (["evaluate", "--precision", "int8", "--calibration-images", "0"], "--calibration-images must be at least 1"),
+        (["serve", "--precision", "int8"], "--precision int8 needs --calibration IMAGES"),
+        (["predict", "a.png", "--precision", "int8", "--compile"], "--compile applies to PyTorch models"),
+    ],
+)
+def test_cli_int8_precision_mistakes_are_one_line_errors(tmp_path, capsys, argv, message):
+    from .fixtures import make_camvid
+
+    root = make_camvid(tmp_path / "camvid", n=1)
+    if argv[0] == "evaluate":
+        argv = [*argv, "--dataset", "camvid", "--root", str(root), "--output", str(tmp_path / "m.json")]
+    elif argv[0] == "predict":
+        argv = [*argv, "--output", str(tmp_path / "out")]
+    else:
+        argv = [*argv, "--port", "0"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "m.json").exists()

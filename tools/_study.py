@@ -4,11 +4,58 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 Row = dict[str, Any]
+
+# the shipped recipe, which the CamVid studies change one setting of
+RECIPE = Path(__file__).resolve().parents[1] / "configs" / "camvid_refinenet_efficientnet_lite0.yaml"
+# CamVid's five rare classes (under 2% of the pixels each); the other six are the frequent ones
+RARE = ("Pole", "SignSymbol", "Fence", "Pedestrian", "Bicyclist")
+
+
+def slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name).strip("_")
+
+
+def train_recipe_variant(name: str, changes: dict[str, Any], args: argparse.Namespace) -> Row:
+    """Train the shipped recipe with ``changes`` for ``args.epochs`` into OUTPUT/SLUG, evaluate the
+    best checkpoint on CamVid val (full resolution, single scale) and return its row. A variant
+    that finished before is read back from its ``comparison_result.json`` instead of trained again."""
+    from refineseg.data import get_dataset
+    from refineseg.evaluation import evaluate
+    from refineseg.inference.precision import cpu_features
+    from refineseg.training import TrainConfig, load_recipe, train
+    from refineseg.weights import load_model
+
+    output = args.output / slug(name)
+    result_file = output / "comparison_result.json"
+    if result_file.is_file():
+        return json.loads(result_file.read_text())
+    settings = {**load_recipe(RECIPE), **changes}
+    settings.update(root=str(args.root), epochs=args.epochs, val_every=args.epochs, output=str(output), progress=False)
+    start = time.perf_counter()
+    best = train(TrainConfig(**settings))
+    seconds = time.perf_counter() - start
+    result = evaluate(load_model(best), get_dataset("camvid", args.root, "val"), progress=False)
+    per_class = dict(zip(result.class_names, result.metrics.per_class_iou, strict=True))
+    row = {
+        "variant": name,
+        "changes": changes,
+        "miou": result.metrics.miou,
+        "pixel_accuracy": result.metrics.pixel_accuracy,
+        "rare_miou": sum(per_class[c] for c in RARE) / len(RARE),
+        "frequent_miou": sum(v for c, v in per_class.items() if c not in RARE) / (len(per_class) - len(RARE)),
+        "per_class_iou": per_class,
+        "train_seconds": seconds,
+        "train_images": args.epochs * len(get_dataset("camvid", args.root, "train")),
+        "cpu": cpu_features().describe(),
+    }
+    result_file.write_text(json.dumps(row, indent=1))
+    return row
 
 
 def run_variants(

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _study import run_variants, study_parser
+from _study import run_variants, slug, study_parser
 
 VARIANTS: dict[str, tuple[str, str, dict[str, Any]]] = {
     # name: (group, arch, model options)
@@ -88,8 +88,7 @@ def run_variant(name: str, args: argparse.Namespace, encoder: Path) -> dict[str,
     from refineseg.weights import load_model
 
     group, arch, options = VARIANTS[name]
-    slug = "".join(c if c.isalnum() else "_" for c in name).strip("_")
-    output = args.output / slug
+    output = args.output / slug(name)
     config = TrainConfig(
         **COMMON,  # type: ignore[arg-type]
         root=str(args.root),

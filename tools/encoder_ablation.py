@@ -18,7 +18,7 @@ import json
 import time
 from typing import Any
 
-from _study import run_variants, study_parser
+from _study import run_variants, slug, study_parser
 
 # name: (arch, model options, recipe changes against COMMON)
 VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
@@ -67,10 +67,6 @@ def cpu_name() -> str:
     from refineseg.inference.precision import cpu_features
 
     return cpu_features().name
-
-
-def slug(name: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in name).strip("_")
 
 
 def run_variant(name: str, args: argparse.Namespace) -> dict[str, Any]:

@@ -15,17 +15,9 @@ table is printed and written to OUTPUT/loss_comparison.md and .json.
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
-from pathlib import Path
 from typing import Any
 
-from _study import run_variants, study_parser
-from encoder_ablation import cpu_name, slug
-
-RECIPE = Path(__file__).resolve().parents[1] / "configs" / "camvid_refinenet_efficientnet_lite0.yaml"
-RARE = ("Pole", "SignSymbol", "Fence", "Pedestrian", "Bicyclist")
+from _study import run_variants, study_parser, train_recipe_variant
 
 # name: recipe changes against the shipped recipe (which is CE with sqrt median-frequency weights)
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -37,38 +29,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "ce + dice": {"loss": "ce+dice"},
     "ce + lovasz": {"loss": "ce+lovasz"},
 }
-
-
-def run_variant(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    from refineseg.data import get_dataset
-    from refineseg.evaluation import evaluate
-    from refineseg.training import TrainConfig, load_recipe, train
-    from refineseg.weights import load_model
-
-    output = args.output / slug(name)
-    result_file = output / "comparison_result.json"
-    if result_file.is_file():
-        return json.loads(result_file.read_text())
-    settings = {**load_recipe(RECIPE), **VARIANTS[name]}
-    settings.update(root=str(args.root), epochs=args.epochs, val_every=args.epochs, output=str(output), progress=False)
-    start = time.perf_counter()
-    best = train(TrainConfig(**settings))
-    seconds = time.perf_counter() - start
-    result = evaluate(load_model(best), get_dataset("camvid", args.root, "val"), progress=False)
-    per_class = dict(zip(result.class_names, result.metrics.per_class_iou, strict=True))
-    row = {
-        "variant": name,
-        "changes": VARIANTS[name],
-        "miou": result.metrics.miou,
-        "pixel_accuracy": result.metrics.pixel_accuracy,
-        "rare_miou": sum(per_class[c] for c in RARE) / len(RARE),
-        "frequent_miou": sum(v for c, v in per_class.items() if c not in RARE) / (len(per_class) - len(RARE)),
-        "per_class_iou": per_class,
-        "train_seconds": seconds,
-        "cpu": cpu_name(),
-    }
-    result_file.write_text(json.dumps(row, indent=1))
-    return row
 
 
 def table(rows: list[dict[str, Any]], epochs: int) -> str:
@@ -97,7 +57,7 @@ def main() -> int:
     args.output.mkdir(parents=True, exist_ok=True)
     run_variants(
         args.only or VARIANTS,
-        lambda name: run_variant(name, args),
+        lambda name: train_recipe_variant(name, VARIANTS[name], args),
         lambda rows: table(rows, args.epochs),
         args.output,
         "loss_comparison",

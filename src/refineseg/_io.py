@@ -1,4 +1,4 @@
-"""Atomic file writes: a reader (or a crash) never sees a half-written output file."""
+"""Files: atomic writes (a reader, or a crash, never sees a half-written output file) and the cache."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "cache_dir"]
 
 
 def _current_umask() -> int:
@@ -38,3 +38,9 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def cache_dir(kind: str) -> Path:
+    """``$REFINESEG_HOME/KIND`` (default ``~/.cache/refineseg/KIND``): files refineseg can make again."""
+    root = os.environ.get("REFINESEG_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "refineseg")
+    return Path(root) / kind

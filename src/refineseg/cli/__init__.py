@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -54,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # the library's one-time notes (int8 quantizing, ...) on stderr, named after the command
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"refineseg {args.command}: %(message)s"))
+    log = logging.getLogger("refineseg")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
     try:
         return int(args.run(args) or 0)
     # expected failures: one line, no traceback (FloatingPointError: a training run that diverged)
@@ -62,3 +69,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        log.removeHandler(handler)

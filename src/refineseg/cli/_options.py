@@ -3,18 +3,73 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
-__all__ = ["add_precision"]
+__all__ = ["add_calibration", "add_precision", "calibration_images"]
 
 
-def add_precision(parser: argparse.ArgumentParser) -> None:
+def add_precision(parser: argparse.ArgumentParser, *, calibration_default: str) -> None:
+    """``--precision`` and the int8 calibration options; ``calibration_default`` says, in the
+    help, which images calibrate int8 when ``--calibration`` is not given."""
     from ..inference.precision import PRECISIONS
 
     parser.add_argument(
         "--precision",
         choices=PRECISIONS,
         default="fp32",
-        help="number format of the PyTorch model: fp32 (default, exact), bf16 (weights converted once; "
-        "about 2x faster on CPUs with AVX512-BF16 or AMX, slower elsewhere), or auto (bf16 where the CPU "
-        "has native bf16, else fp32; `refineseg models --hardware` says which)",
+        help="number format of the model: fp32 (default, exact); bf16 (weights converted once; about 2-3x "
+        "faster on CPUs with AVX512-BF16 or AMX, slower elsewhere); int8 (quantized with ONNX Runtime, "
+        "calibrated on a few images, cached after the first run; fastest on CPUs with VNNI; needs "
+        "refineseg[onnx]); auto (bf16 where the CPU has native bf16, else fp32; `refineseg models "
+        "--hardware` says which). docs/BENCHMARKS.md has what each costs in mIoU",
     )
+    add_calibration(parser, default=calibration_default, flag="--precision int8")
+
+
+def add_calibration(parser: argparse.ArgumentParser, *, default: str, flag: str) -> None:
+    """``--calibration`` (images, folders, globs) and ``--calibration-images N`` for int8."""
+    from ..inference.quantize import DEFAULT_CALIBRATION_IMAGES
+
+    parser.add_argument(
+        "--calibration",
+        nargs="+",
+        metavar="INPUT",
+        help=f"with {flag}: images, folders or glob patterns whose activations set the int8 ranges; "
+        f"images like those the model will see, never the ones it is evaluated on ({default})",
+    )
+    parser.add_argument(
+        "--calibration-images",
+        type=int,
+        default=DEFAULT_CALIBRATION_IMAGES,
+        metavar="N",
+        help=f"calibrate on at most N images, spread evenly over those found (default {DEFAULT_CALIBRATION_IMAGES})",
+    )
+
+
+def calibration_images(
+    args: argparse.Namespace, *, wanted: bool, flag: str, fallback: Callable[[], Sequence[Path]] | None = None
+) -> list[Path] | None:
+    """The calibration images ``args`` name (or ``fallback()``'s), at most ``--calibration-images``
+    of them; ``None`` when int8 is not ``wanted``. Errors name the option and what was expected."""
+    from ..inference.predict import collect_inputs
+    from ..inference.quantize import spread
+
+    if args.calibration_images < 1:
+        raise ValueError(f"--calibration-images must be at least 1, got {args.calibration_images}")
+    if not wanted:
+        if args.calibration:
+            raise ValueError(f"--calibration applies with {flag} only")
+        return None
+    if args.calibration:
+        items, errors = collect_inputs(args.calibration)
+        if errors:
+            raise ValueError(f"--calibration: {errors[0]}")
+        found: Sequence[Path] = [item.path for item in items if not item.is_video]
+        if not found:
+            raise ValueError(f"--calibration {' '.join(args.calibration)}: no images found")
+    elif fallback is not None:
+        found = fallback()
+    else:
+        raise ValueError(f"{flag} needs --calibration IMAGES (a few dozen like those the model will see)")
+    return spread(found, args.calibration_images)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._options import add_precision
+from ._options import add_precision, calibration_images
 
 HELP = "evaluate a model on a dataset split (mIoU, per-class IoU, accuracies, fwIoU)"
 
@@ -22,6 +22,8 @@ examples:
   refineseg evaluate --dataset camvid --root DATA --split val --output m.json
   refineseg evaluate --weights runs/camvid/best.safetensors --dataset camvid --root DATA --split val --output m.json
   refineseg evaluate --weights camvid_int8.onnx --dataset camvid --root DATA --split val --output m_int8.json
+  refineseg evaluate --dataset camvid --root DATA --split val --output m_bf16.json --precision bf16
+  refineseg evaluate --dataset camvid --root DATA --split val --output m_int8.json --precision int8
 """
 
 
@@ -52,7 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_false",
         help="run the model as built instead of optimize_for_inference (same predictions, slower)",
     )
-    add_precision(p)
+    add_precision(p, calibration_default="default: the dataset's training split")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.set_defaults(run=run)
 
@@ -75,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         model = load_model(args.weights)
     dataset = get_dataset(args.dataset, args.root, args.split)
+    calibration = calibration_images(
+        args, wanted=args.precision == "int8", flag="--precision int8", fallback=lambda: _training_images(args)
+    )
     result = evaluate(
         model,
         dataset,
@@ -85,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         progress=args.progress,
         optimize=args.optimize,
         precision=args.precision,
+        calibration=calibration,
     )
     print(format_table(result))
     empty = result.empty_classes
@@ -100,3 +106,21 @@ def run(args: argparse.Namespace) -> int:
         save_confusion_png(result, args.confusion)
         print(f"wrote {args.confusion}")
     return 0
+
+
+def _training_images(args: argparse.Namespace) -> list[Path]:
+    """The model's own calibration set: the training split of the dataset it is evaluated on."""
+    from ..data import get_dataset
+
+    if args.split == "train":
+        raise ValueError(
+            f"--precision int8 would calibrate on --split {args.split}, the split being evaluated; "
+            "give --calibration IMAGES from another split"
+        )
+    try:
+        train = get_dataset(args.dataset, args.root, "train")
+    except (OSError, ValueError) as exc:
+        raise ValueError(
+            f"--precision int8 calibrates on the training split, which is not usable ({exc}); give --calibration IMAGES"
+        ) from None
+    return [image for image, _ in train.pairs]

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from ..models import SegmentationModel
+from ._options import add_calibration, calibration_images
 
 HELP = "export a model to ONNX or TorchScript (dynamic batch/height/width), checked against PyTorch"
 
@@ -37,6 +35,8 @@ examples:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ..inference.quantize import CALIBRATION_METHODS
+
     p = sub.add_parser(
         "export", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -76,22 +76,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="quantize to int8 with ONNX Runtime (ONNX only; needs --calibration): about 3x smaller, faster on "
         "CPUs with VNNI, slightly different outputs (see docs/BENCHMARKS.md)",
     )
-    p.add_argument(
-        "--calibration",
-        nargs="+",
-        metavar="INPUT",
-        help="images, folders or glob patterns whose activations set the int8 ranges (training images)",
-    )
-    p.add_argument(
-        "--calibration-images",
-        type=int,
-        default=32,
-        metavar="N",
-        help="use at most N calibration images, spread evenly over those found (default 32)",
-    )
+    add_calibration(p, default="training images", flag="--int8")
     p.add_argument(
         "--calibration-method",
-        choices=("percentile", "minmax", "entropy"),
+        choices=CALIBRATION_METHODS,
         default="percentile",
         help="how activation ranges follow from calibration (default percentile)",
     )
@@ -114,67 +102,32 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--size must be two positive integers, got {' '.join(map(str, args.size))}")
     if not args.tolerance > 0:
         raise ValueError(f"--tolerance must be positive, got {args.tolerance}")
-    calibration = _calibration_images(args) if args.int8 else []
     if args.int8 and fmt != "onnx":
         raise ValueError("--int8 applies to ONNX export only")
-    if args.calibration and not args.int8:
-        raise ValueError("--calibration applies with --int8 only")
+    calibration = calibration_images(args, wanted=args.int8, flag="--int8")
     weights = read_weights(args.weights)
     if output.resolve() == Path(weights.source).resolve():
         raise ValueError(f"--output {output} is the weights file itself; choose another name")
     model = get_model(weights.arch, weights=weights).eval()
     size = (args.size[0], args.size[1])
-    if args.int8:
-        return _export_int8(model, output, calibration, size, args)
+    if calibration is not None:
+        from ..inference.quantize import quantize_model
+
+        int8 = quantize_model(
+            model,
+            output,
+            calibration,
+            example_size=size,
+            method=args.calibration_method,
+            opset=args.opset,
+            tolerance=args.tolerance,
+        )
+        print(int8.export.summary().replace(str(int8.export.path), "the fp32 model"))
+        print(int8.summary())
+        return 0
     if fmt == "onnx":
         report = export_onnx(model, output, example_size=size, opset=args.opset, tolerance=args.tolerance)
     else:
         report = export_torchscript(model, output, example_size=size, tolerance=args.tolerance)
     print(report.summary())
-    return 0
-
-
-def _calibration_images(args: argparse.Namespace) -> list[Path]:
-    from ..inference.predict import collect_inputs
-
-    if not args.calibration:
-        raise ValueError("--int8 needs --calibration images (a few dozen training images)")
-    if args.calibration_images < 1:
-        raise ValueError(f"--calibration-images must be at least 1, got {args.calibration_images}")
-    items, errors = collect_inputs(args.calibration)
-    if errors:
-        raise ValueError(errors[0])
-    images = [item.path for item in items if not item.is_video]
-    if not images:
-        raise ValueError(f"--calibration {' '.join(args.calibration)}: no images found")
-    step = max(1, len(images) // args.calibration_images)
-    return images[::step][: args.calibration_images]
-
-
-def _export_int8(
-    model: SegmentationModel, output: Path, calibration: list[Path], size: tuple[int, int], args: argparse.Namespace
-) -> int:
-    """Export fp32 ONNX (checked against PyTorch), quantize it, and report how often the classes still agree."""
-    import tempfile
-
-    import torch
-
-    from ..inference.export import export_onnx
-    from ..inference.quantize import quantize_onnx
-    from ..inference.runtime import OnnxRuntimeModel
-
-    with tempfile.TemporaryDirectory() as tmp:
-        fp32_file = Path(tmp) / "fp32.onnx"
-        report = export_onnx(model, fp32_file, example_size=size, opset=args.opset, tolerance=args.tolerance)
-        print(report.summary().replace(str(fp32_file), "the fp32 model"))
-        quantize_onnx(fp32_file, output, calibration, method=args.calibration_method)
-        fp32, int8 = OnnxRuntimeModel(fp32_file), OnnxRuntimeModel(output)
-        x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0))
-        agree = (fp32(x).argmax(1) == int8(x).argmax(1)).float().mean().item()
-        fp32_bytes = fp32_file.stat().st_size
-    print(
-        f"wrote {output} (int8, {output.stat().st_size / 1e6:.1f} MB from {fp32_bytes / 1e6:.1f} MB, "
-        f"calibrated on {len(calibration)} image(s)); the class agrees with fp32 on "
-        f"{100 * agree:.2f}% of pixels of a random {size[0]}x{size[1]} input"
-    )
     return 0

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._options import add_precision
+from ._options import add_precision, calibration_images
 
 HELP = "segment images, folders, globs and videos (the shipped CamVid model unless --weights)"
 
@@ -26,12 +26,15 @@ the exit status is 1 if any input failed. Inputs are never overwritten.
 Without --weights the CamVid model that ships with refineseg is used (11 street-scene classes,
 no network needed). The model runs through refineseg.optimize_for_inference (batch norm folded,
 channels-last, faster pooling: the same outputs several times faster on a CPU) unless --no-optimize.
+--precision bf16 or int8 trade a little accuracy for speed (docs/BENCHMARKS.md): int8 calibrates
+on --calibration images, or on up to --calibration-images of the inputs, once per model and set.
 
 examples:
   refineseg predict street.jpg --output out/
   refineseg predict photos/ 'more/*.png' clip.mp4 --output out/ --batch-size 8
   refineseg predict big_aerial.tif --weights runs/mine/best.safetensors --tile-size 768 --output out/
   refineseg predict photos/ --weights camvid.onnx --backend onnxruntime --output out/
+  refineseg predict photos/ --precision int8 --calibration DATA/camvid/train --output out/
 """
 
 
@@ -80,7 +83,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also torch.compile the model: pays for many images of one size (compiling takes tens of seconds)",
     )
-    add_precision(p)
+    add_precision(p, calibration_default="default: the inputs themselves")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -101,8 +104,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--tile-size must be at least 32, got {args.tile_size}")
     if args.backend == "onnxruntime" and args.compile:
         raise ValueError("--compile applies to the pytorch backend only")
-    if args.backend == "onnxruntime" and args.precision != "fp32":
-        raise ValueError("--precision applies to the pytorch backend only (int8 ONNX files: refineseg export --int8)")
+    if args.backend == "onnxruntime" and args.precision not in ("fp32", "int8"):
+        raise ValueError(f"--precision {args.precision} applies to the pytorch backend only")
+    if args.precision == "int8" and args.compile:
+        raise ValueError("--compile applies to PyTorch models; --precision int8 runs with ONNX Runtime")
+    calibration = calibration_images(
+        args, wanted=args.precision == "int8", flag="--precision int8", fallback=lambda: _input_images(args.inputs)
+    )
     segmenter = Segmenter.from_pretrained(
         args.weights,
         device=args.device,
@@ -114,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         optimize=args.optimize,
         compile=args.compile,
         precision=args.precision,
+        calibration=calibration,
     )
 
     from tqdm.auto import tqdm
@@ -139,3 +148,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(report.errors)} input(s) failed (see the errors above)", file=sys.stderr)
         return 1
     return 0
+
+
+def _input_images(inputs: list[str]) -> list[Path]:
+    """The images among the inputs (int8's calibration set when --calibration is not given)."""
+    from ..inference.predict import collect_inputs
+
+    images = [item.path for item in collect_inputs(inputs)[0] if not item.is_video]
+    if not images:
+        raise ValueError("--precision int8: the inputs hold no images to calibrate on; give --calibration IMAGES")
+    return images

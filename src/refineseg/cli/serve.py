@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._options import add_precision
+from ._options import add_precision, calibration_images
 
 HELP = "a local web page (and JSON/PNG API) that segments uploaded images"
 
@@ -73,7 +73,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help=f"largest image accepted, width x height (default {DEFAULT_MAX_PIXELS:,})",
     )
-    add_precision(p)
+    add_precision(p, calibration_default="required with int8")
     p.add_argument("--quiet", "-q", action="store_true", help="do not log one line per request")
     p.set_defaults(run=run)
 
@@ -94,11 +94,12 @@ def run(args: argparse.Namespace) -> int:
     from ..inference import Segmenter
     from ..serve.app import check_can_listen, make_server, serve
 
+    calibration = calibration_images(args, wanted=args.precision == "int8", flag="--precision int8")
     check_can_listen(args.host, args.port)
 
     print(f"loading {args.weights} on {args.device} ...", flush=True)
     segmenter = Segmenter.from_pretrained(
-        args.weights, device=args.device, max_pixels=args.max_pixels, precision=args.precision
+        args.weights, device=args.device, max_pixels=args.max_pixels, precision=args.precision, calibration=calibration
     )
     server = make_server(
         segmenter,

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from .._io import atomic_write
 from ..data import SegmentationDataset
+from ..inference.images import ImageLike
 from ..models import InferenceModel, SegmentationModel
 from .inference import predict_probabilities
 from .metrics import SegmentationMetrics, confusion_matrix_metric, metrics_from_confusion
@@ -50,6 +51,7 @@ def evaluate(
     progress: bool = True,
     optimize: bool = True,
     precision: str = "fp32",
+    calibration: Sequence[ImageLike] | None = None,
 ) -> EvaluationResult:
     """Run ``model`` on every image of ``dataset`` at full resolution and accumulate a confusion matrix.
 
@@ -57,7 +59,9 @@ def evaluate(
     runs through :func:`~refineseg.optimize_for_inference` unless ``optimize`` is false (the
     same predictions, faster); any other :class:`~refineseg.models.InferenceModel` (an ONNX
     Runtime session) runs as it is. ``precision`` ``"bf16"`` (or ``"auto"``) runs a PyTorch
-    model in bf16 (see :mod:`refineseg.inference.precision`).
+    model in bf16 (see :mod:`refineseg.inference.precision`); ``"int8"`` quantizes it with
+    ONNX Runtime, calibrated on the ``calibration`` images (take them from the training
+    split, never from the split being evaluated).
     """
     if model.num_classes != dataset.num_classes:
         raise ValueError(f"the model predicts {model.num_classes} classes, {dataset.name} has {dataset.num_classes}")
@@ -67,7 +71,15 @@ def evaluate(
     from ..inference.precision import resolve_precision
 
     resolved = resolve_precision(precision, device)
-    if isinstance(model, SegmentationModel):
+    if calibration is not None and resolved != "int8":
+        raise ValueError(f"calibration images apply to precision int8 only, not {resolved}")
+    if isinstance(model, SegmentationModel) and resolved == "int8":
+        if calibration is None:
+            raise ValueError("precision int8 needs calibration images (from the training split)")
+        from ..inference.quantize import int8_model
+
+        model = int8_model(model.eval(), calibration)
+    elif isinstance(model, SegmentationModel):
         model = model.to(device).eval()
         if optimize or resolved != "fp32":
             from ..inference.optimize import optimize_for_inference

@@ -171,8 +171,17 @@ def optimize_for_inference(
     it in ``torch.compile`` with weight freezing. The result has no gradients and stays in
     eval mode. With ``check_size`` set, both models run on one random image of that size and
     an :class:`OptimizationError` is raised if the logits differ by more than ``tolerance``
-    times the largest logit (default: 1e-3 in fp32, 5e-2 in bf16).
+    times the largest logit (default: 1e-3 in fp32, 5e-2 in bf16). int8 is not a rearranged
+    PyTorch model but an ONNX Runtime one built from calibration images:
+    :func:`refineseg.inference.quantize.int8_model`, or ``Segmenter(precision="int8", calibration=...)``.
     """
+    device = next(model.parameters()).device
+    resolved = resolve_precision(precision, device)
+    if resolved == "int8":
+        raise ValueError(
+            "precision int8 needs calibration images and runs with ONNX Runtime: use "
+            "refineseg.inference.quantize.int8_model(model, images) or Segmenter(..., precision='int8', calibration=images)"
+        )
     optimized = copy.deepcopy(model).eval()
     for p in optimized.parameters():
         p.requires_grad_(False)
@@ -181,8 +190,7 @@ def optimize_for_inference(
     _inplace_activations(optimized)
     if channels_last:
         optimized = optimized.to(memory_format=torch.channels_last)
-    device = next(model.parameters()).device
-    bf16 = resolve_precision(precision, device) == "bf16"
+    bf16 = resolved == "bf16"
     if bf16:
         convert_to_bf16(optimized)
     if check_size is not None:

@@ -3,7 +3,8 @@
 fp32 is exact and the default. bf16 keeps fp32's range with 8 bits of mantissa; on CPUs with
 native bf16 matrix instructions (AVX512-BF16, AMX) oneDNN runs its convolutions several
 times faster than fp32, elsewhere it is emulated and slower. ``auto`` therefore picks bf16
-only where the CPU has them. A bf16 model here is converted once (weights in bf16, no
+only where the CPU has them. int8 (:mod:`refineseg.inference.quantize`) needs calibration
+images and runs with ONNX Runtime, fast on CPUs with VNNI; ``auto`` never picks it. A bf16 model here is converted once (weights in bf16, no
 per-call casting as under autocast) and takes and returns fp32 tensors, so softmax and
 arg-max see fp32 inputs.
 """
@@ -29,7 +30,7 @@ __all__ = [
     "resolve_precision",
 ]
 
-Precision = Literal["fp32", "bf16", "auto"]
+Precision = Literal["fp32", "bf16", "int8", "auto"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 # /proc/cpuinfo flag -> the name users know it by
@@ -83,14 +84,16 @@ def parse_cpuinfo(text: str, *, default_name: str = "unknown CPU") -> CpuFeature
     return CpuFeatures(name, tuple(label for flag, label in _ISA_FLAGS.items() if flag in flags))
 
 
-def resolve_precision(precision: str, device: str | torch.device = "cpu") -> Literal["fp32", "bf16"]:
-    """``fp32`` or ``bf16`` for ``precision``; ``auto`` is bf16 on CPUs with native bf16, else fp32."""
+def resolve_precision(precision: str, device: str | torch.device = "cpu") -> Literal["fp32", "bf16", "int8"]:
+    """The precision to run: ``auto`` is bf16 on CPUs with native bf16, else fp32; int8 is CPU only."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision == "auto":
         native = torch.device(device).type == "cpu" and cpu_features().native_bf16
         return "bf16" if native else "fp32"
-    return "bf16" if precision == "bf16" else "fp32"
+    if precision == "int8" and torch.device(device).type != "cpu":
+        raise ValueError(f"precision int8 runs on the CPU (ONNX Runtime), not on {device}")
+    return "fp32" if precision == "fp32" else "bf16" if precision == "bf16" else "int8"
 
 
 def _inputs_to_bf16(module: nn.Module, args: tuple[Tensor, ...]) -> tuple[Tensor, ...]:

@@ -1,5 +1,12 @@
 """int8 models for the CPU: ONNX Runtime static quantization of an exported ``.onnx`` file.
 
+:func:`quantize_model` exports a model (checked against PyTorch) and quantizes it to a file;
+:func:`int8_model` does the same once per model and calibration set, keeps the result in the
+cache (``$REFINESEG_HOME/int8``) and returns it ready to run: that is ``precision="int8"``.
+ONNX Runtime rather than PyTorch's own x86 quantization (PT2E), because PT2E's int8 kernels
+need ``torch.compile`` (a C++ compiler and minutes per input size) and, in PyTorch 2.10 and
+later, the separate ``torchao`` package; ``benchmarks/precision.py --pt2e`` measures both.
+
 Weights are quantized per output channel (int8), activations per tensor (uint8) with ranges
 measured on calibration images, in the QDQ format that ONNX Runtime runs with its int8
 kernels (VNNI on CPUs that have it). Calibration images should look like the images the
@@ -11,21 +18,165 @@ speed and the mIoU it costs.
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import math
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import numpy as np
+import torch
 
-from .._io import atomic_write
-from .export import METADATA_KEY, ONNX_INSTALL_HINT, read_export_metadata
+from .. import __version__
+from .._io import atomic_write, cache_dir
+from .export import METADATA_KEY, ONNX_INSTALL_HINT, ExportReport, export_metadata, export_onnx, read_export_metadata
 from .images import ImageLike, load_image
 
-__all__ = ["CalibrationMethod", "quantize_onnx"]
+if TYPE_CHECKING:
+    from ..models import SegmentationModel
+    from .runtime import OnnxRuntimeModel
+
+__all__ = [
+    "CALIBRATION_METHODS",
+    "DEFAULT_CALIBRATION_IMAGES",
+    "CalibrationMethod",
+    "Int8Report",
+    "int8_model",
+    "quantize_model",
+    "quantize_onnx",
+    "spread",
+]
 
 CalibrationMethod = Literal["minmax", "percentile", "entropy"]
+CALIBRATION_METHODS: tuple[CalibrationMethod, ...] = ("percentile", "minmax", "entropy")
+# a few dozen images set the activation ranges as well as hundreds do (docs/BENCHMARKS.md)
+DEFAULT_CALIBRATION_IMAGES = 32
+
+_log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+def spread(items: Sequence[_T], count: int) -> list[_T]:
+    """At most ``count`` of ``items``, evenly spaced, so a sorted folder's calibration set spans it."""
+    if count < 1:
+        raise ValueError(f"the number of calibration images must be at least 1, got {count}")
+    step = max(1, len(items) // count)
+    return list(items[::step][:count])
+
+
+@dataclass(frozen=True)
+class Int8Report:
+    """An int8 file written by :func:`quantize_model`, and how far it moved from fp32."""
+
+    path: Path
+    export: ExportReport  # the fp32 ONNX model's check against PyTorch
+    calibration_images: int
+    argmax_agreement: float  # int8 against fp32 ONNX, on a random input at the export's example size
+    fp32_bytes: int
+    int8_bytes: int
+
+    def summary(self) -> str:
+        h, w = self.export.sizes[0] if self.export.sizes else (0, 0)
+        percent = math.floor(self.argmax_agreement * 1e4) / 1e2
+        return (
+            f"wrote {self.path} (int8, {self.int8_bytes / 1e6:.1f} MB from {self.fp32_bytes / 1e6:.1f} MB, "
+            f"calibrated on {self.calibration_images} image(s)); the class agrees with fp32 on "
+            f"{percent:.2f}% of pixels of a random {h}x{w} input"
+        )
+
+
+def quantize_model(
+    model: SegmentationModel,
+    output: str | os.PathLike[str],
+    calibration_images: Iterable[ImageLike],
+    *,
+    example_size: Sequence[int] = (512, 512),
+    method: CalibrationMethod = "percentile",
+    opset: int | None = None,
+    tolerance: float = 1e-3,
+) -> Int8Report:
+    """Export ``model`` to ONNX (checked against PyTorch as :func:`export_onnx` does), quantize it
+    with :func:`quantize_onnx` into ``output``, and measure how often int8 keeps fp32's class."""
+    from .runtime import OnnxRuntimeModel
+
+    images = list(calibration_images)  # read before the export, which takes a while, so bad input fails fast
+    if not images:
+        raise ValueError("no calibration images: give at least one image")
+    output = Path(output)
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32_file = Path(tmp) / "fp32.onnx"
+        report = export_onnx(model, fp32_file, example_size=example_size, opset=opset, tolerance=tolerance)
+        quantize_onnx(fp32_file, output, images, method=method)
+        fp32, int8 = OnnxRuntimeModel(fp32_file), OnnxRuntimeModel(output)
+        size = report.sizes[0] if report.sizes else tuple(example_size)
+        x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0))
+        agreement = (fp32(x).argmax(1) == int8(x).argmax(1)).float().mean().item()
+        fp32_bytes = fp32_file.stat().st_size
+    return Int8Report(output, report, len(images), agreement, fp32_bytes, output.stat().st_size)
+
+
+def int8_model(
+    model: SegmentationModel,
+    calibration_images: Iterable[ImageLike],
+    *,
+    method: CalibrationMethod = "percentile",
+    max_side: int | None = 512,
+    threads: int | None = None,
+) -> OnnxRuntimeModel:
+    """``model`` quantized to int8 and opened with ONNX Runtime: what ``precision="int8"`` runs.
+
+    The first call for a given model (its weights and meta) and calibration set (the images'
+    pixels after downscaling to ``max_side``) exports and quantizes it, which takes seconds to
+    minutes, and keeps the file in ``$REFINESEG_HOME/int8`` (default ``~/.cache/refineseg``);
+    later calls open that file. The result runs on the CPU, takes and returns fp32 tensors like
+    the model, and carries its meta.
+    """
+    from .runtime import OnnxRuntimeModel
+
+    try:
+        import onnxruntime  # noqa: F401  (checked first: the fingerprint below reads its version)
+    except ImportError:
+        raise ImportError(f"precision int8 runs with ONNX Runtime: {ONNX_INSTALL_HINT}") from None
+    if method not in CALIBRATION_METHODS:
+        raise ValueError(f"method must be one of {', '.join(CALIBRATION_METHODS)}, got {method!r}")
+    arrays = [_downscale(load_image(image), max_side) for image in calibration_images]
+    if not arrays:
+        raise ValueError("precision int8 needs calibration images: give at least one image")
+    key = _fingerprint(model, arrays, method)
+    path = cache_dir("int8") / f"{getattr(model, 'arch', None) or 'model'}-{key[:24]}.onnx"
+    if path.is_file():
+        try:
+            return OnnxRuntimeModel(path, threads=threads)
+        except ValueError:  # a damaged cache entry is made again rather than trusted
+            _log.info("int8: %s is unreadable; quantizing again", path)
+    _log.info(
+        "int8: quantizing with ONNX Runtime, calibrated on %d image(s); kept in %s for later runs",
+        len(arrays),
+        path.parent,
+    )
+    report = quantize_model(model, path, arrays, method=method)
+    _log.info("int8: %s", report.summary())
+    return OnnxRuntimeModel(path, threads=threads)
+
+
+def _fingerprint(model: SegmentationModel, arrays: Sequence[np.ndarray], method: str) -> str:
+    """What decides the int8 file: the weights, the meta, the calibration pixels and the tools' versions."""
+    import onnxruntime
+
+    digest = hashlib.sha256()
+    for text in (export_metadata(model), method, __version__, torch.__version__, onnxruntime.__version__):
+        digest.update(text.encode() + b"\0")
+    for name, tensor in model.state_dict().items():
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+    for array in arrays:
+        digest.update(f"{array.shape}".encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
 
 
 def quantize_onnx(
@@ -40,7 +191,7 @@ def quantize_onnx(
 
     ``calibration_images`` (paths, PIL images or arrays) are normalised with the model's own
     mean and std; images with a side above ``max_side`` are downscaled first, which keeps
-    calibration fast. ``method`` picks how activation ranges are set from what calibration
+    calibration fast, and the others are then scaled and centre-cropped to the first one's size. ``method`` picks how activation ranges are set from what calibration
     saw: ``"percentile"`` (99.999th percentile, robust to rare outliers), ``"minmax"`` or
     ``"entropy"``.
     """
@@ -68,9 +219,13 @@ def quantize_onnx(
     std = np.asarray(exported.meta.std, dtype=np.float32).reshape(1, 3, 1, 1)
     input_name = model.graph.input[0].name
 
+    # one size for all: ONNX Runtime's histogram calibration stacks what each image produced
+    arrays = [_downscale(load_image(image), max_side) for image in images]
+    height, width = arrays[0].shape[:2]
+
     def batches() -> Iterator[dict[str, np.ndarray]]:
-        for image in images:
-            rgb = _downscale(load_image(image), max_side)
+        for array in arrays:
+            rgb = _fit(array, height, width)
             x = rgb.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
             yield {input_name: (x - mean) / std}
 
@@ -113,3 +268,13 @@ def _downscale(rgb: np.ndarray, max_side: int | None) -> np.ndarray:
     scale = max_side / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+
+
+def _fit(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``rgb`` scaled to cover ``height`` x ``width`` and centre-cropped to it (aspect ratio kept)."""
+    if rgb.shape[:2] == (height, width):
+        return rgb
+    from PIL import Image, ImageOps
+
+    fitted = ImageOps.fit(Image.fromarray(rgb), (width, height), Image.Resampling.BILINEAR)
+    return np.asarray(fitted)

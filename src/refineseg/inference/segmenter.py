@@ -57,18 +57,30 @@ class Segmenter:
         optimize: bool = True,
         compile: bool = False,
         precision: str = "fp32",
+        calibration: Sequence[ImageLike] | None = None,
     ) -> None:
         """``optimize`` runs a PyTorch model through :func:`optimize_for_inference` (same
         outputs, several times faster on a CPU); ``compile`` adds ``torch.compile``, which
         pays only for many images of one size; ``precision`` ``"bf16"`` (or ``"auto"``, see
-        :mod:`refineseg.inference.precision`) runs it in bf16, which implies the optimised model."""
+        :mod:`refineseg.inference.precision`) runs it in bf16, which implies the optimised model;
+        ``"int8"`` quantizes it with ONNX Runtime, its activation ranges set by the
+        ``calibration`` images (a few dozen like those it will see; the result is cached, see
+        :func:`~refineseg.inference.quantize.int8_model`)."""
         if not scales or any(s <= 0 for s in scales):
             raise ValueError(f"scales must be positive numbers, got {list(scales)}")
         if tile_size < 32:
             raise ValueError(f"tile_size must be at least 32 pixels, got {tile_size}")
         self.device = torch.device(device)
         self.precision = resolve_precision(precision, self.device)
-        if isinstance(model, SegmentationModel):
+        if calibration is not None and self.precision != "int8":
+            raise ValueError(f"calibration images apply to precision int8 only, not {self.precision}")
+        if isinstance(model, SegmentationModel) and self.precision == "int8":
+            if calibration is None:
+                raise ValueError("precision int8 needs calibration images (a few dozen like those the model will see)")
+            from .quantize import int8_model
+
+            model = int8_model(model.eval(), calibration)
+        elif isinstance(model, SegmentationModel):
             model = model.to(self.device).eval()
             if optimize or compile or self.precision != "fp32":
                 from .optimize import optimize_for_inference
@@ -77,7 +89,10 @@ class Segmenter:
         elif self.device.type != "cpu":
             raise ValueError(f"{type(model).__name__} runs on the CPU only, not {self.device}")
         elif self.precision != "fp32":
-            raise ValueError(f"precision {precision} applies to PyTorch models, not {type(model).__name__}")
+            raise ValueError(
+                f"precision {precision} applies to PyTorch models, not {type(model).__name__}: "
+                "an exported file runs in the precision it was exported in (int8: refineseg export --int8)"
+            )
         self.model = model
         self.scales = tuple(scales)
         self.flip = flip

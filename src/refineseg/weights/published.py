@@ -9,10 +9,10 @@ you already have. An entry that is available downloads once, is converted with
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._io import cache_dir
 from .shipped import SHIPPED_WEIGHTS
 
 __all__ = ["PUBLISHED_WEIGHTS", "PublishedWeights", "list_published_weights", "published_weights_path"]
@@ -128,11 +128,6 @@ def list_published_weights() -> list[PublishedWeights]:
     return list(PUBLISHED_WEIGHTS.values())
 
 
-def _cache_dir() -> Path:
-    root = os.environ.get("REFINESEG_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "refineseg")
-    return Path(root) / "weights"
-
-
 def published_weights_path(name: str) -> Path:
     """Path of the converted ``.safetensors`` file for a published checkpoint, fetching it if needed."""
     try:
@@ -142,7 +137,7 @@ def published_weights_path(name: str) -> Path:
             f"{name!r} is neither a weights file, nor shipped weights ({', '.join(SHIPPED_WEIGHTS)}), "
             f"nor a published checkpoint ({', '.join(PUBLISHED_WEIGHTS)})"
         ) from None
-    cached = _cache_dir() / f"{name}.safetensors"
+    cached = cache_dir("weights") / f"{name}.safetensors"
     if cached.is_file():
         return cached
     if not entry.available:
