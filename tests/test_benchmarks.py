@@ -77,3 +77,24 @@ def test_train_throughput_compares_bf16_with_fp32(tmp_path):
     )
     rows = [line.split() for line in out.splitlines() if line.startswith(("refineseg ", "bf16 "))]
     assert [r[0] for r in rows] == ["refineseg", "bf16"] and rows[0][-1] == "1.00x"
+
+
+def test_precision_benchmark_times_each_precision_and_scores_the_shipped_model(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from .fixtures import make_camvid
+
+    root = make_camvid(tmp_path / "camvid", n=2, size=(48, 64))
+    out = _run(
+        "precision.py",
+        *("--models", "lw_refinenet_mobilenet_v2", "--size", "64", "64", "--warmup", "0", "--repeats", "1"),
+        *("--root", str(root), "--calibration-images", "2", "--json", str(tmp_path / "r.json")),
+    )
+    assert "cpu: " in out and "ISA: " in out and "in bf16 runs at" in out
+    assert "fp32 runs at" in out and "its floor" in out
+    report = json.loads((tmp_path / "r.json").read_text())
+    rows = {row["variant"]: row for row in report["results"]["lw_refinenet_mobilenet_v2"]}
+    assert list(rows) == ["fp32", "bf16", "int8"]
+    assert rows["fp32"]["rel"] < 1e-3 and rows["fp32"]["agree"] > 0.999  # fp32 is exact
+    assert rows["int8"]["rel"] > 0 and 0 < rows["int8"]["agree"] <= 1  # int8 is not
+    assert set(report["camvid_val_miou"]) == {"fp32", "bf16", "int8"}  # the shipped model, per precision
+    assert "points against fp32" in out

@@ -91,3 +91,34 @@ def test_the_command_line_takes_precision_and_refuses_bad_values(tmp_path, capsy
     assert main(["models", "--hardware"]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("cpu: ") and "--precision auto runs " in printed
+
+
+@pytest.mark.parametrize(("native", "expected"), [(True, "bf16"), (False, "fp32")])
+def test_inference_defaults_to_auto_and_says_what_ran(monkeypatch, model, native, expected):
+    isa = ("AVX512-BF16",) if native else ("AVX2",)
+    monkeypatch.setattr(precision_module, "cpu_features", lambda: CpuFeatures("test", isa))
+    assert Segmenter(model).precision == expected
+    assert Segmenter(model, precision="fp32").precision == "fp32"
+    assert Segmenter(model, optimize=False).precision == "fp32"  # as built means as built
+
+
+def test_auto_falls_back_to_fp32_for_a_model_bf16_moves_too_far(monkeypatch, model, caplog):
+    monkeypatch.setattr(precision_module, "cpu_features", lambda: CpuFeatures("test", ("AMX-BF16",)))
+    with caplog.at_level("INFO", logger="refineseg"):
+        fast = optimize_for_inference(model, precision="auto", tolerance=1e-9)  # no bf16 model is that close
+    assert precision_module.precision_of(fast) == "fp32"
+    assert "running fp32" in caplog.text
+    with pytest.raises(ValueError, match="differ by"):
+        optimize_for_inference(model, precision="bf16", tolerance=1e-9)  # asked for bf16 explicitly: an error
+
+
+@pytest.mark.parametrize(("native", "expected"), [(True, "bf16-mixed"), (False, "32-true")])
+def test_training_on_a_cpu_uses_bf16_mixed_where_it_is_native(monkeypatch, native, expected):
+    from refineseg.training import TrainConfig
+    from refineseg.training.run import _precision
+
+    isa = ("AVX512-BF16",) if native else ("AVX2",)
+    monkeypatch.setattr(precision_module, "cpu_features", lambda: CpuFeatures("test", isa))
+    assert _precision(TrainConfig(dataset="camvid", root="x"), "cpu") == expected
+    assert _precision(TrainConfig(dataset="camvid", root="x", precision="auto"), "cpu") == expected
+    assert _precision(TrainConfig(dataset="camvid", root="x", precision="32-true"), "cpu") == "32-true"

@@ -61,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log = logging.getLogger("refineseg")
     log.addHandler(handler)
     log.setLevel(logging.INFO)
+    propagate, log.propagate = log.propagate, False  # not again through a root handler a dependency set up
     try:
         return int(args.run(args) or 0)
     # expected failures: one line, no traceback (FloatingPointError: a training run that diverged)
@@ -71,3 +72,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         log.removeHandler(handler)
+        log.propagate = propagate

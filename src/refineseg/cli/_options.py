@@ -9,7 +9,7 @@ from pathlib import Path
 __all__ = ["add_calibration", "add_precision", "calibration_images"]
 
 
-def add_precision(parser: argparse.ArgumentParser, *, calibration_default: str) -> None:
+def add_precision(parser: argparse.ArgumentParser, *, default: str, calibration_default: str) -> None:
     """``--precision`` and the int8 calibration options; ``calibration_default`` says, in the
     help, which images calibrate int8 when ``--calibration`` is not given."""
     from ..inference.precision import PRECISIONS
@@ -17,12 +17,13 @@ def add_precision(parser: argparse.ArgumentParser, *, calibration_default: str) 
     parser.add_argument(
         "--precision",
         choices=PRECISIONS,
-        default="fp32",
-        help="number format of the model: fp32 (default, exact); bf16 (weights converted once; about 2-3x "
-        "faster on CPUs with AVX512-BF16 or AMX, slower elsewhere); int8 (quantized with ONNX Runtime, "
+        default=default,
+        help=f"number format of the model (default {default}): fp32 (exact); bf16 (weights converted once; "
+        "1.6-2x faster on CPUs with AVX512-BF16 or AMX, slower elsewhere); int8 (quantized with ONNX Runtime, "
         "calibrated on a few images, cached after the first run; fastest on CPUs with VNNI; needs "
-        "refineseg[onnx]); auto (bf16 where the CPU has native bf16, else fp32; `refineseg models "
-        "--hardware` says which). docs/BENCHMARKS.md has what each costs in mIoU",
+        "refineseg[onnx]); auto (bf16 where the CPU has native bf16 and the model's bf16 outputs pass the "
+        "optimisation check, else fp32; `refineseg models --hardware` says which). docs/BENCHMARKS.md has "
+        "what each costs in mIoU",
     )
     add_calibration(parser, default=calibration_default, flag="--precision int8")
 

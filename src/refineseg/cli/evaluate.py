@@ -54,7 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_false",
         help="run the model as built instead of optimize_for_inference (same predictions, slower)",
     )
-    add_precision(p, calibration_default="default: the dataset's training split")
+    add_precision(p, default="fp32", calibration_default="default: the dataset's training split")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.set_defaults(run=run)
 

@@ -73,7 +73,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help=f"largest image accepted, width x height (default {DEFAULT_MAX_PIXELS:,})",
     )
-    add_precision(p, calibration_default="required with int8")
+    add_precision(p, default="auto", calibration_default="required with int8")
     p.add_argument("--quiet", "-q", action="store_true", help="do not log one line per request")
     p.set_defaults(run=run)
 

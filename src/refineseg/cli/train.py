@@ -103,7 +103,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--devices", help="number of devices per node (or 'auto')")
     h.add_argument("--num-nodes", type=int)
     h.add_argument("--strategy", help="Lightning strategy, e.g. ddp (default auto)")
-    h.add_argument("--precision", help="e.g. 32-true, 16-mixed, bf16-mixed (default: mixed on GPU, 32 on CPU)")
+    h.add_argument(
+        "--precision",
+        help="32-true, 16-mixed, bf16-mixed or auto (default auto: mixed on a GPU; on a CPU bf16-mixed where it "
+        "has native bf16, AVX512-BF16 or AMX, else 32-true)",
+    )
     h.add_argument("--no-channels-last", dest="channels_last", action="store_false", default=None)
     h.add_argument("--val-every", type=int, help="validate every N epochs")
     h.add_argument("--limit-train-batches", type=_int_or_float, help="batches (or fraction) per epoch, for quick tries")

@@ -34,6 +34,7 @@ __all__ = [
     "EXPORT_SUFFIXES",
     "METADATA_KEY",
     "ONNX_INSTALL_HINT",
+    "PRECISION_KEY",
     "TORCHSCRIPT_METADATA_FILE",
     "ExportError",
     "ExportFormat",
@@ -51,6 +52,7 @@ __all__ = [
 ExportFormat = Literal["onnx", "torchscript"]
 
 METADATA_KEY = "refineseg"  # ONNX metadata_props key
+PRECISION_KEY = "refineseg.precision"  # ONNX metadata_props key of a quantized file: "int8"
 TORCHSCRIPT_METADATA_FILE = "refineseg.json"  # TorchScript extra file
 EXPORT_FORMAT_VERSION = 1
 ONNX_INSTALL_HINT = "pip install 'refineseg[onnx]'"

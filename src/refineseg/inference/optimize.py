@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import logging
 from collections.abc import Iterator
 from typing import TypeVar, cast
 
@@ -28,6 +29,8 @@ from .precision import convert_to_bf16, resolve_precision
 __all__ = ["OptimizationError", "SeparableMaxPool2d", "fold_batch_norms", "optimize_for_inference"]
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+_log = logging.getLogger(__name__)
 
 FP32_TOLERANCE = 1e-3  # of the largest logit: reordered fp32 arithmetic
 # bf16 keeps 8 mantissa bits (relative steps of 2**-8), compounded over a deep network
@@ -171,7 +174,8 @@ def optimize_for_inference(
     it in ``torch.compile`` with weight freezing. The result has no gradients and stays in
     eval mode. With ``check_size`` set, both models run on one random image of that size and
     an :class:`OptimizationError` is raised if the logits differ by more than ``tolerance``
-    times the largest logit (default: 1e-3 in fp32, 5e-2 in bf16). int8 is not a rearranged
+    times the largest logit (default: 1e-3 in fp32, 5e-2 in bf16); under ``"auto"`` a model
+    whose bf16 outputs fail that check runs in fp32 instead (logged). int8 is not a rearranged
     PyTorch model but an ONNX Runtime one built from calibration images:
     :func:`refineseg.inference.quantize.int8_model`, or ``Segmenter(precision="int8", calibration=...)``.
     """
@@ -182,6 +186,13 @@ def optimize_for_inference(
             "precision int8 needs calibration images and runs with ONNX Runtime: use "
             "refineseg.inference.quantize.int8_model(model, images) or Segmenter(..., precision='int8', calibration=images)"
         )
+    if precision == "auto" and resolved == "bf16" and check_size is not None:
+        options = {"channels_last": channels_last, "compile": compile, "check_size": check_size}
+        try:
+            return optimize_for_inference(model, precision="bf16", tolerance=tolerance, **options)  # type: ignore[arg-type]
+        except OptimizationError as exc:
+            _log.info("precision auto: bf16 moves this model's outputs too far (%s); running fp32", exc)
+            return optimize_for_inference(model, precision="fp32", **options)  # type: ignore[arg-type]
     optimized = copy.deepcopy(model).eval()
     for p in optimized.parameters():
         p.requires_grad_(False)

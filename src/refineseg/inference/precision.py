@@ -27,6 +27,7 @@ __all__ = [
     "convert_to_bf16",
     "cpu_features",
     "parse_cpuinfo",
+    "precision_of",
     "resolve_precision",
 ]
 
@@ -114,3 +115,11 @@ def convert_to_bf16(model: nn.Module) -> nn.Module:
     model.register_forward_pre_hook(_inputs_to_bf16)
     model.register_forward_hook(_output_to_fp32)
     return model
+
+
+def precision_of(model: object) -> Literal["fp32", "bf16", "int8"]:
+    """What a prepared model runs in: a PyTorch model's weights' dtype, an exported model's ``precision``."""
+    if isinstance(model, nn.Module):
+        first = next(model.parameters(), None)
+        return "bf16" if first is not None and first.dtype == torch.bfloat16 else "fp32"
+    return "int8" if getattr(model, "precision", "fp32") == "int8" else "fp32"

@@ -18,7 +18,9 @@ speed and the mIoU it costs.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import logging
 import math
 import os
@@ -33,7 +35,15 @@ import torch
 
 from .. import __version__
 from .._io import atomic_write, cache_dir
-from .export import METADATA_KEY, ONNX_INSTALL_HINT, ExportReport, export_metadata, export_onnx, read_export_metadata
+from .export import (
+    METADATA_KEY,
+    ONNX_INSTALL_HINT,
+    PRECISION_KEY,
+    ExportReport,
+    export_metadata,
+    export_onnx,
+    read_export_metadata,
+)
 from .images import ImageLike, load_image
 
 if TYPE_CHECKING:
@@ -98,9 +108,11 @@ def quantize_model(
     method: CalibrationMethod = "percentile",
     opset: int | None = None,
     tolerance: float = 1e-3,
+    check: bool = True,
 ) -> Int8Report:
-    """Export ``model`` to ONNX (checked against PyTorch as :func:`export_onnx` does), quantize it
-    with :func:`quantize_onnx` into ``output``, and measure how often int8 keeps fp32's class."""
+    """Export ``model`` to ONNX (checked against PyTorch as :func:`export_onnx` does, unless
+    ``check`` is false), quantize it with :func:`quantize_onnx` into ``output``, and measure how
+    often int8 keeps fp32's class."""
     from .runtime import OnnxRuntimeModel
 
     images = list(calibration_images)  # read before the export, which takes a while, so bad input fails fast
@@ -109,7 +121,7 @@ def quantize_model(
     output = Path(output)
     with tempfile.TemporaryDirectory() as tmp:
         fp32_file = Path(tmp) / "fp32.onnx"
-        report = export_onnx(model, fp32_file, example_size=example_size, opset=opset, tolerance=tolerance)
+        report = export_onnx(model, fp32_file, example_size=example_size, opset=opset, tolerance=tolerance, check=check)
         quantize_onnx(fp32_file, output, images, method=method)
         fp32, int8 = OnnxRuntimeModel(fp32_file), OnnxRuntimeModel(output)
         size = report.sizes[0] if report.sizes else tuple(example_size)
@@ -237,7 +249,8 @@ def quantize_onnx(
             return next(self.batches, None)
 
     reader = Reader()
-    with tempfile.TemporaryDirectory() as tmp:
+    # ONNX Runtime's calibration prints its progress on stdout, which belongs to the caller's output
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
         prepared = Path(tmp) / "prepared.onnx"
         q.quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         quantized = Path(tmp) / "int8.onnx"
@@ -254,7 +267,7 @@ def quantize_onnx(
         )
         result = onnx.load(str(quantized))
     del result.metadata_props[:]
-    for key, value in props.items():
+    for key, value in {**props, PRECISION_KEY: "int8"}.items():
         result.metadata_props.add(key=key, value=value)
     return atomic_write(output, lambda tmp: onnx.save(result, tmp))
 

@@ -19,6 +19,7 @@ from ..models.base import ModelMeta
 from .export import (
     METADATA_KEY,
     ONNX_INSTALL_HINT,
+    PRECISION_KEY,
     TORCHSCRIPT_METADATA_FILE,
     export_format_for,
     quiet_jit,
@@ -37,6 +38,7 @@ class ExportedModel:
 
     backend = "exported"
     training = False
+    precision = "fp32"  # what its arithmetic runs in; "int8" for a quantized ONNX file
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -101,10 +103,12 @@ class OnnxRuntimeModel(ExportedModel):
         except Exception as exc:  # onnxruntime's own exception types (InvalidProtobuf, Fail, ...)
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ValueError(f"{self.path}: not a valid ONNX model ({message}); {_EXPECTED}") from None
-        text = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        text = metadata.get(METADATA_KEY)
         if text is None:
             raise ValueError(f"{self.path}: an ONNX model without refineseg metadata ('{METADATA_KEY}'); {_EXPECTED}")
         self._set_meta(text)
+        self.precision = "int8" if metadata.get(PRECISION_KEY) == "int8" else "fp32"
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4 or len(outputs) != 1:
             raise ValueError(f"{self.path}: expected one 4-d input and one output; {_EXPECTED}")

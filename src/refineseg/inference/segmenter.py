@@ -22,7 +22,7 @@ from torch import Tensor
 from ..evaluation.inference import predict_probabilities
 from ..models import InferenceModel, SegmentationModel
 from .images import DEFAULT_MAX_IMAGE_PIXELS, ImageLike, load_image
-from .precision import resolve_precision
+from .precision import precision_of, resolve_precision
 
 __all__ = ["BACKENDS", "DEFAULT_TILE_SIZE", "DEFAULT_WHOLE_IMAGE_PIXELS", "Backend", "Segmenter"]
 
@@ -56,25 +56,30 @@ class Segmenter:
         max_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS,
         optimize: bool = True,
         compile: bool = False,
-        precision: str = "fp32",
+        precision: str = "auto",
         calibration: Sequence[ImageLike] | None = None,
     ) -> None:
         """``optimize`` runs a PyTorch model through :func:`optimize_for_inference` (same
         outputs, several times faster on a CPU); ``compile`` adds ``torch.compile``, which
-        pays only for many images of one size; ``precision`` ``"bf16"`` (or ``"auto"``, see
-        :mod:`refineseg.inference.precision`) runs it in bf16, which implies the optimised model;
-        ``"int8"`` quantizes it with ONNX Runtime, its activation ranges set by the
+        pays only for many images of one size. ``precision``: ``"auto"`` (the default) runs
+        the optimised model in bf16 on CPUs with native bf16 matrix instructions (the shipped
+        model's CamVid val mIoU moves by 0.02 points there, docs/BENCHMARKS.md) and in fp32
+        elsewhere, or when bf16 moves a model's outputs beyond the check of
+        :func:`optimize_for_inference`; ``"fp32"`` is exact everywhere; ``"bf16"`` forces bf16;
+        ``"int8"`` quantizes the model with ONNX Runtime, its activation ranges set by the
         ``calibration`` images (a few dozen like those it will see; the result is cached, see
-        :func:`~refineseg.inference.quantize.int8_model`)."""
+        :func:`~refineseg.inference.quantize.int8_model`). ``self.precision`` says which ran."""
         if not scales or any(s <= 0 for s in scales):
             raise ValueError(f"scales must be positive numbers, got {list(scales)}")
         if tile_size < 32:
             raise ValueError(f"tile_size must be at least 32 pixels, got {tile_size}")
         self.device = torch.device(device)
-        self.precision = resolve_precision(precision, self.device)
-        if calibration is not None and self.precision != "int8":
-            raise ValueError(f"calibration images apply to precision int8 only, not {self.precision}")
-        if isinstance(model, SegmentationModel) and self.precision == "int8":
+        if precision == "auto" and not (optimize or compile):
+            precision = "fp32"  # "as built" means as built: auto never converts an unoptimised model
+        resolved = resolve_precision(precision, self.device)
+        if calibration is not None and resolved != "int8":
+            raise ValueError(f"calibration images apply to precision int8 only, not {resolved}")
+        if isinstance(model, SegmentationModel) and resolved == "int8":
             if calibration is None:
                 raise ValueError("precision int8 needs calibration images (a few dozen like those the model will see)")
             from .quantize import int8_model
@@ -82,18 +87,20 @@ class Segmenter:
             model = int8_model(model.eval(), calibration)
         elif isinstance(model, SegmentationModel):
             model = model.to(self.device).eval()
-            if optimize or compile or self.precision != "fp32":
+            if optimize or compile or resolved != "fp32":
                 from .optimize import optimize_for_inference
 
-                model = optimize_for_inference(model, compile=compile, precision=self.precision)
+                model = optimize_for_inference(model, compile=compile, precision=precision)
         elif self.device.type != "cpu":
             raise ValueError(f"{type(model).__name__} runs on the CPU only, not {self.device}")
-        elif self.precision != "fp32":
+        elif precision not in ("fp32", "auto"):
             raise ValueError(
                 f"precision {precision} applies to PyTorch models, not {type(model).__name__}: "
                 "an exported file runs in the precision it was exported in (int8: refineseg export --int8)"
             )
         self.model = model
+        # what it runs in: "auto" resolves to bf16 or fp32, and falls back to fp32 for a model bf16 moves too far
+        self.precision = precision_of(model)
         self.scales = tuple(scales)
         self.flip = flip
         self.whole_image_pixels = whole_image_pixels
@@ -127,7 +134,7 @@ class Segmenter:
         """
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-        if backend == "onnxruntime":
+        if backend == "onnxruntime" and options.get("precision") != "int8":  # int8 runs in ONNX Runtime anyway
             from .runtime import OnnxRuntimeModel
 
             if Path(weights).suffix == ".onnx":
@@ -241,4 +248,7 @@ class Segmenter:
 
     def __repr__(self) -> str:
         arch = getattr(self.model, "arch", type(self.model).__name__)
-        return f"Segmenter({arch}, {self.num_classes} classes, device={self.device}, scales={list(self.scales)})"
+        return (
+            f"Segmenter({arch}, {self.num_classes} classes, device={self.device}, precision={self.precision}, "
+            f"scales={list(self.scales)})"
+        )

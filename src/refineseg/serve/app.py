@@ -164,6 +164,7 @@ class SegmentationServer(ThreadingHTTPServer):
         seg = self.segmenter
         return {
             "model": self.model_name,
+            "precision": seg.precision,
             "num_classes": seg.num_classes,
             "classes": [{"name": n, "color": list(c)} for n, c in zip(seg.class_names, seg.palette, strict=True)],
             "limits": {"max_upload_bytes": self.max_upload_bytes, "max_pixels": self.max_pixels},

@@ -46,7 +46,8 @@ class TrainConfig:
     devices: int | str = 1
     num_nodes: int = 1
     strategy: str = "auto"
-    precision: str | None = None  # None: 16-mixed on GPU, 32 on CPU
+    # None or "auto": 16/bf16-mixed on GPU; on CPU bf16-mixed where it has native bf16, else 32-true
+    precision: str | None = None
     accumulate_grad_batches: int = 1
     gradient_clip_val: float | None = None  # clip the gradient norm (stabilises training from scratch)
     channels_last: bool = True
