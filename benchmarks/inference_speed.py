@@ -192,6 +192,23 @@ def bf16_conv_rate(args: argparse.Namespace) -> float:
     return 2 * 256 * 256 * 9 * 128 * 128 / seconds / 1e9
 
 
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """What this script and ``precision.py`` take alike: input size, timing, reference checkouts,
+    the photograph the shipped model runs on, the JSON output."""
+    parser.add_argument("--size", type=int, nargs=2, default=[512, 512], metavar=("H", "W"))
+    parser.add_argument("--warmup", type=int, default=2, help="untimed runs first (default 2)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs; the median is reported (default 5)")
+    parser.add_argument("--refinenet-pytorch", type=Path, help="checkout of DrSleep/refinenet-pytorch")
+    parser.add_argument("--light-weight-refinenet", type=Path, help="checkout of DrSleep/light-weight-refinenet")
+    parser.add_argument(
+        "--image",
+        type=Path,
+        default=Path(__file__).resolve().parents[1] / "docs" / "images" / "street.jpg",
+        help="a photograph the shipped model runs on (default docs/images/street.jpg)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the measurements here")
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--_worker":
         repo, arch, h, w, warmup, repeats, out = sys.argv[2:]
@@ -199,23 +216,12 @@ def main() -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["refinenet_resnet101", "lw_refinenet_mobilenet_v2"])
-    parser.add_argument("--size", type=int, nargs=2, default=[512, 512], metavar=("H", "W"))
-    parser.add_argument("--warmup", type=int, default=2, help="untimed runs first (default 2)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs; the median is reported (default 5)")
-    parser.add_argument("--refinenet-pytorch", type=Path, help="checkout of DrSleep/refinenet-pytorch")
-    parser.add_argument("--light-weight-refinenet", type=Path, help="checkout of DrSleep/light-weight-refinenet")
+    add_model_options(parser)
     parser.add_argument("--compile", action="store_true", help="also time optimize_for_inference(compile=True)")
     parser.add_argument("--onnxruntime", action="store_true", help="also time the ONNX export in ONNX Runtime")
     parser.add_argument(
         "--bf16", action="store_true", help="also time optimize_for_inference(precision='bf16') and a bf16 convolution"
     )
-    parser.add_argument(
-        "--image",
-        type=Path,
-        default=Path(__file__).resolve().parents[1] / "docs" / "images" / "street.jpg",
-        help="a photograph for the shipped model's output check (default docs/images/street.jpg)",
-    )
-    parser.add_argument("--json", type=Path, help="also write the measurements here")
     args = parser.parse_args()
     unknown = [m for m in args.models if m not in MODELS]
     if unknown:

@@ -44,7 +44,15 @@ from typing import Any
 
 import torch
 from _timing import machine, timings
-from inference_speed import MODELS, NUM_CLASSES, bf16_conv_rate, compare, conv_floor, randomize_
+from inference_speed import (
+    MODELS,
+    NUM_CLASSES,
+    add_model_options,
+    bf16_conv_rate,
+    compare,
+    conv_floor,
+    randomize_,
+)
 from torch import Tensor
 
 import refineseg
@@ -207,21 +215,10 @@ def shipped_miou(args: argparse.Namespace, calibration: list[Path]) -> tuple[dic
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=[*MODELS, "camvid"], help="default: all three and camvid")
-    parser.add_argument("--size", type=int, nargs=2, default=[512, 512], metavar=("H", "W"))
-    parser.add_argument("--warmup", type=int, default=2, help="untimed runs first (default 2)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs; the median is reported (default 5)")
-    parser.add_argument("--refinenet-pytorch", type=Path, help="checkout of DrSleep/refinenet-pytorch")
-    parser.add_argument("--light-weight-refinenet", type=Path, help="checkout of DrSleep/light-weight-refinenet")
+    add_model_options(parser)
     parser.add_argument("--root", type=Path, help="CamVid directory: int8 calibration images and the val mIoU")
     parser.add_argument("--calibration-images", type=int, default=16, metavar="N", help="(default 16)")
     parser.add_argument("--pt2e", action="store_true", help="also time PyTorch's x86 int8 (PT2E; needs torchao)")
-    parser.add_argument(
-        "--image",
-        type=Path,
-        default=Path(__file__).resolve().parents[1] / "docs" / "images" / "street.jpg",
-        help="the photograph the shipped model runs on (default docs/images/street.jpg)",
-    )
-    parser.add_argument("--json", type=Path, help="also write the measurements here")
     args = parser.parse_args()
     unknown = [m for m in args.models if m not in MODELS and m != "camvid"]
     if unknown:

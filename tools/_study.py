@@ -81,3 +81,27 @@ def study_parser(description: str | None, *, epochs: int) -> argparse.ArgumentPa
     parser.add_argument("--output", type=Path, required=True, help="folder for the runs and the table")
     parser.add_argument("--epochs", type=int, default=epochs, help=f"training budget per variant (default {epochs})")
     return parser
+
+
+def study_main(
+    description: str | None,
+    variants: dict[str, dict[str, Any]],
+    table: Callable[[list[Row], int], str],
+    stem: str,
+    *,
+    epochs: int,
+) -> int:
+    """The command line of a study of the shipped recipe: parse, train the chosen variants
+    (``--only``, default all) with :func:`train_recipe_variant`, write OUTPUT/STEM.md and .json."""
+    parser = study_parser(description, epochs=epochs)
+    parser.add_argument("--only", nargs="+", choices=list(variants), metavar="VARIANT", help="variants to run")
+    args = parser.parse_args()
+    args.output.mkdir(parents=True, exist_ok=True)
+    run_variants(
+        args.only or variants,
+        lambda name: train_recipe_variant(name, variants[name], args),
+        lambda rows: table(rows, args.epochs),
+        args.output,
+        stem,
+    )
+    return 0

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from _study import run_variants, study_parser, train_recipe_variant
+from _study import study_main
 
 # name: recipe changes against the shipped recipe (which is CE with sqrt median-frequency weights)
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -51,18 +51,7 @@ def table(rows: list[dict[str, Any]], epochs: int) -> str:
 
 
 def main() -> int:
-    parser = study_parser(__doc__, epochs=4)
-    parser.add_argument("--only", nargs="+", choices=list(VARIANTS), metavar="VARIANT", help="variants to run")
-    args = parser.parse_args()
-    args.output.mkdir(parents=True, exist_ok=True)
-    run_variants(
-        args.only or VARIANTS,
-        lambda name: train_recipe_variant(name, VARIANTS[name], args),
-        lambda rows: table(rows, args.epochs),
-        args.output,
-        "loss_comparison",
-    )
-    return 0
+    return study_main(__doc__, VARIANTS, table, "loss_comparison", epochs=4)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from torch import Tensor
 from .._io import atomic_write
 from ..data import SegmentationDataset
 from ..inference.images import ImageLike
-from ..models import InferenceModel, SegmentationModel
+from ..models import InferenceModel
 from .inference import predict_probabilities
 from .metrics import SegmentationMetrics, confusion_matrix_metric, metrics_from_confusion
 
@@ -68,25 +68,10 @@ def evaluate(
     from ..data import eval_transforms
 
     transform = eval_transforms(mean=model.meta.mean, std=model.meta.std)
-    from ..inference.precision import resolve_precision
+    from ..inference.precision import precision_of
+    from ..inference.prepare import prepare_model
 
-    resolved = resolve_precision(precision, device)
-    if calibration is not None and resolved != "int8":
-        raise ValueError(f"calibration images apply to precision int8 only, not {resolved}")
-    if isinstance(model, SegmentationModel) and resolved == "int8":
-        if calibration is None:
-            raise ValueError("precision int8 needs calibration images (from the training split)")
-        from ..inference.quantize import int8_model
-
-        model = int8_model(model.eval(), calibration)
-    elif isinstance(model, SegmentationModel):
-        model = model.to(device).eval()
-        if optimize or resolved != "fp32":
-            from ..inference.optimize import optimize_for_inference
-
-            model = optimize_for_inference(model, precision=resolved)
-    elif resolved != "fp32":
-        raise ValueError(f"precision {precision} applies to PyTorch models, not {type(model).__name__}")
+    model = prepare_model(model, device=device, precision=precision, optimize=optimize, calibration=calibration)
     confusion = confusion_matrix_metric(dataset.num_classes, dataset.ignore_index).to(device)
     indices: Any = range(len(dataset))
     if progress:
@@ -98,7 +83,7 @@ def evaluate(
         probs = predict_probabilities(model, image[None].to(device), scales=scales, flip=flip, crop_size=crop_size)
         confusion.update(probs.argmax(1), mask[None].to(device))
     matrix = confusion.compute().cpu()
-    settings = {"scales": list(scales), "flip": flip, "crop_size": crop_size, "precision": resolved}
+    settings = {"scales": list(scales), "flip": flip, "crop_size": crop_size, "precision": precision_of(model)}
     return EvaluationResult(metrics_from_confusion(matrix), matrix, list(dataset.class_names), len(dataset), settings)
 
 

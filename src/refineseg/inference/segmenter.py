@@ -20,9 +20,10 @@ from PIL import Image
 from torch import Tensor
 
 from ..evaluation.inference import predict_probabilities
-from ..models import InferenceModel, SegmentationModel
+from ..models import InferenceModel
 from .images import DEFAULT_MAX_IMAGE_PIXELS, ImageLike, load_image
-from .precision import precision_of, resolve_precision
+from .precision import precision_of
+from .prepare import prepare_model
 
 __all__ = ["BACKENDS", "DEFAULT_TILE_SIZE", "DEFAULT_WHOLE_IMAGE_PIXELS", "Backend", "Segmenter"]
 
@@ -74,30 +75,9 @@ class Segmenter:
         if tile_size < 32:
             raise ValueError(f"tile_size must be at least 32 pixels, got {tile_size}")
         self.device = torch.device(device)
-        if precision == "auto" and not (optimize or compile):
-            precision = "fp32"  # "as built" means as built: auto never converts an unoptimised model
-        resolved = resolve_precision(precision, self.device)
-        if calibration is not None and resolved != "int8":
-            raise ValueError(f"calibration images apply to precision int8 only, not {resolved}")
-        if isinstance(model, SegmentationModel) and resolved == "int8":
-            if calibration is None:
-                raise ValueError("precision int8 needs calibration images (a few dozen like those the model will see)")
-            from .quantize import int8_model
-
-            model = int8_model(model.eval(), calibration)
-        elif isinstance(model, SegmentationModel):
-            model = model.to(self.device).eval()
-            if optimize or compile or resolved != "fp32":
-                from .optimize import optimize_for_inference
-
-                model = optimize_for_inference(model, compile=compile, precision=precision)
-        elif self.device.type != "cpu":
-            raise ValueError(f"{type(model).__name__} runs on the CPU only, not {self.device}")
-        elif precision not in ("fp32", "auto"):
-            raise ValueError(
-                f"precision {precision} applies to PyTorch models, not {type(model).__name__}: "
-                "an exported file runs in the precision it was exported in (int8: refineseg export --int8)"
-            )
+        model = prepare_model(
+            model, device=self.device, precision=precision, optimize=optimize, compile=compile, calibration=calibration
+        )
         self.model = model
         # what it runs in: "auto" resolves to bf16 or fp32, and falls back to fp32 for a model bf16 moves too far
         self.precision = precision_of(model)

@@ -1,0 +1,66 @@
+"""The model as it will run: optimised, converted to bf16 or quantized to int8, once.
+
+``Segmenter`` and ``evaluate`` both take a model and the user's precision and speed options;
+this is where those options become the object that runs, so both mean the same by them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from ..models import InferenceModel, SegmentationModel
+from .images import ImageLike
+from .precision import resolve_precision
+
+__all__ = ["prepare_model"]
+
+
+def prepare_model(
+    model: InferenceModel,
+    *,
+    device: str | torch.device = "cpu",
+    precision: str = "fp32",
+    optimize: bool = True,
+    compile: bool = False,
+    calibration: Sequence[ImageLike] | None = None,
+) -> InferenceModel:
+    """``model`` ready to run on ``device`` in ``precision`` (see :mod:`refineseg.inference.precision`).
+
+    A PyTorch model goes through :func:`~refineseg.optimize_for_inference` when ``optimize``,
+    ``compile`` or a precision other than fp32 asks for it, or through
+    :func:`~refineseg.inference.quantize.int8_model` for int8, which needs ``calibration``
+    images. ``"auto"`` without optimisation is fp32: "as built" means as built. An exported
+    model (ONNX Runtime, TorchScript) runs as it is, in the precision it was exported in.
+    """
+    device = torch.device(device)
+    if precision == "auto" and not (optimize or compile):
+        precision = "fp32"
+    resolved = resolve_precision(precision, device)
+    if calibration is not None and resolved != "int8":
+        raise ValueError(f"calibration images apply to precision int8 only, not {resolved}")
+    if not isinstance(model, SegmentationModel):
+        if device.type != "cpu":
+            raise ValueError(f"{type(model).__name__} runs on the CPU only, not {device}")
+        if precision not in ("fp32", "auto"):
+            raise ValueError(
+                f"precision {precision} applies to PyTorch models, not {type(model).__name__}: "
+                "an exported file runs in the precision it was exported in (int8: refineseg export --int8)"
+            )
+        return model
+    if resolved == "int8":
+        if calibration is None:
+            raise ValueError(
+                "precision int8 needs calibration images (a few dozen like those the model will see, "
+                "never the ones it is evaluated on)"
+            )
+        from .quantize import int8_model
+
+        return int8_model(model.eval(), calibration)
+    model = model.to(device).eval()
+    if optimize or compile or resolved != "fp32":
+        from .optimize import optimize_for_inference
+
+        return optimize_for_inference(model, compile=compile, precision=precision)
+    return model
