@@ -15,14 +15,8 @@ import torch
 import refineseg
 from refineseg.cli import main
 from refineseg.inference import Segmenter
-from refineseg.inference.export import (
-    ExportError,
-    ExportReport,
-    export_format_for,
-    export_onnx,
-    export_torchscript,
-    second_check_size,
-)
+from refineseg.inference.export import ExportError, ExportReport, export_onnx, export_torchscript, second_check_size
+from refineseg.inference.export_format import export_format_for
 from refineseg.inference.runtime import OnnxRuntimeModel, TorchScriptModel, load_exported
 
 EXAMPLE = (64, 64)

@@ -153,3 +153,34 @@ def test_cached_published_weights_load_offline(small_model, monkeypatch, tmp_pat
     refineseg.save_model(model, tmp_path / "weights" / "lw_refinenet_mobilenet_v2_voc.safetensors")
     again = refineseg.lw_refinenet_mobilenet_v2(weights="lw_refinenet_mobilenet_v2_voc")
     assert torch.equal(again.head.classifier.weight, model.head.classifier.weight)
+
+
+def test_available_published_weights_download_and_convert_once(monkeypatch, tmp_path):
+    """The download path for users with a network, run against a local file:// URL."""
+    import hashlib
+    from dataclasses import replace
+
+    from refineseg.weights import published
+
+    from .reference_layouts import reference_state_dict
+
+    monkeypatch.setenv("REFINESEG_HOME", str(tmp_path / "home"))
+    checkpoint = tmp_path / "mbv2_voc.pth.tar"
+    torch.save(reference_state_dict("mbv2"), checkpoint)
+    digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    entry = replace(
+        published.PUBLISHED_WEIGHTS["lw_refinenet_mobilenet_v2_voc"],
+        url=checkpoint.as_uri(),
+        sha256=digest[:10],
+        available=True,
+    )
+    monkeypatch.setitem(published.PUBLISHED_WEIGHTS, entry.name, entry)
+    with pytest.raises(FileNotFoundError, match="not downloaded yet"):
+        refineseg.lw_refinenet_mobilenet_v2(weights=entry.name)  # the builder reads, it does not download
+    model = refineseg.load_model(entry.name)
+    cached = tmp_path / "home" / "weights" / f"{entry.name}.safetensors"
+    assert cached.is_file() and model.num_classes == 21
+    assert model.meta.provenance["source_arch"] == "mbv2"
+    checkpoint.unlink()  # converted once: later loads read the cache
+    again = refineseg.lw_refinenet_mobilenet_v2(weights=entry.name)
+    assert torch.equal(again.head.classifier.weight, model.head.classifier.weight)

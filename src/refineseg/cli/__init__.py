@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="refineseg",
         description="RefineNet and Light-Weight RefineNet semantic segmentation.",
     )
-    from .. import __version__
+    from .._version import __version__
 
     parser.add_argument("--version", action="version", version=f"refineseg {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -87,7 +87,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..inference.export import EXPORT_SUFFIXES, export_format_for, export_onnx, export_torchscript
+    from ..inference.export import export_onnx, export_torchscript
+    from ..inference.export_format import EXPORT_SUFFIXES, export_format_for
     from ..models.registry import get_model
     from ..weights.io import read_weights
 

@@ -1,7 +1,7 @@
 """Evaluation: confusion-matrix metrics, single/multi-scale and sliding-window inference."""
 
+from ..inference.tta import OFFICIAL_SCALES, predict_probabilities, sliding_window_probabilities
 from .evaluate import EvaluationResult, evaluate, format_table, save_confusion_png, write_json
-from .inference import OFFICIAL_SCALES, predict_probabilities, sliding_window_probabilities
 from .metrics import SegmentationMetrics, confusion_matrix_metric, metrics_from_confusion
 
 __all__ = [

@@ -15,8 +15,8 @@ from torch import Tensor
 from .._io import atomic_write
 from ..data import SegmentationDataset
 from ..inference.images import ImageLike
+from ..inference.tta import predict_probabilities
 from ..models import InferenceModel
-from .inference import predict_probabilities
 from .metrics import SegmentationMetrics, confusion_matrix_metric, metrics_from_confusion
 
 __all__ = ["EvaluationResult", "evaluate", "format_table", "save_confusion_png", "write_json"]

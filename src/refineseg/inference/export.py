@@ -1,9 +1,6 @@
 """Export a trained model to ONNX or TorchScript, proven equal to PyTorch before it is kept.
 
-An exported file must be usable without refineseg's model code, yet still know what its
-outputs mean, so the model's meta (class names, palette, normalisation) travels inside it as
-JSON: in the ONNX ``metadata_props`` under ``refineseg``, in a TorchScript archive as the extra
-file ``refineseg.json``. Exporters fail silently in ways that only show at other input sizes
+The file carries the model's meta as :mod:`.export_format` defines. Exporters fail silently in ways that only show at other input sizes
 (a shape baked in as a constant), so by default the written file is loaded back and compared
 with the PyTorch model at the example size and at a second, odd size, with a batch of 2;
 a file that does not match is never put in place.
@@ -12,56 +9,35 @@ a file that does not match is never put in place.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from .._io import atomic_write
-from ..models.base import ModelMeta, SegmentationModel
+from ..models.base import SegmentationModel
+from .export_format import (
+    METADATA_KEY,
+    ONNX_INSTALL_HINT,
+    TORCHSCRIPT_METADATA_FILE,
+    ExportFormat,
+    export_metadata,
+    quiet_jit,
+)
 
 __all__ = [
-    "EXPORT_FORMAT_VERSION",
-    "EXPORT_SUFFIXES",
-    "METADATA_KEY",
-    "ONNX_INSTALL_HINT",
-    "PRECISION_KEY",
-    "TORCHSCRIPT_METADATA_FILE",
     "ExportError",
-    "ExportFormat",
     "ExportReport",
-    "ExportedMeta",
-    "export_format_for",
-    "export_metadata",
     "export_onnx",
     "export_torchscript",
-    "quiet_jit",
-    "read_export_metadata",
     "second_check_size",
 ]
-
-ExportFormat = Literal["onnx", "torchscript"]
-
-METADATA_KEY = "refineseg"  # ONNX metadata_props key
-PRECISION_KEY = "refineseg.precision"  # ONNX metadata_props key of a quantized file: "int8"
-TORCHSCRIPT_METADATA_FILE = "refineseg.json"  # TorchScript extra file
-EXPORT_FORMAT_VERSION = 1
-ONNX_INSTALL_HINT = "pip install 'refineseg[onnx]'"
-EXPORT_SUFFIXES: dict[str, ExportFormat] = {
-    ".onnx": "onnx",
-    ".pt": "torchscript",
-    ".ts": "torchscript",
-    ".torchscript": "torchscript",
-}
 
 MIN_ARGMAX_AGREEMENT = 0.9999
 SECOND_SIZE_FACTOR = 0.7
@@ -98,55 +74,6 @@ class ExportReport:
             f"{head}; checked against PyTorch at {sizes}: max |diff| {self.max_diff:.1e} of the largest logit, "
             f"argmax identical on {percent:.4f}% of pixels"
         )
-
-
-@dataclass(frozen=True)
-class ExportedMeta:
-    """The meta an exported file carries: enough to use it without refineseg's model code."""
-
-    meta: ModelMeta
-    arch: str | None
-    num_classes: int
-
-
-def export_format_for(path: str | os.PathLike[str]) -> ExportFormat:
-    """The format an output or input file name implies (``.onnx``; ``.pt``, ``.ts``, ``.torchscript``)."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in EXPORT_SUFFIXES:
-        known = ", ".join(EXPORT_SUFFIXES)
-        raise ValueError(f"{path}: cannot tell the export format from the suffix {suffix!r}; expected one of {known}")
-    return EXPORT_SUFFIXES[suffix]
-
-
-def export_metadata(model: SegmentationModel) -> str:
-    """The model's meta as the JSON stored in exported files (encoded as weights files encode it)."""
-    meta = model.meta
-    info = {
-        "format": "refineseg-export",
-        "format_version": EXPORT_FORMAT_VERSION,
-        "arch": getattr(model, "arch", None),
-        "num_classes": int(model.num_classes),
-        **meta.to_json(),
-    }
-    return json.dumps(info, default=str)
-
-
-def read_export_metadata(text: str | bytes, *, source: str) -> ExportedMeta:
-    """Parse :func:`export_metadata`'s JSON; ``ValueError`` naming ``source`` if it is not that."""
-    try:
-        info = json.loads(text)
-        if not isinstance(info, dict):
-            raise TypeError("not a JSON object")
-        version = info.get("format_version")
-        if version != EXPORT_FORMAT_VERSION:
-            raise ValueError(f"format version {version!r}, expected {EXPORT_FORMAT_VERSION}")
-        num_classes = info["num_classes"]
-        if not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes {num_classes!r}")
-        meta = ModelMeta.from_json(info)
-    except (KeyError, ValueError, TypeError) as exc:
-        raise ValueError(f"{source}: corrupt refineseg export metadata ({exc})") from None
-    return ExportedMeta(meta, info.get("arch"), num_classes)
 
 
 def export_onnx(
@@ -290,19 +217,6 @@ def _describe(model: nn.Module) -> str:
 def _first_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
-
-
-@contextmanager
-def quiet_jit() -> Iterator[None]:
-    """Silence what TorchScript always says: it is deprecated, and traces may not generalise.
-
-    The latter is exactly what the two-size check verifies, so the warning adds nothing.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-        warnings.filterwarnings("ignore", message=r"`torch\.jit\.", category=FutureWarning)
-        warnings.filterwarnings("ignore", message=r"`torch\.jit\.", category=DeprecationWarning)
-        yield
 
 
 def _write(path: str | os.PathLike[str], write: Callable[[str], ExportReport]) -> ExportReport:

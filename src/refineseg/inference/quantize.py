@@ -33,17 +33,10 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 import numpy as np
 import torch
 
-from .. import __version__
 from .._io import atomic_write, cache_dir
-from .export import (
-    METADATA_KEY,
-    ONNX_INSTALL_HINT,
-    PRECISION_KEY,
-    ExportReport,
-    export_metadata,
-    export_onnx,
-    read_export_metadata,
-)
+from .._version import __version__
+from .export import ExportReport, export_onnx
+from .export_format import METADATA_KEY, ONNX_INSTALL_HINT, PRECISION_KEY, export_metadata, read_export_metadata
 from .images import ImageLike, load_image
 
 if TYPE_CHECKING:

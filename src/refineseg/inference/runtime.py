@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ..models.base import ModelMeta
-from .export import (
+from .export_format import (
     METADATA_KEY,
     ONNX_INSTALL_HINT,
     PRECISION_KEY,

@@ -19,11 +19,11 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from ..evaluation.inference import predict_probabilities
 from ..models import InferenceModel
 from .images import DEFAULT_MAX_IMAGE_PIXELS, ImageLike, load_image
 from .precision import precision_of
 from .prepare import prepare_model
+from .tta import predict_probabilities
 
 __all__ = ["BACKENDS", "DEFAULT_TILE_SIZE", "DEFAULT_WHOLE_IMAGE_PIXELS", "Backend", "Segmenter"]
 

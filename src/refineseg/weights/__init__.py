@@ -1,5 +1,6 @@
 """Weights files (safetensors with metadata), the checkpoint converter, published weights."""
 
-from .io import WeightsError, WeightsFile, load_model, read_weights, save_model, strict_load
+from .io import WeightsError, WeightsFile, read_weights, save_model, strict_load
+from .loading import load_model
 
 __all__ = ["WeightsError", "WeightsFile", "load_model", "read_weights", "save_model", "strict_load"]

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from .._io import atomic_write
 from ..models.base import ModelMeta, SegmentationModel
 
-__all__ = ["FORMAT", "WeightsError", "WeightsFile", "load_model", "read_weights", "save_model", "strict_load"]
+__all__ = ["FORMAT", "WeightsError", "WeightsFile", "read_weights", "save_model", "strict_load"]
 
 FORMAT = "refineseg"
 FORMAT_VERSION = "1"
@@ -141,12 +141,3 @@ def read_weights(weights: str | os.PathLike[str] | WeightsFile) -> WeightsFile:
     except (KeyError, ValueError, TypeError) as exc:
         raise WeightsError(f"{source}: corrupt refineseg metadata ({exc})") from None
     return WeightsFile(source, info["arch"], arch_kwargs, meta, state)
-
-
-def load_model(weights: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> SegmentationModel:
-    """Rebuild a model from its weights file alone, in eval mode."""
-    from ..models.registry import get_model
-
-    file = read_weights(weights)
-    model = get_model(file.arch, weights=file)
-    return model.to(device).eval()

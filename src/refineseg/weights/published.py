@@ -3,8 +3,10 @@
 The original host (cloudstor.aarnet.edu.au) was shut down and, as the reference author
 wrote in DrSleep/light-weight-refinenet issue #80, no copies were kept; no checksums were
 ever published. These entries are kept for provenance and are marked unavailable: asking for one explains how to convert a copy
-you already have. An entry that is available downloads once, is converted with
-:mod:`refineseg.weights.convert` and is cached as a refineseg ``.safetensors`` file.
+you already have. An entry that is available is downloaded and converted once by
+:mod:`refineseg.weights.download` (which ``load_model`` calls) and cached as a refineseg
+``.safetensors`` file; this module only knows where that file is, so that reading weights by
+name needs no model code.
 """
 
 from __future__ import annotations
@@ -15,7 +17,14 @@ from pathlib import Path
 from .._io import cache_dir
 from .shipped import SHIPPED_WEIGHTS
 
-__all__ = ["PUBLISHED_WEIGHTS", "PublishedWeights", "list_published_weights", "published_weights_path"]
+__all__ = [
+    "PUBLISHED_WEIGHTS",
+    "PublishedWeights",
+    "list_published_weights",
+    "published_cache_path",
+    "published_entry",
+    "published_weights_path",
+]
 
 
 @dataclass(frozen=True)
@@ -129,15 +138,9 @@ def list_published_weights() -> list[PublishedWeights]:
 
 
 def published_weights_path(name: str) -> Path:
-    """Path of the converted ``.safetensors`` file for a published checkpoint, fetching it if needed."""
-    try:
-        entry = PUBLISHED_WEIGHTS[name]
-    except KeyError:
-        raise FileNotFoundError(
-            f"{name!r} is neither a weights file, nor shipped weights ({', '.join(SHIPPED_WEIGHTS)}), "
-            f"nor a published checkpoint ({', '.join(PUBLISHED_WEIGHTS)})"
-        ) from None
-    cached = cache_dir("weights") / f"{name}.safetensors"
+    """Path of the converted ``.safetensors`` file of a published checkpoint, once downloaded."""
+    entry = published_entry(name)
+    cached = published_cache_path(name)
     if cached.is_file():
         return cached
     if not entry.available:
@@ -145,15 +148,23 @@ def published_weights_path(name: str) -> Path:
             f"published weights {name!r} ({entry.url}) are unavailable: {entry.note}. If you have the original file, "
             f"convert it: refineseg convert FILE --arch {entry.reference_arch} --num-classes {entry.num_classes} --output {cached}"
         )
-    from torch.hub import download_url_to_file
+    raise FileNotFoundError(
+        f"published weights {name!r} are not downloaded yet: refineseg.load_model({name!r}) downloads and "
+        "converts them once (needs a network)"
+    )
 
-    from .convert import convert_checkpoint
 
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    raw = cached.with_suffix(".download")
-    download_url_to_file(entry.url, str(raw), hash_prefix=entry.sha256, progress=True)
+def published_entry(name: str) -> PublishedWeights:
+    """The catalogue entry of a published checkpoint; ``FileNotFoundError`` naming the known ones."""
     try:
-        convert_checkpoint(raw, arch=entry.arch, num_classes=entry.num_classes, output=cached)
-    finally:
-        raw.unlink(missing_ok=True)
-    return cached
+        return PUBLISHED_WEIGHTS[name]
+    except KeyError:
+        raise FileNotFoundError(
+            f"{name!r} is neither a weights file, nor shipped weights ({', '.join(SHIPPED_WEIGHTS)}), "
+            f"nor a published checkpoint ({', '.join(PUBLISHED_WEIGHTS)})"
+        ) from None
+
+
+def published_cache_path(name: str) -> Path:
+    """Where the converted ``.safetensors`` file of a published checkpoint is kept."""
+    return cache_dir("weights") / f"{name}.safetensors"

@@ -1,4 +1,5 @@
-"""Class probabilities for one image: single scale, multi-scale with flip, sliding window."""
+"""Class probabilities for an image batch: single scale, multi-scale with flips (test-time
+augmentation), sliding windows. Prediction and evaluation both run models through these."""
 
 from __future__ import annotations
 
