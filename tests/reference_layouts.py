@@ -32,3 +32,29 @@ def reference_state_dict(name: str, *, seed: int = 0, device: str = "cpu") -> di
         else:
             state[key] = torch.randn(shape, generator=gen) * 0.05
     return state
+
+
+def conditioned_reference_state_dict(name: str, *, seed: int = 0) -> dict[str, torch.Tensor]:
+    """:func:`reference_state_dict`'s values, rescaled so that a model running them stays well conditioned.
+
+    With every value at ``0.05 * randn`` the activations die out within a few layers and the
+    output does not depend on the input at all, so comparing outputs would miss a wrong mapping in
+    the encoder. Here convolution weights become He-normal (``randn * sqrt(2 / fan_in)``) and
+    BatchNorm becomes close to the identity (weight ``1 + 4w``, bias and running mean ``2w``,
+    running variance as drawn), as ``tools/compare_reference.py``'s ``randomize_`` does. The
+    rescaling reads only keys and shapes, so the reference model and the converted one get
+    identical values.
+    """
+    state = reference_state_dict(name, seed=seed)
+    batchnorms = {k.removesuffix(".running_mean") for k in state if k.endswith(".running_mean")}
+    out = {}
+    for key, value in state.items():
+        module, _, param = key.rpartition(".")
+        if module in batchnorms and param == "weight":
+            value = 1.0 + 4.0 * value
+        elif module in batchnorms and param in ("bias", "running_mean"):
+            value = 2.0 * value
+        elif param == "weight" and value.dim() == 4:
+            value = value / 0.05 * (2.0 / value[0].numel()) ** 0.5
+        out[key] = value
+    return out

@@ -2,6 +2,7 @@ import pickle
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 import refineseg
 from refineseg.weights.convert import (
@@ -12,8 +13,8 @@ from refineseg.weights.convert import (
     load_reference_checkpoint,
 )
 
+from .reference_layouts import DATA, conditioned_reference_state_dict, reference_state_dict
 from .reference_layouts import REFERENCE_ARCHS as LAYOUT_NAMES
-from .reference_layouts import reference_state_dict
 
 
 @pytest.mark.parametrize("reference", LAYOUT_NAMES)
@@ -120,3 +121,49 @@ def test_non_checkpoints_are_errors(tmp_path):
     torch.save([1, 2, 3], tmp_path / "list.pth")
     with pytest.raises(ConversionError, match="expected a state dict"):
         load_reference_checkpoint(tmp_path / "list.pth")
+
+
+# -- values, not just keys: the converted model against logits the reference code computed ---------
+
+REFERENCE_LOGITS = DATA / "reference_logits_mbv2.pt"  # written by tests/data/make_reference_logits.py
+# max |diff| / max |reference logit|. The file was written on 2 threads, where the converted model
+# matches it exactly; on 1 thread (another fp32 summation order) it is off by 4e-5. Any swap of two
+# same-shaped tensors or modules moves it by more than 0.1 or makes it NaN, which fails as well
+# (checked over all 239 adjacent same-shaped tensor pairs and 83 same-shaped module pairs).
+LOGITS_TOLERANCE = 1e-3
+
+
+def _relative_difference_to_reference(checkpoint, reference: dict) -> float:
+    """Convert ``checkpoint`` (an mbv2 reference state dict) and compare its logits with the stored ones."""
+    model = convert_checkpoint(checkpoint, arch="mbv2")
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(x.flatten()[:16], reference["input_head"]), "torch's seeded random numbers changed"
+    with torch.no_grad():
+        logits = model(x)  # upsampled to the input size, as the stored reference logits were
+    assert logits.shape == (1, 21, 64, 64)
+    pooled = F.avg_pool2d(logits, 4)  # the same summary make_reference_logits.py stores
+    sampled = logits[..., 1::8, 3::8]
+    diff = max((pooled - reference["pooled"]).abs().max().item(), (sampled - reference["sampled"]).abs().max().item())
+    return diff / reference["max_abs"].item()
+
+
+def test_converted_mbv2_reproduces_the_reference_implementations_logits(tmp_path):
+    """Keys and shapes alone would pass a converter that swaps two same-shaped modules; values do not.
+
+    The stored logits come from DrSleep/light-weight-refinenet's own ``mbv2`` with the same seeded
+    weights (see tests/data/make_reference_logits.py), not from refineseg.
+    """
+    reference = torch.load(REFERENCE_LOGITS, weights_only=True)
+    state = conditioned_reference_state_dict("mbv2", seed=0)
+    torch.save({"model": {f"module.{k}": v for k, v in state.items()}}, tmp_path / "mbv2.pth.tar")
+    rel = _relative_difference_to_reference(tmp_path / "mbv2.pth.tar", reference)
+    assert rel <= LOGITS_TOLERANCE, f"converted mbv2 differs from the reference by {rel:.2e} of its largest logit"
+
+    # the comparison has teeth: a table that mixed up two same-shaped modules is caught, in the
+    # decoder (two 256->256 adapters) and in the encoder (two blocks' expansion convs)
+    for a, b in [("conv_adapt3", "conv_adapt2"), ("layer5.1.output.0.0", "layer5.2.output.0.0")]:
+        swapped = dict(state)
+        swapped[f"{a}.weight"], swapped[f"{b}.weight"] = state[f"{b}.weight"], state[f"{a}.weight"]
+        torch.save(swapped, tmp_path / "swapped.pth")
+        rel = _relative_difference_to_reference(tmp_path / "swapped.pth", reference)
+        assert not rel <= LOGITS_TOLERANCE, f"swapping {a} and {b} went unnoticed ({rel:.2e})"

@@ -1,10 +1,13 @@
 """``refineseg export`` and ``refineseg.inference.export``/``runtime``: meta, dynamic shapes, checks.
 
 Each ONNX export costs about 10 s here, so the file makes three (one shared round trip, the
-command line, a failing check) and two TorchScript exports.
+command line, a failing check), four torch.export ones (a shared round trip, the command line,
+a failing check) and four TorchScript exports.
 """
 
+import contextlib
 import copy
+import io
 import math
 import os
 
@@ -15,9 +18,16 @@ import torch
 import refineseg
 from refineseg.cli import main
 from refineseg.inference import Segmenter
-from refineseg.inference.export import ExportError, ExportReport, export_onnx, export_torchscript, second_check_size
+from refineseg.inference.export import (
+    ExportError,
+    ExportReport,
+    export_onnx,
+    export_torch_export,
+    export_torchscript,
+    second_check_size,
+)
 from refineseg.inference.export_format import export_format_for
-from refineseg.inference.runtime import OnnxRuntimeModel, TorchScriptModel, load_exported
+from refineseg.inference.runtime import OnnxRuntimeModel, TorchExportModel, TorchScriptModel, load_exported
 
 EXAMPLE = (64, 64)
 CLASSES = ["sky", "road", "car"]
@@ -111,6 +121,7 @@ def test_export_leaves_the_model_as_it_was(onnx_export, model):
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
 
 
+@pytest.mark.filterwarnings("ignore:export_torchscript. TorchScript export is deprecated:FutureWarning")
 def test_torchscript_round_trip_keeps_meta_and_dynamic_shapes(tmp_path, model, reference):
     report = export_torchscript(model, tmp_path / "tiny.pt", example_size=EXAMPLE)
     assert report.format == "torchscript" and report.sizes == ((64, 64), (45, 45)) and report.max_diff <= 1e-3
@@ -126,6 +137,7 @@ def test_torchscript_round_trip_keeps_meta_and_dynamic_shapes(tmp_path, model, r
     assert model.training
 
 
+@pytest.mark.filterwarnings("ignore:export_torchscript. TorchScript export is deprecated:FutureWarning")
 def test_a_failing_torchscript_check_keeps_the_existing_file(tmp_path, model, monkeypatch):
     monkeypatch.setattr(TorchScriptModel, "forward", lambda self, x: -self.module(x))
     out = tmp_path / "tiny.ts"
@@ -240,3 +252,172 @@ def test_cli_rejects_an_unknown_format_name(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["export", "-o", str(tmp_path / "m.onnx"), "--format", "tflite"])
     assert exit_.value.code == 2 and "invalid choice: 'tflite'" in capsys.readouterr().err
+
+
+# -- torch.export (.pt2) -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pt2_export(model, tmp_path_factory):
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    report = export_torch_export(model, tmp_path_factory.mktemp("pt2") / "tiny.pt2", example_size=EXAMPLE)
+    return report, before
+
+
+@pytest.fixture(scope="module")
+def camvid_pt2(tmp_path_factory):
+    """An 11-class model (CamVid's classes) exported by the command line, for predict and evaluate."""
+    torch.manual_seed(1)
+    net = refineseg.get_model("lw_refinenet_resnet18", num_classes=11)
+    folder = tmp_path_factory.mktemp("camvid_pt2")
+    weights = refineseg.save_model(net, folder / "w.safetensors")
+    out = folder / "m.pt2"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(["export", "--weights", str(weights), "--output", str(out), "--size", "64", "64"])
+    return code, out, copy.deepcopy(net).eval(), stdout.getvalue(), stderr.getvalue()
+
+
+def test_torch_export_round_trip_keeps_meta_and_dynamic_batch_height_width(pt2_export, model, reference):
+    report, before = pt2_export
+    assert report.format == "torch_export" and report.sizes == ((64, 64), (45, 45))
+    assert report.max_diff <= 1e-3 and report.argmax_agreement >= 0.9999 and report.seconds > 0
+    assert sorted(os.listdir(report.path.parent)) == ["tiny.pt2"]  # no temporary file left
+    program = load_exported(report.path)
+    assert isinstance(program, TorchExportModel)
+    _assert_meta(program)
+    for shape in [(2, 3, 29, 50), (1, 3, 37, 83), (3, 3, 64, 64)]:  # 29: below 33, where the 1/32 map is 1 wide
+        x = torch.randn(shape)
+        with torch.no_grad():
+            _assert_matches(program(x), reference(x))
+    assert program.eval() is program and program.to("cpu") is program
+    with pytest.raises(ValueError, match="the torch_export backend runs on the CPU"):
+        program.to("cuda")
+    with pytest.raises(ValueError, match=r"tiny\.pt2: an input of shape \(1, 3, 8, 40\) is outside what this exported"):
+        program(torch.zeros(1, 3, 8, 40))
+    assert model.training and all(p.requires_grad for p in model.parameters())
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_torch_export_program_runs_in_a_segmenter(pt2_export, reference):
+    program = load_exported(pt2_export[0].path)
+    image = np.random.default_rng(0).integers(0, 255, (41, 57, 3), dtype=np.uint8)
+    segmenter = Segmenter(program)
+    assert segmenter.model is program and segmenter.precision == "fp32"
+    assert segmenter.class_names == CLASSES and segmenter.palette == PALETTE
+    assert np.array_equal(segmenter(image), Segmenter(reference, precision="fp32")(image))
+    with pytest.raises(ValueError, match="precision bf16 applies to PyTorch models, not TorchExportModel"):
+        Segmenter(program, precision="bf16")
+
+
+def test_a_failing_torch_export_check_keeps_the_existing_file(tmp_path, model, monkeypatch):
+    monkeypatch.setattr(TorchExportModel, "forward", lambda self, x: -self.module(x))
+    out = tmp_path / "tiny.pt2"
+    out.write_bytes(b"previous export")
+    with pytest.raises(ExportError, match=r"torch_export export of lw_refinenet_resnet18 does not match PyTorch"):
+        export_torch_export(model, out, example_size=EXAMPLE)
+    assert out.read_bytes() == b"previous export" and sorted(os.listdir(tmp_path)) == ["tiny.pt2"]
+
+
+def test_files_that_are_not_torch_export_archives_are_refused(tmp_path, capsys):
+    import zipfile
+
+    class AddOne(torch.nn.Module):
+        def forward(self, x):
+            return x + 1
+
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        TorchExportModel(tmp_path / "absent.pt2")
+    junk = tmp_path / "junk.pt2"
+    junk.write_bytes(b"not a zip archive at all")
+    with pytest.raises(ValueError, match=r"junk\.pt2: not a torch\.export archive \(.*\); expected a file written by"):
+        load_exported(junk)
+    with zipfile.ZipFile(tmp_path / "other.pt2", "w") as archive:
+        archive.writestr("notes/readme.txt", "hello")
+    with pytest.raises(ValueError, match=r"other\.pt2: not a torch\.export archive"):
+        TorchExportModel(tmp_path / "other.pt2")
+    plain = torch.export.export(AddOne(), (torch.zeros(2, 3),))
+    torch.export.save(plain, tmp_path / "plain.pt2")
+    with pytest.raises(ValueError, match=r"plain\.pt2: a torch\.export archive without refineseg metadata"):
+        TorchExportModel(tmp_path / "plain.pt2")
+    torch.export.save(plain, tmp_path / "future.pt2", extra_files={"refineseg.json": '{"format_version": 99}'})
+    with pytest.raises(ValueError, match=r"future\.pt2: corrupt refineseg export metadata \(format version 99"):
+        TorchExportModel(tmp_path / "future.pt2")
+    capsys.readouterr()
+    # on the command line: one line, and none of the tracebacks torch.export.load logs
+    assert main(["predict", str(tmp_path / "in.png"), "--weights", str(junk), "-o", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        len(err) == 1 and err[0].startswith("refineseg predict: error: ") and "junk.pt2: not a torch.export" in err[0]
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_exports_pt2_and_predict_and_evaluate_run_it(tmp_path, camvid_pt2, capsys):
+    from PIL import Image
+
+    from .fixtures import make_camvid
+
+    code, out, net, stdout, stderr = camvid_pt2
+    assert code == 0 and stderr == ""  # not even the warnings torch.export logs
+    lines = stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"exported {out} (torch_export, dynamic batch/height/width) in ")
+    assert "checked against PyTorch at 64x64 and 45x45: max |diff| " in lines[0]
+
+    rgb = np.random.default_rng(0).integers(0, 255, (40, 56, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "street.png")
+    args = ["predict", str(tmp_path / "street.png"), "--weights", str(out), "-o", str(tmp_path / "pred")]
+    assert main([*args, "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "segmented 1 image(s)" in captured.out and "(fp32)" in captured.out and captured.err == ""
+    with Image.open(tmp_path / "pred" / "street.png") as labels:
+        assert labels.mode == "P" and labels.size == (56, 40)
+        assert np.array_equal(np.asarray(labels), Segmenter(net, precision="fp32")(rgb))
+    assert (tmp_path / "pred" / "street_overlay.jpg").is_file()
+
+    for extra, message in [
+        (["--backend", "onnxruntime"], "m.pt2: a torch.export program runs with backend='pytorch'"),
+        (["--compile"], "m.pt2: compile applies to models built by refineseg, not an exported program"),
+        (["--precision", "bf16"], "precision bf16 applies to PyTorch models, not TorchExportModel"),
+    ]:
+        assert main([*args, "--no-progress", *extra]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+
+    root = make_camvid(tmp_path / "camvid", splits=("val",), size=(40, 48))
+    metrics = tmp_path / "m.json"
+    evaluate = ["evaluate", "--weights", str(out), "--dataset", "camvid", "--root", str(root), "-o", str(metrics)]
+    assert main([*evaluate, "--no-progress"]) == 0
+    assert metrics.is_file() and capsys.readouterr().err == ""
+
+
+def test_cli_torchscript_export_says_it_is_deprecated(tmp_path, weights, capsys):
+    out = tmp_path / "tiny.ts"
+    assert main(["export", "--weights", str(weights), "--output", str(out), "--size", "64", "64"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "refineseg export: note: TorchScript export is deprecated (PyTorch deprecates torch.jit in favour of "
+        "torch.export); write a .pt2 file (torch.export) instead"
+    ]
+    assert len(captured.out.splitlines()) == 1 and captured.out.startswith(f"exported {out} (torchscript, ")
+    _assert_meta(load_exported(out))
+    with pytest.warns(FutureWarning, match=r"export_torchscript: TorchScript export is deprecated"):
+        export_torchscript(_tiny_model(), tmp_path / "api.pt", example_size=EXAMPLE, check=False)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["-o", "{tmp}/model.pt", "--format", "torch_export"], "a torchscript file name, but --format torch_export"),
+        (["-o", "{tmp}/model.pt2", "--format", "onnx"], "a torch_export file name, but --format onnx"),
+        (["-o", "{tmp}/model.pt2", "--opset", "18"], "--opset applies to ONNX export only"),
+        (["-o", "{tmp}/model.pt2", "--int8"], "--int8 applies to ONNX export only"),
+    ],
+)
+def test_cli_pt2_option_errors_are_one_line_and_write_nothing(tmp_path, weights, capsys, extra, message):
+    assert main(["export", "--weights", str(weights), *[a.format(tmp=tmp_path) for a in extra]]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("refineseg export: error: ") and message in err[0], err
+    assert os.listdir(tmp_path) == []
+    assert export_format_for("m.PT2") == "torch_export"

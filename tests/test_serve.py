@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -299,18 +300,38 @@ def test_unknown_paths_methods_and_formats(server):
     assert status == 400 and "jpeg" in message and "format=png" in message
 
 
-def test_concurrent_requests_share_the_model(server):
+def test_concurrent_requests_share_the_model(server, segmenter):
+    """Overlapping requests for one image all succeed and get the same answer as a request made
+    alone: the PNG byte for byte, the JSON in every field but its timing (labels and overlay PNGs
+    included), so concurrent use of the shared model does not mix up or corrupt results."""
     data = png_bytes(sample_image())
-    statuses: list[int] = []
-    threads = [
-        threading.Thread(target=lambda: statuses.append(request(server, "POST", "/api/segment?format=png", data)[0]))
-        for _ in range(3)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert statuses == [200, 200, 200]
+    png, json_ = "/api/segment?format=png", "/api/segment"
+    paths = [png, json_, png, json_, png]
+
+    def answer(status_headers_body: tuple[int, http.client.HTTPMessage, bytes]) -> tuple[int, str, object]:
+        status, headers, body = status_headers_body
+        if not headers["Content-Type"].startswith("application/json"):
+            return status, headers["Content-Type"], body
+        result = json.loads(body)
+        assert isinstance(result.pop("elapsed_ms"), float)  # the one field that may differ
+        return status, headers["Content-Type"], result
+
+    alone = {path: answer(request(server, "POST", path, data)) for path in (png, json_)}
+    assert [alone[path][0] for path in (png, json_)] == [200, 200]
+    start = threading.Barrier(len(paths), timeout=30)
+
+    def post(path: str) -> tuple[int, str, object]:
+        start.wait()  # release them together so they overlap
+        return answer(request(server, "POST", path, data))
+
+    with ThreadPoolExecutor(max_workers=len(paths)) as pool:
+        answers = [f.result(timeout=60) for f in [pool.submit(post, path) for path in paths]]
+    assert [status for status, _, _ in answers] == [200] * len(paths)
+    for path, got in zip(paths, answers, strict=True):
+        assert got == alone[path], f"a concurrent {path} answer differs from the one made alone"
+    expected = segmenter(sample_image())
+    np.testing.assert_array_equal(np.asarray(decode_png(alone[png][2])), expected)
+    np.testing.assert_array_equal(np.asarray(decode_png(alone[json_][2]["labels_png"])), expected)
 
 
 def test_one_log_line_per_request(segmenter, capsys):

@@ -184,3 +184,13 @@ def test_available_published_weights_download_and_convert_once(monkeypatch, tmp_
     checkpoint.unlink()  # converted once: later loads read the cache
     again = refineseg.lw_refinenet_mobilenet_v2(weights=entry.name)
     assert torch.equal(again.head.classifier.weight, model.head.classifier.weight)
+
+
+def test_a_folder_named_like_shipped_weights_does_not_hide_them(tmp_path, monkeypatch):
+    (tmp_path / "camvid").mkdir()  # a dataset folder, as users keep them
+    monkeypatch.chdir(tmp_path)
+    assert refineseg.load_model("camvid").arch == "refinenet_efficientnet_lite0"
+    model = refineseg.lw_refinenet_mobilenet_v2(num_classes=3)
+    refineseg.save_model(model, tmp_path / "mine")  # a file without a suffix is still reachable as a path
+    assert refineseg.load_model(tmp_path / "mine").num_classes == 3
+    assert refineseg.load_model("./mine").num_classes == 3

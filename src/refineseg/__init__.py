@@ -1,18 +1,54 @@
-"""refineseg: RefineNet and Light-Weight RefineNet semantic segmentation in modern PyTorch."""
+"""refineseg: RefineNet and Light-Weight RefineNet semantic segmentation in modern PyTorch.
 
-from ._version import __version__
-from .inference import ImageReadError, Segmenter, optimize_for_inference
-from .models import *  # noqa: F403 - builders, model classes, get_model, list_models
-from .models import __all__ as _models
-from .weights import WeightsError, load_model, save_model
+The public names below are imported on first use (PEP 562), so that ``import refineseg`` and
+the ``refineseg`` command's ``--help`` cost no more than the Python start-up; using any of them
+imports PyTorch and the part of refineseg it lives in.
+"""
 
-__all__ = [
-    "ImageReadError",
-    "Segmenter",
-    "WeightsError",
-    "__version__",
-    "load_model",
-    "optimize_for_inference",
-    "save_model",
-    *_models,
-]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__ as __version__
+
+if TYPE_CHECKING:
+    from .inference.images import ImageReadError as ImageReadError
+    from .inference.optimize import optimize_for_inference as optimize_for_inference
+    from .inference.segmenter import Segmenter as Segmenter
+    from .models import *  # noqa: F403
+    from .weights.io import WeightsError as WeightsError
+    from .weights.io import save_model as save_model
+    from .weights.loading import load_model as load_model
+
+# public name -> the module that defines it; the model builders and classes come from refineseg.models
+_LAZY = {
+    "ImageReadError": "refineseg.inference.images",
+    "Segmenter": "refineseg.inference.segmenter",
+    "optimize_for_inference": "refineseg.inference.optimize",
+    "WeightsError": "refineseg.weights.io",
+    "save_model": "refineseg.weights.io",
+    "load_model": "refineseg.weights.loading",
+}
+
+
+def _model_names() -> list[str]:
+    return list(importlib.import_module("refineseg.models").__all__)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__all__":
+        return sorted([*_LAZY, "__version__", *_model_names()])
+    if name in _LAZY:
+        module = importlib.import_module(_LAZY[name])
+    elif not name.startswith("__") and name in _model_names():
+        module = importlib.import_module("refineseg.models")
+    else:
+        raise AttributeError(f"module 'refineseg' has no attribute {name!r}")
+    value = getattr(module, name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, *_model_names()})

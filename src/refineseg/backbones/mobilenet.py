@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import torchvision
 from torch import Tensor, nn
-from torchvision.ops.misc import Conv2dNormActivation
 
 from .base import Backbone, StagedBackbone, WeightsArg, load_state_dict_file, resolve_torchvision_weights
 
@@ -25,6 +23,15 @@ FEATURE_STAGES = (1, 2, 3, 4, 5, 6)
 FEATURE_REDUCTIONS = (4, 8, 16, 16, 32, 32)
 
 
+def _conv_bn_act(in_channels: int, out_channels: int, kernel_size: int, **options: object) -> nn.Module:
+    """torchvision's ``Conv2dNormActivation``, imported when a model is built: importing
+    torchvision costs seconds (it loads torch's compiler stack), which ``import refineseg`` and
+    models without a torchvision part should not pay."""
+    from torchvision.ops.misc import Conv2dNormActivation
+
+    return Conv2dNormActivation(in_channels, out_channels, kernel_size, **options)
+
+
 class InvertedResidual(nn.Module):
     """Expand (1x1) - depthwise (3x3) - project (1x1), with identity when shapes allow.
 
@@ -35,11 +42,9 @@ class InvertedResidual(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, expansion: int, stride: int) -> None:
         super().__init__()
         hidden = in_channels * expansion
-        self.expand = Conv2dNormActivation(in_channels, hidden, 1, activation_layer=nn.ReLU6)
-        self.depthwise = Conv2dNormActivation(
-            hidden, hidden, 3, stride=stride, groups=hidden, activation_layer=nn.ReLU6
-        )
-        self.project = Conv2dNormActivation(hidden, out_channels, 1, activation_layer=None)
+        self.expand = _conv_bn_act(in_channels, hidden, 1, activation_layer=nn.ReLU6)
+        self.depthwise = _conv_bn_act(hidden, hidden, 3, stride=stride, groups=hidden, activation_layer=nn.ReLU6)
+        self.project = _conv_bn_act(hidden, out_channels, 1, activation_layer=None)
         self.use_residual = stride == 1 and in_channels == out_channels
 
     def forward(self, x: Tensor) -> Tensor:
@@ -57,7 +62,7 @@ class MobileNetV2Backbone(StagedBackbone):
 
     def __init__(self, *, weights: WeightsArg = None) -> None:
         super().__init__()
-        self.stem = Conv2dNormActivation(3, 32, 3, stride=2, activation_layer=nn.ReLU6)
+        self.stem = _conv_bn_act(3, 32, 3, stride=2, activation_layer=nn.ReLU6)
         stages = []
         in_channels = 32
         for t, c, n, s in MOBILENET_V2_STAGES:
@@ -86,6 +91,8 @@ class TorchvisionMobileNetV2Backbone(Backbone):
 
     def __init__(self, *, weights: WeightsArg = None) -> None:
         super().__init__()
+        import torchvision  # when built, not when refineseg is imported (see _conv_bn_act)
+
         enum, local = resolve_torchvision_weights("mobilenet_v2", weights)
         net = torchvision.models.mobilenet_v2(weights=enum)
         self.features = net.features[: self._TAPS[-1] + 1]

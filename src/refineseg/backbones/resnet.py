@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torchvision
 from torch import Tensor
 
 from .base import Backbone, WeightsArg, load_state_dict_file, resolve_torchvision_weights
@@ -28,6 +27,8 @@ class ResNetBackbone(Backbone):
         super().__init__()
         if depth not in RESNET_DEPTHS:
             raise ValueError(f"ResNet depth must be one of {RESNET_DEPTHS}, got {depth}")
+        import torchvision  # when built: importing it costs seconds that `import refineseg` should not pay
+
         enum, local = resolve_torchvision_weights(f"resnet{depth}", weights)
         net = getattr(torchvision.models, f"resnet{depth}")(weights=enum)
         self.conv1, self.bn1, self.relu, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool

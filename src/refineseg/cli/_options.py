@@ -12,7 +12,7 @@ __all__ = ["add_calibration", "add_precision", "calibration_images"]
 def add_precision(parser: argparse.ArgumentParser, *, default: str, calibration_default: str) -> None:
     """``--precision`` and the int8 calibration options; ``calibration_default`` says, in the
     help, which images calibrate int8 when ``--calibration`` is not given."""
-    from ..inference.precision import PRECISIONS
+    from ..constants import PRECISIONS
 
     parser.add_argument(
         "--precision",
@@ -30,7 +30,7 @@ def add_precision(parser: argparse.ArgumentParser, *, default: str, calibration_
 
 def add_calibration(parser: argparse.ArgumentParser, *, default: str, flag: str) -> None:
     """``--calibration`` (images, folders, globs) and ``--calibration-images N`` for int8."""
-    from ..inference.quantize import DEFAULT_CALIBRATION_IMAGES
+    from ..constants import DEFAULT_CALIBRATION_IMAGES
 
     parser.add_argument(
         "--calibration",

@@ -42,12 +42,12 @@ examples:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from ..data import list_datasets
+    from ..constants import DATASET_NAMES
 
     p = sub.add_parser(
         "check-data", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    names = [d.name for d in list_datasets()]
+    names = list(DATASET_NAMES)
     p.add_argument("--dataset", required=True, choices=names, metavar="NAME", help=f"layout: {', '.join(names)}")
     p.add_argument("--root", required=True, help="the dataset's directory")
     p.add_argument(

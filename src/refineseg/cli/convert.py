@@ -21,7 +21,7 @@ example:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from ..weights.convert import REFERENCE_ARCHS
+    from ..constants import REFERENCE_ARCHS
 
     p = sub.add_parser(
         "convert", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -28,7 +28,7 @@ examples:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from ..data import list_datasets
+    from ..constants import DATASET_NAMES
 
     p = sub.add_parser(
         "evaluate", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -37,9 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--weights",
         default="camvid",
         help="a refineseg .safetensors weights file, shipped weights name (default camvid), "
-        "or an .onnx file from `refineseg export` (run by ONNX Runtime)",
+        "or a file from `refineseg export`: .onnx (run by ONNX Runtime) or .pt2 (torch.export)",
     )
-    p.add_argument("--dataset", required=True, choices=[d.name for d in list_datasets()])
+    p.add_argument("--dataset", required=True, choices=DATASET_NAMES)
     p.add_argument("--root", required=True, help="the dataset's directory")
     p.add_argument("--split", default="val", help="split to evaluate (default val)")
     p.add_argument("--scales", type=float, nargs="+", default=[1.0], help="image scales whose softmax is averaged")
@@ -74,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
         from ..inference.runtime import OnnxRuntimeModel
 
         model = OnnxRuntimeModel(args.weights)
+    elif Path(args.weights).suffix.lower() == ".pt2":
+        from ..inference.runtime import TorchExportModel
+
+        model = TorchExportModel(args.weights)
     else:
         model = load_model(args.weights)
     dataset = get_dataset(args.dataset, args.root, args.split)

@@ -1,4 +1,4 @@
-"""``refineseg export``: a weights file to ONNX or TorchScript, checked against PyTorch."""
+"""``refineseg export``: a weights file to ONNX, torch.export or TorchScript, checked against PyTorch."""
 
 from __future__ import annotations
 
@@ -7,17 +7,22 @@ from pathlib import Path
 
 from ._options import add_calibration, calibration_images
 
-HELP = "export a model to ONNX or TorchScript (dynamic batch/height/width), checked against PyTorch"
+HELP = "export a model to ONNX, torch.export (.pt2) or TorchScript (dynamic batch/height/width), checked"
 
 DESCRIPTION = """\
 Export a model for deployment without refineseg's model code:
   .onnx                      ONNX (torch.onnx dynamo exporter), run with ONNX Runtime or any ONNX runtime;
                              needs the onnx extra: pip install 'refineseg[onnx]'
-  .pt, .ts, .torchscript     TorchScript (traced and frozen), run with torch.jit.load
+  .pt2                       torch.export program (--format torch_export), run with torch.export.load, or by
+                             refineseg predict/evaluate --weights FILE.pt2; PyTorch's successor to TorchScript
+  .pt, .ts, .torchscript     TorchScript (traced and frozen), run with torch.jit.load; deprecated, as
+                             PyTorch deprecates torch.jit in favour of torch.export: prefer .pt2
 The input is 'image', float32 N x 3 x H x W, normalised with the model's mean and std; the output
-is 'logits', N x C x H x W at the input's size. Batch, height and width are all dynamic. The class
-names, palette, mean and std travel inside the file (ONNX metadata 'refineseg', TorchScript extra
-file 'refineseg.json'); refineseg.inference.runtime.load_exported reads them back.
+is 'logits', N x C x H x W at the input's size. Batch, height and width are all dynamic (a .pt2
+program refuses sides below 17 pixels, 33 for MobileNet-v2). The class names, palette, mean and std
+travel inside the file (ONNX metadata 'refineseg', .pt2 and TorchScript extra file 'refineseg.json');
+refineseg.inference.runtime.load_exported reads them back. Like TorchScript and unlike ONNX, loading
+a .pt2 file can run code it holds (torch.export.load unpickles): load only files you trust.
 
 Before the file is put in place it is run on random inputs at --size (batch 1) and at a second,
 odd size (batch 2) and compared with PyTorch: the largest difference must be within --tolerance
@@ -28,14 +33,15 @@ Without --weights the CamVid model that ships with refineseg is exported.
 
 examples:
   refineseg export --output out/camvid.onnx
-  refineseg export --weights runs/mine/best.safetensors --output mine.pt --size 768 1024
+  refineseg export --output out/camvid.pt2 --size 360 480
+  refineseg export --weights runs/mine/best.safetensors --output mine.pt2 --size 768 1024
   refineseg export --weights lw50_voc.safetensors --output lw50.onnx --size 360 480 --tolerance 1e-4
   refineseg export --output camvid_int8.onnx --int8 --calibration DATA/camvid/train --size 360 480
 """
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from ..inference.quantize import CALIBRATION_METHODS
+    from ..constants import CALIBRATION_METHODS
 
     p = sub.add_parser(
         "export", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -49,10 +55,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=Path,
         required=True,
         metavar="FILE",
-        help="the file to write (.onnx, .pt, .ts, .torchscript)",
+        help="the file to write (.onnx, .pt2, or TorchScript's .pt, .ts, .torchscript)",
     )
     p.add_argument(
-        "--format", choices=("onnx", "torchscript"), help="onnx or torchscript (default: from the --output suffix)"
+        "--format",
+        choices=("onnx", "torch_export", "torchscript"),
+        help="onnx, torch_export (.pt2) or torchscript (deprecated) (default: from the --output suffix)",
     )
     p.add_argument(
         "--size",
@@ -87,8 +95,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..inference.export import export_onnx, export_torchscript
-    from ..inference.export_format import EXPORT_SUFFIXES, export_format_for
+    import sys
+    import warnings
+
+    from ..inference.export import export_onnx, export_torch_export, export_torchscript
+    from ..inference.export_format import EXPORT_SUFFIXES, TORCHSCRIPT_DEPRECATION, export_format_for
     from ..models.registry import get_model
     from ..weights.io import read_weights
 
@@ -128,7 +139,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if fmt == "onnx":
         report = export_onnx(model, output, example_size=size, opset=args.opset, tolerance=args.tolerance)
+    elif fmt == "torch_export":
+        report = export_torch_export(model, output, example_size=size, tolerance=args.tolerance)
     else:
-        report = export_torchscript(model, output, example_size=size, tolerance=args.tolerance)
+        print(f"refineseg export: note: {TORCHSCRIPT_DEPRECATION}", file=sys.stderr)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # the note above says it once
+            report = export_torchscript(model, output, example_size=size, tolerance=args.tolerance)
     print(report.summary())
     return 0

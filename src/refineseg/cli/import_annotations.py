@@ -49,7 +49,7 @@ examples:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from ..data.importers import FORMATS
+    from ..constants import ANNOTATION_FORMATS as FORMATS
 
     p = sub.add_parser(
         "import-annotations", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter

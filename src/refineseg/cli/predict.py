@@ -41,7 +41,7 @@ examples:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from ..inference.segmenter import DEFAULT_TILE_SIZE, DEFAULT_WHOLE_IMAGE_PIXELS
+    from ..constants import DEFAULT_TILE_SIZE, DEFAULT_WHOLE_IMAGE_PIXELS
 
     p = sub.add_parser(
         "predict", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -35,7 +35,7 @@ examples:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from ..serve.app import DEFAULT_HOST, DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PORT, MB
+    from ..constants import DEFAULT_HOST, DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PORT, MB
 
     p = sub.add_parser(
         "serve", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -79,7 +79,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..serve.app import MB
+    from ..constants import MB
 
     # check the arguments before spending seconds on loading the model
     if not 0 <= args.port <= 65535:

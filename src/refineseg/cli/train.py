@@ -42,16 +42,14 @@ def _int_or_float(value: str) -> int | float:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from ..data import list_datasets
-    from ..models import list_models
-    from ..training.losses import LOSS_DESCRIPTIONS
+    from ..constants import DATASET_NAMES, LOSS_DESCRIPTIONS
 
     p = sub.add_parser(
         "train", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--config", metavar="RECIPE", help="YAML recipe (flags below override it)")
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", choices=[d.name for d in list_datasets()], help="dataset layout")
+    g.add_argument("--dataset", choices=DATASET_NAMES, help="dataset layout")
     g.add_argument("--root", help="the dataset's directory")
     g.add_argument("--train-split", help="split to train on (default train)")
     g.add_argument("--val-split", help="split to validate on (default val)")
@@ -70,7 +68,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="decode images on every access instead of once",
     )
     m = p.add_argument_group("model")
-    m.add_argument("--arch", choices=list_models(), metavar="NAME", help="architecture (see refineseg models)")
+    m.add_argument("--arch", metavar="NAME", help="architecture (`refineseg models` lists them)")
     m.add_argument("--weights-backbone", help="encoder weights: imagenet, a torchvision weights name, or a file")
     m.add_argument("--init-weights", help="start from a refineseg weights file")
     m.add_argument(
@@ -129,15 +127,21 @@ def build_config(args: argparse.Namespace) -> Any:
         value = getattr(args, name, None)
         if value is not None:
             settings[name] = value
+    from ..models import list_models
+
+    # checked here rather than by argparse choices, which would import every model for --help
+    if "arch" in settings and settings["arch"] not in list_models():
+        raise ValueError(f"--arch {settings['arch']}: no such architecture; `refineseg models` lists them")
     if isinstance(settings.get("devices"), str) and settings["devices"].isdigit():
         settings["devices"] = int(settings["devices"])
     return TrainConfig(**settings)
 
 
 def run(args: argparse.Namespace) -> int:
-    from lightning.pytorch.utilities import rank_zero_only
+    from ..training import train  # first: without the [train] extra, its ImportError says what to install
 
-    from ..training import train
+    # isort: split
+    from lightning.pytorch.utilities import rank_zero_only
 
     best = train(build_config(args))
     if getattr(rank_zero_only, "rank", 0) == 0:  # DDP runs this in every process

@@ -19,6 +19,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
+from ..constants import IMAGE_SUFFIXES
 from .labels import IGNORE_INDEX, DatasetError, LabelSpace, default_palette, read_label_space
 
 __all__ = [
@@ -38,8 +39,6 @@ __all__ = [
     "read_rgb",
     "require_dir",
 ]
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 class SegmentationDataset(Dataset):

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..palette import default_palette
+
 __all__ = [
     "IGNORE_INDEX",
     "IGNORE_LINE",
@@ -251,18 +253,3 @@ def _claim(mapping: dict, raw: object, train: int, path: Path, names: list[str])
 
         raise DatasetError(f"{path}: mask value {raw} is claimed by both {label(mapping[raw])} and {label(train)}")
     mapping[raw] = train
-
-
-def default_palette(n: int) -> tuple[Colour, ...]:
-    """The PASCAL VOC colour map: distinct colours for any number of classes."""
-    colours = []
-    for index in range(n):
-        r = g = b = 0
-        c = index
-        for bit in range(8):
-            r |= ((c >> 0) & 1) << (7 - bit)
-            g |= ((c >> 1) & 1) << (7 - bit)
-            b |= ((c >> 2) & 1) << (7 - bit)
-            c >>= 3
-        colours.append((r, g, b))
-    return tuple(colours)

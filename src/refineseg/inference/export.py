@@ -1,4 +1,4 @@
-"""Export a trained model to ONNX or TorchScript, proven equal to PyTorch before it is kept.
+"""Export a trained model to ONNX, torch.export or TorchScript, proven equal to PyTorch before it is kept.
 
 The file carries the model's meta as :mod:`.export_format` defines. Exporters fail silently in ways that only show at other input sizes
 (a shape baked in as a constant), so by default the written file is loaded back and compared
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._io import atomic_write
@@ -25,6 +26,8 @@ from ..models.base import SegmentationModel
 from .export_format import (
     METADATA_KEY,
     ONNX_INSTALL_HINT,
+    TORCH_EXPORT_METADATA_FILE,
+    TORCHSCRIPT_DEPRECATION,
     TORCHSCRIPT_METADATA_FILE,
     ExportFormat,
     export_metadata,
@@ -35,6 +38,7 @@ __all__ = [
     "ExportError",
     "ExportReport",
     "export_onnx",
+    "export_torch_export",
     "export_torchscript",
     "second_check_size",
 ]
@@ -145,7 +149,11 @@ def export_torchscript(
     Tracing records shapes symbolically for this model family (resizes take their size from
     the input's shape), so batch, height and width stay dynamic; ``check`` proves it at a
     second size. ``model`` itself is not touched.
+
+    Deprecated (a ``FutureWarning``): PyTorch deprecates ``torch.jit`` in favour of
+    ``torch.export``; use :func:`export_torch_export`.
     """
+    warnings.warn(f"export_torchscript: {TORCHSCRIPT_DEPRECATION}", FutureWarning, stacklevel=2)
     start = time.perf_counter()
     size = _check_size(example_size)
     _check_tolerance(tolerance)
@@ -172,6 +180,61 @@ def export_torchscript(
     return _write(path, write)
 
 
+def export_torch_export(
+    model: SegmentationModel,
+    path: str | os.PathLike[str],
+    *,
+    example_size: Sequence[int] = (512, 512),
+    check: bool = True,
+    tolerance: float = 1e-3,
+) -> ExportReport:
+    """Write ``model`` as a ``torch.export`` program (``.pt2``) with the meta as an extra file.
+
+    Batch, height and width are ``Dim.AUTO``. Named dimensions (``Dim("height")``, even with
+    ``min=17``, as the ONNX exporter takes them) are refused with "constraints violated": the
+    strided encoder and the decoder's resizes give guards no plain range states (a side of at
+    least 17 pixels; ``ceil(side / 32) != 1``). ``Dim.AUTO`` keeps each dimension dynamic
+    with the guards the model needs, and the saved program checks its input range on every
+    call: at least 17 pixels a side for the ResNet and EfficientNet-Lite models (sides of
+    17-32 pixels run and match PyTorch), 33 for MobileNet-v2. The example is a batch of 2,
+    since a dimension traced at 1 is specialised to 1; ``check`` still runs batch 1 and 2,
+    and a dimension the exporter made static anyway fails it at the second size.
+
+    EfficientNet-Lite's TensorFlow "same" padding is traced in an equal form whose sizes fold
+    (see :class:`_FoldableSamePad2d`): as written, its shape expressions double at every
+    stride, and the shipped model's file then took a minute to load instead of seconds. The
+    check compares the program with the model as it is. The example inputs are not stored in
+    the file. ``model`` itself is not touched.
+    """
+    start = time.perf_counter()
+    from torch.export import Dim
+
+    size = _check_size(example_size)
+    _check_tolerance(tolerance)
+    work = _inference_copy(model)
+    # batch 2: torch.export specialises a dimension whose example is 0 or 1 to that value
+    example = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(0))
+    dims = ({0: Dim.AUTO, 2: Dim.AUTO, 3: Dim.AUTO},)
+    try:
+        with torch.no_grad():
+            program = torch.export.export(_with_foldable_padding(work), (example,), dynamic_shapes=dims)
+    except Exception as exc:
+        raise ExportError(f"torch.export.export failed for {_describe(model)}: {_first_line(exc)}") from exc
+    program.example_inputs = None  # a random batch that would only make the file larger
+    extra = {TORCH_EXPORT_METADATA_FILE: export_metadata(model)}
+
+    def write(tmp: str) -> ExportReport:
+        with open(tmp, "wb") as f:  # a file object: torch.export warns about a file name not ending in .pt2
+            torch.export.save(program, f, extra_files=extra)
+        if not check:
+            return _unchecked(path, "torch_export", start)
+        from .runtime import TorchExportModel
+
+        return _compare(TorchExportModel(tmp), work, path, "torch_export", size, tolerance, start)
+
+    return _write(path, write)
+
+
 def second_check_size(size: Sequence[int]) -> tuple[int, int]:
     """About 0.7x each side, odd, and different from ``size`` in both dimensions."""
     out = []
@@ -179,6 +242,40 @@ def second_check_size(size: Sequence[int]) -> tuple[int, int]:
         s = max(1, round(d * SECOND_SIZE_FACTOR)) | 1
         out.append(s if s != d else d + 2)
     return out[0], out[1]
+
+
+class _FoldableSamePad2d(nn.Module):
+    """EfficientNet-Lite's TensorFlow "same" padding at stride 2, as ``TFSamePad2d`` pads, for torch.export.
+
+    ``TFSamePad2d`` pads the near side by ``(k - 3) // 2 + size % 2``, so a side becomes
+    ``(size + size % 2) // 2`` after each stride: an expression that holds the previous one
+    twice, 32 times over at 1/32, which ``torch.export.load`` parses for a minute. Here
+    ``size % 2`` is written ``2 * ceil(size / 2) - size``, the same integer, and the side
+    becomes ``ceil(size / 2)``, which folds (``ceil(ceil(s / 2) / 2) = ceil(s / 4)``).
+    """
+
+    def __init__(self, kernel_size: int) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        near, far = (self.kernel_size - 3) // 2, (self.kernel_size - 1) // 2
+        height, width = x.shape[-2], x.shape[-1]
+        return F.pad(x, (near + 2 * -(-width // 2) - width, far, near + 2 * -(-height // 2) - height, far))
+
+
+def _with_foldable_padding(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` with each ``TFSamePad2d`` replaced by :class:`_FoldableSamePad2d` (or ``model`` if none)."""
+    from ..backbones.efficientnet_lite import TFSamePad2d
+
+    if not any(isinstance(m, TFSamePad2d) for m in model.modules()):
+        return model
+    model = copy.deepcopy(model)
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, TFSamePad2d) and child.stride == 2:
+                setattr(parent, name, _FoldableSamePad2d(child.kernel_size))
+    return model
 
 
 def _require_onnx() -> None:

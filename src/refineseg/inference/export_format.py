@@ -2,9 +2,10 @@
 
 An exported file must be usable without refineseg's model code, yet still know what its
 outputs mean, so the model's meta (class names, palette, normalisation) travels inside it as
-JSON: in the ONNX ``metadata_props`` under ``refineseg``, in a TorchScript archive as the extra
-file ``refineseg.json``. This module says how; :mod:`.export` writes such files and
-:mod:`.runtime` runs them, and neither needs the other for it.
+JSON: in the ONNX ``metadata_props`` under ``refineseg``, in a ``torch.export`` archive
+(``.pt2``) and in a TorchScript archive as the extra file ``refineseg.json``. This module
+says how; :mod:`.export` writes such files and :mod:`.runtime` runs them, and neither needs
+the other for it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ __all__ = [
     "METADATA_KEY",
     "ONNX_INSTALL_HINT",
     "PRECISION_KEY",
+    "TORCHSCRIPT_DEPRECATION",
     "TORCHSCRIPT_METADATA_FILE",
+    "TORCH_EXPORT_METADATA_FILE",
     "ExportFormat",
     "ExportedMeta",
     "export_format_for",
@@ -40,15 +43,21 @@ __all__ = [
     "read_export_metadata",
 ]
 
-ExportFormat = Literal["onnx", "torchscript"]
+ExportFormat = Literal["onnx", "torch_export", "torchscript"]
 
 METADATA_KEY = "refineseg"  # ONNX metadata_props key
 PRECISION_KEY = "refineseg.precision"  # ONNX metadata_props key of a quantized file: "int8"
 TORCHSCRIPT_METADATA_FILE = "refineseg.json"  # TorchScript extra file
+TORCH_EXPORT_METADATA_FILE = "refineseg.json"  # torch.export (.pt2) extra file: the same JSON as TorchScript's
 EXPORT_FORMAT_VERSION = 1
 ONNX_INSTALL_HINT = "pip install 'refineseg[onnx]'"
+TORCHSCRIPT_DEPRECATION = (
+    "TorchScript export is deprecated (PyTorch deprecates torch.jit in favour of torch.export); "
+    "write a .pt2 file (torch.export) instead"
+)
 EXPORT_SUFFIXES: dict[str, ExportFormat] = {
     ".onnx": "onnx",
+    ".pt2": "torch_export",
     ".pt": "torchscript",
     ".ts": "torchscript",
     ".torchscript": "torchscript",
@@ -65,7 +74,7 @@ class ExportedMeta:
 
 
 def export_format_for(path: str | os.PathLike[str]) -> ExportFormat:
-    """The format an output or input file name implies (``.onnx``; ``.pt``, ``.ts``, ``.torchscript``)."""
+    """The format an output or input file name implies (``.onnx``; ``.pt2``; ``.pt``, ``.ts``, ``.torchscript``)."""
     suffix = Path(path).suffix.lower()
     if suffix not in EXPORT_SUFFIXES:
         known = ", ".join(EXPORT_SUFFIXES)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import itertools
 import logging
+import sys
 from collections.abc import Iterator
 from typing import TypeVar, cast
 
@@ -90,13 +91,16 @@ def _conv_bn_pairs(module: nn.Module) -> Iterator[tuple[str, str]]:
     ``nn.Sequential`` (torchvision's ``Conv2dNormActivation``, ResNet downsampling), the
     ``convN``/``bnN`` pairs of torchvision's ResNet blocks, and the ResNet encoder's stem.
     """
-    from torchvision.models.resnet import BasicBlock, Bottleneck
-
     from ..backbones import ResNetBackbone
+
+    # a model holding torchvision's ResNet blocks imported torchvision to build them; any other
+    # model need not pay the seconds of importing it here
+    resnet = sys.modules.get("torchvision.models.resnet")
+    blocks = (resnet.BasicBlock, resnet.Bottleneck) if resnet is not None else ()
 
     if isinstance(module, nn.Sequential):
         yield from itertools.pairwise(module._modules)
-    elif isinstance(module, (BasicBlock, Bottleneck, ResNetBackbone)):
+    elif isinstance(module, (*blocks, ResNetBackbone)):
         for i in (1, 2, 3):
             if hasattr(module, f"conv{i}") and hasattr(module, f"bn{i}"):
                 yield f"conv{i}", f"bn{i}"

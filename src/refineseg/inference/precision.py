@@ -15,10 +15,12 @@ import platform
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
+
+from ..constants import PRECISIONS, Precision
 
 __all__ = [
     "PRECISIONS",
@@ -31,8 +33,6 @@ __all__ = [
     "resolve_precision",
 ]
 
-Precision = Literal["fp32", "bf16", "int8", "auto"]
-PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 # /proc/cpuinfo flag -> the name users know it by
 _ISA_FLAGS = {

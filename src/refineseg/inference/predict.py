@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .._io import atomic_write
-from ..data.datasets import IMAGE_SUFFIXES as DATASET_IMAGE_SUFFIXES
+from ..constants import IMAGE_SUFFIXES as DATASET_IMAGE_SUFFIXES
 from .images import ImageReadError, read_image_file
 from .segmenter import Segmenter
 

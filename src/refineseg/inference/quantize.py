@@ -28,13 +28,14 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import torch
 
 from .._io import atomic_write, cache_dir
 from .._version import __version__
+from ..constants import CALIBRATION_METHODS, DEFAULT_CALIBRATION_IMAGES, CalibrationMethod
 from .export import ExportReport, export_onnx
 from .export_format import METADATA_KEY, ONNX_INSTALL_HINT, PRECISION_KEY, export_metadata, read_export_metadata
 from .images import ImageLike, load_image
@@ -54,10 +55,6 @@ __all__ = [
     "spread",
 ]
 
-CalibrationMethod = Literal["minmax", "percentile", "entropy"]
-CALIBRATION_METHODS: tuple[CalibrationMethod, ...] = ("percentile", "minmax", "entropy")
-# a few dozen images set the activation ranges as well as hundreds do (docs/BENCHMARKS.md)
-DEFAULT_CALIBRATION_IMAGES = 32
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")

@@ -1,4 +1,4 @@
-"""Exported models (ONNX Runtime, TorchScript) behind the interface inference code expects.
+"""Exported models (ONNX Runtime, torch.export, TorchScript) behind the interface inference code expects.
 
 ``Segmenter`` and the evaluation loops only call ``model(x)`` and read ``.meta`` and
 ``.num_classes``, after ``model.to(device).eval()``; the wrappers here provide exactly that,
@@ -8,7 +8,10 @@ PyTorch doing the computation.
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,13 +23,14 @@ from .export_format import (
     METADATA_KEY,
     ONNX_INSTALL_HINT,
     PRECISION_KEY,
+    TORCH_EXPORT_METADATA_FILE,
     TORCHSCRIPT_METADATA_FILE,
     export_format_for,
     quiet_jit,
     read_export_metadata,
 )
 
-__all__ = ["ExportedModel", "OnnxRuntimeModel", "TorchScriptModel", "load_exported"]
+__all__ = ["ExportedModel", "OnnxRuntimeModel", "TorchExportModel", "TorchScriptModel", "load_exported"]
 
 _EXPECTED = "expected a file written by 'refineseg export'"
 
@@ -51,6 +55,12 @@ class ExportedModel:
     def _set_meta(self, text: str | bytes) -> None:
         info = read_export_metadata(text, source=str(self.path))
         self.meta, self.arch, self.num_classes = info.meta, info.arch, info.num_classes
+
+    def _set_meta_file(self, extra: dict[str, Any], name: str, kind: str) -> None:
+        """The meta from the archive's extra file ``name``, which an archive not written by refineseg lacks."""
+        if not extra[name]:
+            raise ValueError(f"{self.path}: {kind} without refineseg metadata ({name}); {_EXPECTED}")
+        self._set_meta(extra[name])
 
     @property
     def device(self) -> torch.device:
@@ -133,23 +143,105 @@ class TorchScriptModel(ExportedModel):
         except Exception as exc:  # torch.jit.load raises RuntimeError for anything unreadable
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ValueError(f"{self.path}: not a TorchScript archive ({message}); {_EXPECTED}") from None
-        if not extra[TORCHSCRIPT_METADATA_FILE]:
-            raise ValueError(
-                f"{self.path}: a TorchScript archive without refineseg metadata ({TORCHSCRIPT_METADATA_FILE}); "
-                f"{_EXPECTED}"
-            )
-        self._set_meta(extra[TORCHSCRIPT_METADATA_FILE])
+        self._set_meta_file(extra, TORCHSCRIPT_METADATA_FILE, "a TorchScript archive")
 
     def forward(self, x: Tensor) -> Tensor:
         with torch.no_grad():
             return self.module(x)
 
 
-def load_exported(path: str | os.PathLike[str], *, threads: int | None = None) -> ExportedModel:
-    """Open an exported file by its suffix: ``.onnx`` with ONNX Runtime, ``.pt``/``.ts``/``.torchscript`` with PyTorch.
+class TorchExportModel(ExportedModel):
+    """An exported ``torch.export`` program (``.pt2``), run by PyTorch on the CPU.
 
-    ``threads`` applies to ONNX Runtime only (TorchScript uses PyTorch's global thread count).
+    The program is PyTorch's own graph of the model, with dynamic batch, height and width,
+    run as ``program.module()``; it needs torch but no refineseg model code. Its guards are
+    checked on every call: an input outside them (a side below 17 pixels for the shipped
+    model and the ResNets, below 33 for MobileNet-v2) is a ``ValueError`` naming the file.
+    It runs as exported, in fp32; it is not optimised further (``optimize_for_inference``
+    applies to refineseg's models only).
+
+    Trust: like TorchScript and unlike ONNX, a ``.pt2`` file may execute code when loaded.
+    ``torch.export.load`` reads the graph from JSON, but it unpickles the tensors and
+    constants it is told to with ``torch.load(..., weights_only=False)`` and ``pickle.loads``
+    (``torch/export/pt2_archive/_package.py``), and PyTorch's documentation says to never
+    load one from an untrusted source. Load only files you made or trust.
     """
-    if export_format_for(path) == "onnx":
+
+    backend = "torch_export"
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__(path)
+        extra: dict[str, Any] = {TORCH_EXPORT_METADATA_FILE: ""}
+        with _torch_export_log() as notes:
+            try:
+                with self.path.open("rb") as f:  # a file object: torch.export warns about names not ending in .pt2
+                    program = torch.export.load(f, extra_files=extra)
+            except Exception as exc:  # BadZipFile, RuntimeError, KeyError, ... for anything unreadable
+                # torch.export.load logs the reason the archive failed and then raises a generic error
+                cause = notes[0] if notes else exc
+                raise ValueError(f"{self.path}: not a torch.export archive ({_reason(cause)}); {_EXPECTED}") from None
+        self._set_meta_file(extra, TORCH_EXPORT_METADATA_FILE, "a torch.export archive")
+        self.program = program
+        self.module = program.module()
+
+    def forward(self, x: Tensor) -> Tensor:
+        try:
+            with torch.no_grad():
+                return self.module(x)
+        except (RuntimeError, AssertionError) as exc:
+            message = _message(exc)
+            # the program's input checks and guards, which run before any computation
+            if message.startswith(("Expected input", "Guard failed", "Unexpected number of dimensions")):
+                raise ValueError(
+                    f"{self.path.name}: an input of shape {tuple(x.shape)} is outside what this exported "
+                    f"program accepts ({message})"
+                ) from None
+            raise
+
+
+def load_exported(path: str | os.PathLike[str], *, threads: int | None = None) -> ExportedModel:
+    """Open an exported file by its suffix: ``.onnx`` with ONNX Runtime, ``.pt2`` (torch.export) and
+    ``.pt``/``.ts``/``.torchscript`` (TorchScript) with PyTorch.
+
+    ``threads`` applies to ONNX Runtime only (the others use PyTorch's global thread count).
+    """
+    fmt = export_format_for(path)
+    if fmt == "onnx":
         return OnnxRuntimeModel(path, threads=threads)
+    if fmt == "torch_export":
+        return TorchExportModel(path)
     return TorchScriptModel(path)
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# what PyTorch appends to the reason an archive is unreadable
+_TORCH_BOILERPLATE = (" This is an internal miniz error", "  (Could this error message be improved?")
+
+
+def _reason(exc: BaseException) -> str:
+    text = _message(exc)
+    for marker in _TORCH_BOILERPLATE:
+        text = text.split(marker, 1)[0]
+    return text.rstrip()
+
+
+@contextmanager
+def _torch_export_log() -> Iterator[list[BaseException]]:
+    """Keep ``torch.export.load``'s logged tracebacks off stderr; yield the exceptions they carry."""
+    logger = logging.getLogger("torch.export")
+    notes: list[BaseException] = []
+
+    def keep(record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING and record.exc_info and record.exc_info[1] is not None:
+            notes.append(record.exc_info[1])
+        return record.levelno < logging.WARNING
+
+    logger.addFilter(keep)
+    try:
+        yield notes
+    finally:
+        logger.removeFilter(keep)

@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from ..constants import DEFAULT_TILE_SIZE, DEFAULT_WHOLE_IMAGE_PIXELS
 from ..models import InferenceModel
 from .images import DEFAULT_MAX_IMAGE_PIXELS, ImageLike, load_image
 from .precision import precision_of
@@ -29,12 +30,6 @@ __all__ = ["BACKENDS", "DEFAULT_TILE_SIZE", "DEFAULT_WHOLE_IMAGE_PIXELS", "Backe
 
 Backend = Literal["pytorch", "onnxruntime"]
 BACKENDS: tuple[Backend, ...] = ("pytorch", "onnxruntime")
-
-
-# images up to this many pixels (2048x1024, a Cityscapes frame) run in one pass; larger ones
-# run as overlapping DEFAULT_TILE_SIZE windows
-DEFAULT_WHOLE_IMAGE_PIXELS = 2048 * 1024
-DEFAULT_TILE_SIZE = 1024
 
 
 class Segmenter:
@@ -92,7 +87,7 @@ class Segmenter:
         if meta.palette:
             self.palette: list[tuple[int, int, int]] = [tuple(c) for c in meta.palette]  # type: ignore[misc]
         else:
-            from ..data.datasets import default_palette
+            from ..palette import default_palette
 
             self.palette = list(default_palette(n))
         self._mean = torch.tensor(meta.mean, device=self.device).view(1, 3, 1, 1)
@@ -110,10 +105,20 @@ class Segmenter:
         """Load shipped weights by name (``"camvid"``), a published checkpoint's name, or a weights file.
 
         ``backend="onnxruntime"`` runs an exported ``.onnx`` file (``refineseg export``) with
-        ONNX Runtime; given other weights, it exports them to a temporary file first.
+        ONNX Runtime; given other weights, it exports them to a temporary file first. A
+        ``.pt2`` file (``refineseg export``'s torch.export program) runs with the default
+        ``"pytorch"`` backend, as exported: on the CPU, in fp32, without further optimisation.
         """
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if Path(weights).suffix.lower() == ".pt2":
+            if backend != "pytorch":
+                raise ValueError(f"{weights}: a torch.export program runs with backend='pytorch' (--backend pytorch)")
+            if options.get("compile"):
+                raise ValueError(f"{weights}: compile applies to models built by refineseg, not an exported program")
+            from .runtime import TorchExportModel
+
+            return cls(TorchExportModel(weights), device=device, **options)  # type: ignore[arg-type]
         if backend == "onnxruntime" and options.get("precision") != "int8":  # int8 runs in ONNX Runtime anyway
             from .runtime import OnnxRuntimeModel
 

@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import numpy as np
 from PIL import Image
 
+from ..constants import DEFAULT_HOST, DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PORT, MB
 from ..inference.images import pil_to_rgb
 
 if TYPE_CHECKING:
@@ -50,11 +51,6 @@ __all__ = [
     "serve",
 ]
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
-MB = 1024 * 1024
-DEFAULT_MAX_UPLOAD_BYTES = 20 * MB
-DEFAULT_MAX_PIXELS = 40_000_000
 FORMATS = ("json", "png", "overlay")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"

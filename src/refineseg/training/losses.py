@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..constants import LOSS_DESCRIPTIONS
 from ..data.labels import IGNORE_INDEX
 
 __all__ = [
@@ -240,12 +241,6 @@ class CombinedLoss(nn.Module):
 
 LOSS_NAMES: tuple[str, ...] = ("ce", "dice", "focal", "lovasz")
 
-LOSS_DESCRIPTIONS: dict[str, str] = {
-    "ce": "cross entropy (uses --class-weights)",
-    "dice": "soft multiclass Dice over the batch, mean over present classes (class-balanced)",
-    "focal": "softmax focal loss, gamma=2 (uses --class-weights)",
-    "lovasz": "Lovasz-Softmax, a convex surrogate of per-class IoU, mean over present classes (class-balanced)",
-}
 
 LOSS_SPEC_GRAMMAR = f"TERM[+TERM...] with TERM = [WEIGHT*]NAME and NAME one of {', '.join(LOSS_NAMES)}"
 

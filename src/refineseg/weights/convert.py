@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..constants import REFERENCE_ARCHS
 from ..models.base import SegmentationModel
 from .io import WeightsError, save_model, strict_load
 
@@ -34,16 +35,6 @@ __all__ = [
 ]
 
 # reference builder name -> refineseg builder name (DrSleep's names, then the pip package's)
-REFERENCE_ARCHS: dict[str, str] = {
-    "rf101": "refinenet_resnet101",
-    "refinenet50": "refinenet_resnet50",
-    "refinenet101": "refinenet_resnet101",
-    "refinenet152": "refinenet_resnet152",
-    "rf_lw50": "lw_refinenet_resnet50",
-    "rf_lw101": "lw_refinenet_resnet101",
-    "rf_lw152": "lw_refinenet_resnet152",
-    "mbv2": "lw_refinenet_mobilenet_v2",
-}
 _ARCH_LAYOUT = {
     "refinenet_resnet50": "refinenet",
     "refinenet_resnet101": "refinenet",

@@ -99,15 +99,19 @@ def save_model(
 
 
 def _resolve(weights: str | os.PathLike[str]) -> Path:
-    path = Path(weights)
-    if path.exists() or isinstance(weights, os.PathLike) or path.suffix:
-        return path
-    from .published import published_weights_path
+    """A catalogue name (shipped or published weights) wins over a file or folder of that name in
+    the working directory (a dataset folder called ``camvid``, say): the name means the same
+    wherever it runs. Paths are ``os.PathLike`` objects or strings with a suffix or a separator."""
+    from .published import PUBLISHED_WEIGHTS, published_weights_path
     from .shipped import SHIPPED_WEIGHTS, shipped_weights_path
 
-    if str(weights) in SHIPPED_WEIGHTS:
-        return shipped_weights_path(str(weights))
-    return published_weights_path(str(weights))
+    name = weights if isinstance(weights, str) else None
+    if name is not None and not Path(name).suffix and os.sep not in name and "/" not in name:
+        if name in SHIPPED_WEIGHTS:
+            return shipped_weights_path(name)
+        if name in PUBLISHED_WEIGHTS or not Path(name).exists():
+            return published_weights_path(name)  # the cached file, or an error that names the known weights
+    return Path(weights)
 
 
 def read_weights(weights: str | os.PathLike[str] | WeightsFile) -> WeightsFile:
