@@ -176,7 +176,7 @@ def test_cli_predict_and_evaluate_in_int8(tmp_path, capsys):
         refineseg.get_model("lw_refinenet_resnet18", num_classes=11), tmp_path / "tiny.safetensors"
     )
     images = root / "val"
-    out = tmp_path / "out"
+    out = images / "out"  # inside the input folder: a second run must not calibrate on the first run's outputs
     # no --calibration: predict calibrates on its own inputs, and says so once
     assert main(["predict", str(images), "--weights", str(weights), "--output", str(out), "--precision", "int8"]) == 0
     captured = capsys.readouterr()
@@ -217,3 +217,15 @@ def test_cli_int8_precision_mistakes_are_one_line_errors(tmp_path, capsys, argv,
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "m.json").exists()
+
+
+def test_the_int8_cache_key_holds_the_architecture_options(tiny):
+    import copy
+
+    from refineseg.inference.quantize import _fingerprint
+
+    arrays = [np.zeros((8, 8, 3), np.uint8)]
+    other = copy.deepcopy(tiny)
+    other.arch_kwargs = {**tiny.arch_kwargs, "crp_order": "other"}  # same weights, another forward pass
+    assert _fingerprint(tiny, arrays, "percentile") == _fingerprint(copy.deepcopy(tiny), arrays, "percentile")
+    assert _fingerprint(tiny, arrays, "percentile") != _fingerprint(other, arrays, "percentile")

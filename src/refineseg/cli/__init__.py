@@ -60,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler.setFormatter(logging.Formatter(f"refineseg {args.command}: %(message)s"))
     log = logging.getLogger("refineseg")
     log.addHandler(handler)
+    level = log.level
     log.setLevel(logging.INFO)
     propagate, log.propagate = log.propagate, False  # not again through a root handler a dependency set up
     try:
@@ -72,4 +73,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         log.removeHandler(handler)
+        log.setLevel(level)
         log.propagate = propagate

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["add_calibration", "add_precision", "calibration_images"]
+__all__ = ["add_calibration", "add_precision", "calibration_images", "images_in"]
 
 
 def add_precision(parser: argparse.ArgumentParser, *, default: str, calibration_default: str) -> None:
@@ -48,12 +48,25 @@ def add_calibration(parser: argparse.ArgumentParser, *, default: str, flag: str)
     )
 
 
+def images_in(inputs: Sequence[str], *, option: str, exclude: Path | None = None) -> list[Path]:
+    """The image files that ``inputs`` (files, folders, globs) name, videos left out, skipping
+    ``exclude`` (an output folder inside an input folder); errors name ``option``."""
+    from ..inference.predict import collect_inputs
+
+    items, errors = collect_inputs(inputs, exclude=exclude)
+    if errors:
+        raise ValueError(f"{option}: {errors[0]}")
+    images = [item.path for item in items if not item.is_video]
+    if not images:
+        raise ValueError(f"{option} {' '.join(inputs)}: no images found")
+    return images
+
+
 def calibration_images(
     args: argparse.Namespace, *, wanted: bool, flag: str, fallback: Callable[[], Sequence[Path]] | None = None
 ) -> list[Path] | None:
     """The calibration images ``args`` name (or ``fallback()``'s), at most ``--calibration-images``
     of them; ``None`` when int8 is not ``wanted``. Errors name the option and what was expected."""
-    from ..inference.predict import collect_inputs
     from ..inference.quantize import spread
 
     if args.calibration_images < 1:
@@ -62,13 +75,9 @@ def calibration_images(
         if args.calibration:
             raise ValueError(f"--calibration applies with {flag} only")
         return None
+    found: Sequence[Path]
     if args.calibration:
-        items, errors = collect_inputs(args.calibration)
-        if errors:
-            raise ValueError(f"--calibration: {errors[0]}")
-        found: Sequence[Path] = [item.path for item in items if not item.is_video]
-        if not found:
-            raise ValueError(f"--calibration {' '.join(args.calibration)}: no images found")
+        found = images_in(args.calibration, option="--calibration")
     elif fallback is not None:
         found = fallback()
     else:

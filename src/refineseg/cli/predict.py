@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._options import add_precision, calibration_images
+from ._options import add_precision, calibration_images, images_in
 
 HELP = "segment images, folders, globs and videos (the shipped CamVid model unless --weights)"
 
@@ -111,7 +111,10 @@ def run(args: argparse.Namespace) -> int:
     if args.precision == "int8" and args.compile:
         raise ValueError("--compile applies to PyTorch models; --precision int8 runs with ONNX Runtime")
     calibration = calibration_images(
-        args, wanted=args.precision == "int8", flag="--precision int8", fallback=lambda: _input_images(args.inputs)
+        args,
+        wanted=args.precision == "int8",
+        flag="--precision int8",
+        fallback=lambda: images_in(args.inputs, option="--precision int8: the inputs", exclude=args.output),
     )
     segmenter = Segmenter.from_pretrained(
         args.weights,
@@ -150,13 +153,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(report.errors)} input(s) failed (see the errors above)", file=sys.stderr)
         return 1
     return 0
-
-
-def _input_images(inputs: list[str]) -> list[Path]:
-    """The images among the inputs (int8's calibration set when --calibration is not given)."""
-    from ..inference.predict import collect_inputs
-
-    images = [item.path for item in collect_inputs(inputs)[0] if not item.is_video]
-    if not images:
-        raise ValueError("--precision int8: the inputs hold no images to calibrate on; give --calibration IMAGES")
-    return images

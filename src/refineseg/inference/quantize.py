@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import logging
 import math
 import os
@@ -61,7 +62,8 @@ _T = TypeVar("_T")
 
 
 def spread(items: Sequence[_T], count: int) -> list[_T]:
-    """At most ``count`` of ``items``, evenly spaced, so a sorted folder's calibration set spans it."""
+    """At most ``count`` of ``items``: every ``len(items) // count``-th one from the first, so a
+    sorted folder's calibration set spans most of it (all of it when ``count`` divides it)."""
     if count < 1:
         raise ValueError(f"the number of calibration images must be at least 1, got {count}")
     step = max(1, len(items) // count)
@@ -99,6 +101,7 @@ def quantize_model(
     opset: int | None = None,
     tolerance: float = 1e-3,
     check: bool = True,
+    max_side: int | None = 512,
 ) -> Int8Report:
     """Export ``model`` to ONNX (checked against PyTorch as :func:`export_onnx` does, unless
     ``check`` is false), quantize it with :func:`quantize_onnx` into ``output``, and measure how
@@ -112,7 +115,7 @@ def quantize_model(
     with tempfile.TemporaryDirectory() as tmp:
         fp32_file = Path(tmp) / "fp32.onnx"
         report = export_onnx(model, fp32_file, example_size=example_size, opset=opset, tolerance=tolerance, check=check)
-        quantize_onnx(fp32_file, output, images, method=method)
+        quantize_onnx(fp32_file, output, images, method=method, max_side=max_side)
         fp32, int8 = OnnxRuntimeModel(fp32_file), OnnxRuntimeModel(output)
         size = report.sizes[0] if report.sizes else tuple(example_size)
         x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0))
@@ -160,7 +163,7 @@ def int8_model(
         len(arrays),
         path.parent,
     )
-    report = quantize_model(model, path, arrays, method=method)
+    report = quantize_model(model, path, arrays, method=method, max_side=max_side)
     _log.info("int8: %s", report.summary())
     return OnnxRuntimeModel(path, threads=threads)
 
@@ -170,7 +173,8 @@ def _fingerprint(model: SegmentationModel, arrays: Sequence[np.ndarray], method:
     import onnxruntime
 
     digest = hashlib.sha256()
-    for text in (export_metadata(model), method, __version__, torch.__version__, onnxruntime.__version__):
+    options = json.dumps(getattr(model, "arch_kwargs", {}), sort_keys=True, default=str)  # e.g. crp_order
+    for text in (export_metadata(model), options, method, __version__, torch.__version__, onnxruntime.__version__):
         digest.update(text.encode() + b"\0")
     for name, tensor in model.state_dict().items():
         digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())

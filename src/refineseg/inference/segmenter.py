@@ -119,7 +119,8 @@ class Segmenter:
             from .runtime import TorchExportModel
 
             return cls(TorchExportModel(weights), device=device, **options)  # type: ignore[arg-type]
-        if backend == "onnxruntime" and options.get("precision") != "int8":  # int8 runs in ONNX Runtime anyway
+        # int8 of a PyTorch model runs in ONNX Runtime anyway; an .onnx file runs as it was exported
+        if backend == "onnxruntime" and (options.get("precision") != "int8" or Path(weights).suffix == ".onnx"):
             from .runtime import OnnxRuntimeModel
 
             if Path(weights).suffix == ".onnx":

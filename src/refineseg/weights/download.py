@@ -6,6 +6,8 @@ only says where the converted file is kept.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from .convert import convert_checkpoint
@@ -24,9 +26,12 @@ def fetch_published_weights(name: str) -> Path:
     from torch.hub import download_url_to_file
 
     cached.parent.mkdir(parents=True, exist_ok=True)
-    raw = cached.with_suffix(".download")
-    download_url_to_file(entry.url, str(raw), hash_prefix=entry.sha256, progress=True)
+    # a name of its own: two processes fetching at once must not share (and delete) one download
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".download", dir=cached.parent)
+    os.close(fd)
+    raw = Path(tmp)
     try:
+        download_url_to_file(entry.url, str(raw), hash_prefix=entry.sha256, progress=True)
         convert_checkpoint(raw, arch=entry.reference_arch, num_classes=entry.num_classes, output=cached)
     finally:
         raw.unlink(missing_ok=True)

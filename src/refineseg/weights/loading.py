@@ -20,7 +20,7 @@ def load_model(weights: str | os.PathLike[str], *, device: str | torch.device = 
     ``weights`` is a ``.safetensors`` file, the name of shipped weights (``"camvid"``) or of a
     published checkpoint, which is downloaded and converted on first use when it is available.
     """
-    if isinstance(weights, str) and weights in PUBLISHED_WEIGHTS and not os.path.exists(weights):
+    if isinstance(weights, str) and weights in PUBLISHED_WEIGHTS:  # a catalogue name, as weights.io reads it
         from .download import fetch_published_weights
 
         weights = fetch_published_weights(weights)
