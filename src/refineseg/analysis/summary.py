@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from ..blocks import LightWeightRefineNetBlock, RefineNetBlock
 from ..models import SegmentationModel
+from .hooks import removing_hooks
 
 __all__ = ["ModelSummary", "SummaryRow", "format_summary", "mermaid_diagram", "summarize"]
 
@@ -109,23 +110,19 @@ def summarize(model: SegmentationModel, size: tuple[int, int] = (512, 512), *, t
 
     model = model.eval()
     shapes: dict[str, tuple[int, ...]] = {}
-    handles = []
-    for name, module in model.named_modules():
-
-        def record(_m: nn.Module, _args: Any, out: Any, name: str = name) -> None:
-            if isinstance(out, Tensor):
-                shapes[name] = tuple(out.shape)
-
-        if name:
-            handles.append(module.register_forward_hook(record))
     x = torch.zeros(1, 3, *size)
     counter = FlopCounterMode(display=False)
-    try:
+    with removing_hooks() as handles:
+        for name, module in model.named_modules():
+
+            def record(_m: nn.Module, _args: Any, out: Any, name: str = name) -> None:
+                if isinstance(out, Tensor):
+                    shapes[name] = tuple(out.shape)
+
+            if name:
+                handles.append(module.register_forward_hook(record))
         with torch.inference_mode(), counter:
             model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
     counts = counter.get_flop_counts()
     parts = list(_parts(model, set(shapes)))
     prefix = type(model).__name__
@@ -157,19 +154,18 @@ def _time_parts(model: SegmentationModel, x: Tensor, summary: ModelSummary, repe
     modules = dict(fast.named_modules())
     runs: dict[str, list[float]] = {row.module: [] for row in summary.rows}
     starts: dict[str, float] = {}
-    handles = []
-    for row in summary.rows:
-
-        def start(_m: nn.Module, _args: Any, name: str = row.module) -> None:
-            starts[name] = time.perf_counter()
-
-        def stop(_m: nn.Module, _args: Any, _out: Any, name: str = row.module) -> None:
-            runs[name].append(time.perf_counter() - starts[name])
-
-        handles.append(modules[row.module].register_forward_pre_hook(start))
-        handles.append(modules[row.module].register_forward_hook(stop))
     totals = []
-    try:
+    with removing_hooks() as handles:
+        for row in summary.rows:
+
+            def start(_m: nn.Module, _args: Any, name: str = row.module) -> None:
+                starts[name] = time.perf_counter()
+
+            def stop(_m: nn.Module, _args: Any, _out: Any, name: str = row.module) -> None:
+                runs[name].append(time.perf_counter() - starts[name])
+
+            handles.append(modules[row.module].register_forward_pre_hook(start))
+            handles.append(modules[row.module].register_forward_hook(stop))
         with torch.inference_mode():
             fast(x)  # warm-up
             for times in runs.values():
@@ -178,9 +174,6 @@ def _time_parts(model: SegmentationModel, x: Tensor, summary: ModelSummary, repe
                 begin = time.perf_counter()
                 fast(x)
                 totals.append(time.perf_counter() - begin)
-    finally:
-        for handle in handles:
-            handle.remove()
     for row in summary.rows:
         row.seconds = statistics.median(runs[row.module])
     summary.total_seconds = statistics.median(totals)

@@ -24,8 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,12 +33,12 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor, nn
-from torch.utils.hooks import RemovableHandle
 
 from .._io import atomic_write
 from ..blocks import ChainedResidualPooling
 from ..inference.images import ImageLike, load_image
 from ..models.base import SegmentationModel
+from .hooks import removing_hooks
 
 __all__ = [
     "OUTPUT_FILES",
@@ -119,16 +118,6 @@ def _keep(t: Tensor) -> Tensor:
     return t.detach().clone()
 
 
-@contextmanager
-def _hooks() -> Iterator[list[RemovableHandle]]:
-    handles: list[RemovableHandle] = []
-    try:
-        yield handles
-    finally:
-        for handle in handles:
-            handle.remove()
-
-
 def capture_activations(model: SegmentationModel, x: Tensor) -> Activations:
     """Run ``model`` on the normalised ``1x3xHxW`` batch ``x`` and record its activations.
 
@@ -180,7 +169,7 @@ def capture_activations(model: SegmentationModel, x: Tensor) -> Activations:
         return hook
 
     was_training = model.training
-    with _hooks() as handles:
+    with removing_hooks() as handles:
         handles.append(model.encoder.register_forward_hook(on_encoder))
         for block, record in zip(model.decoder.blocks, blocks, strict=True):
             handles.append(block.register_forward_hook(on_block(record)))

@@ -327,17 +327,8 @@ def _pad_even(rgb: np.ndarray) -> np.ndarray:
     return np.pad(rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge") if h % 2 or w % 2 else rgb
 
 
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def _progress(total: int | None, enabled: bool, **kwargs: Any) -> Any:
-    if not enabled:
-        return _NoBar()
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit=kwargs.pop("unit", "file"), desc=kwargs.pop("desc", "segmenting"), **kwargs)
+    kwargs = {"unit": "file", "desc": "segmenting", **kwargs}
+    return tqdm(total=total, disable=not enabled, **kwargs)
