@@ -114,6 +114,29 @@ def test_onnx_model_stands_in_for_a_pytorch_model(onnx_export, reference):
     assert np.array_equal(onnx_segmenter(image), Segmenter(reference)(image))
 
 
+def test_one_backend_chooser_reads_the_suffix_everywhere(onnx_export, weights, reference):
+    from refineseg.inference.backends import default_backend, exported_format, open_model
+
+    onnx_file = onnx_export[0].path
+    assert [exported_format(p) for p in ("a.onnx", "a.PT2", "a.ts", "a.safetensors", "camvid")] == [
+        "onnx",
+        "torch_export",
+        "torchscript",
+        None,
+        None,
+    ]
+    assert default_backend(onnx_file) == "onnxruntime" and default_backend(weights) == "pytorch"
+    assert isinstance(open_model(onnx_file), OnnxRuntimeModel)
+    assert open_model(weights).arch == "lw_refinenet_resnet18"
+    # Segmenter and predict pick ONNX Runtime for an .onnx file without being told
+    seg = Segmenter.from_pretrained(onnx_file)
+    assert isinstance(seg.model, OnnxRuntimeModel)
+    image = np.random.default_rng(1).integers(0, 255, (33, 47, 3), dtype=np.uint8)
+    assert np.array_equal(seg(image), Segmenter(reference, precision="fp32")(image))
+    with pytest.raises(ValueError, match="an ONNX file runs with backend='onnxruntime'"):
+        Segmenter.from_pretrained(onnx_file, backend="pytorch")
+
+
 def test_export_leaves_the_model_as_it_was(onnx_export, model):
     _, before = onnx_export
     assert model.training and all(p.requires_grad for p in model.parameters())
@@ -138,13 +161,18 @@ def test_torchscript_round_trip_keeps_meta_and_dynamic_shapes(tmp_path, model, r
 
 
 @pytest.mark.filterwarnings("ignore:export_torchscript. TorchScript export is deprecated:FutureWarning")
-def test_a_failing_torchscript_check_keeps_the_existing_file(tmp_path, model, monkeypatch):
-    monkeypatch.setattr(TorchScriptModel, "forward", lambda self, x: -self.module(x))
-    out = tmp_path / "tiny.ts"
+@pytest.mark.parametrize(
+    ("runtime", "export", "name"),
+    [(TorchScriptModel, export_torchscript, "tiny.ts"), (TorchExportModel, export_torch_export, "tiny.pt2")],
+    ids=["torchscript", "torch_export"],
+)
+def test_a_failing_check_keeps_the_existing_file(tmp_path, model, monkeypatch, runtime, export, name):
+    monkeypatch.setattr(runtime, "forward", lambda self, x: -self.module(x))
+    out = tmp_path / name
     out.write_bytes(b"previous export")
-    with pytest.raises(ExportError, match=r"does not match PyTorch, not written: at 1x3x64x64: max \|diff\|"):
-        export_torchscript(model, out, example_size=EXAMPLE)
-    assert out.read_bytes() == b"previous export" and sorted(os.listdir(tmp_path)) == ["tiny.ts"]
+    with pytest.raises(ExportError, match=r"lw_refinenet_resnet18 does not match PyTorch, not written: at 1x3x64x64"):
+        export(model, out, example_size=EXAMPLE)
+    assert out.read_bytes() == b"previous export" and sorted(os.listdir(tmp_path)) == [name]
 
 
 def test_a_failing_onnx_check_raises_and_writes_nothing(tmp_path, model, monkeypatch):
@@ -309,15 +337,6 @@ def test_torch_export_program_runs_in_a_segmenter(pt2_export, reference):
     assert np.array_equal(segmenter(image), Segmenter(reference, precision="fp32")(image))
     with pytest.raises(ValueError, match="precision bf16 applies to PyTorch models, not TorchExportModel"):
         Segmenter(program, precision="bf16")
-
-
-def test_a_failing_torch_export_check_keeps_the_existing_file(tmp_path, model, monkeypatch):
-    monkeypatch.setattr(TorchExportModel, "forward", lambda self, x: -self.module(x))
-    out = tmp_path / "tiny.pt2"
-    out.write_bytes(b"previous export")
-    with pytest.raises(ExportError, match=r"torch_export export of lw_refinenet_resnet18 does not match PyTorch"):
-        export_torch_export(model, out, example_size=EXAMPLE)
-    assert out.read_bytes() == b"previous export" and sorted(os.listdir(tmp_path)) == ["tiny.pt2"]
 
 
 def test_files_that_are_not_torch_export_archives_are_refused(tmp_path, capsys):

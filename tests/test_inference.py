@@ -9,7 +9,7 @@ from PIL import Image
 
 import refineseg
 from refineseg.inference import ImageReadError, Segmenter, load_image, read_image_file
-from refineseg.weights.shipped import SHIPPED_WEIGHTS
+from refineseg.weights.catalogue import CATALOGUE
 
 H, W = 13, 21  # odd sides on purpose
 
@@ -161,9 +161,9 @@ def test_segmenter_rejects_bad_options():
 
 def test_shipped_camvid_model_loads_offline_with_its_classes():
     seg = Segmenter.from_pretrained("camvid")
-    assert SHIPPED_WEIGHTS["camvid"].path.stat().st_size < 30_000_000
+    assert CATALOGUE["camvid"].path.stat().st_size < 30_000_000
     assert seg.class_names[:3] == ["Sky", "Building", "Pole"] and seg.num_classes == 11
-    assert seg.model.arch == SHIPPED_WEIGHTS["camvid"].arch
+    assert seg.model.arch == CATALOGUE["camvid"].arch
     assert seg.model.meta.mean == seg.model.encoder.mean  # preprocessing follows the encoder's pretraining
     labels = seg(np.full((24, 32, 3), 128, np.uint8))
     assert labels.shape == (24, 32)

@@ -9,7 +9,7 @@ from PIL import Image
 import refineseg
 from refineseg.cli import main
 from refineseg.inference import Segmenter
-from refineseg.inference.predict import collect_inputs
+from refineseg.inference.inputs import collect_inputs
 
 from .fixtures import make_camvid
 

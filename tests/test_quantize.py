@@ -99,8 +99,13 @@ def test_cli_int8_mistakes_are_one_line_errors(tmp_path, capsys, extra, message)
     assert not (tmp_path / "m.onnx").exists()
 
 
-def test_onnx_weights_need_the_onnxruntime_backend(fp32_file, tmp_path, capsys):
-    assert main(["predict", "x.png", "--weights", str(fp32_file), "--output", str(tmp_path)]) == 1
+def test_onnx_weights_run_with_onnxruntime_unless_told_otherwise(fp32_file, tmp_path, capsys):
+    Image.fromarray(np.zeros((40, 48, 3), np.uint8)).save(tmp_path / "x.png")
+    out = tmp_path / "out"
+    assert main(["predict", str(tmp_path / "x.png"), "--weights", str(fp32_file), "--output", str(out)]) == 0
+    assert (out / "x.png").is_file() and "(fp32)" in capsys.readouterr().out
+    argv = ["predict", str(tmp_path / "x.png"), "--weights", str(fp32_file), "--backend", "pytorch"]
+    assert main([*argv, "--output", str(tmp_path / "other")]) == 1
     assert "--backend onnxruntime" in capsys.readouterr().err
 
 

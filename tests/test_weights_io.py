@@ -160,7 +160,7 @@ def test_available_published_weights_download_and_convert_once(monkeypatch, tmp_
     import hashlib
     from dataclasses import replace
 
-    from refineseg.weights import published
+    from refineseg.weights import catalogue
 
     from .reference_layouts import reference_state_dict
 
@@ -169,12 +169,12 @@ def test_available_published_weights_download_and_convert_once(monkeypatch, tmp_
     torch.save(reference_state_dict("mbv2"), checkpoint)
     digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
     entry = replace(
-        published.PUBLISHED_WEIGHTS["lw_refinenet_mobilenet_v2_voc"],
+        catalogue.CATALOGUE["lw_refinenet_mobilenet_v2_voc"],
         url=checkpoint.as_uri(),
         sha256=digest[:10],
         available=True,
     )
-    monkeypatch.setitem(published.PUBLISHED_WEIGHTS, entry.name, entry)
+    monkeypatch.setitem(catalogue.CATALOGUE, entry.name, entry)
     with pytest.raises(FileNotFoundError, match="not downloaded yet"):
         refineseg.lw_refinenet_mobilenet_v2(weights=entry.name)  # the builder reads, it does not download
     model = refineseg.load_model(entry.name)
@@ -194,3 +194,22 @@ def test_a_folder_named_like_shipped_weights_does_not_hide_them(tmp_path, monkey
     refineseg.save_model(model, tmp_path / "mine")  # a file without a suffix is still reachable as a path
     assert refineseg.load_model(tmp_path / "mine").num_classes == 3
     assert refineseg.load_model("./mine").num_classes == 3
+
+
+def test_the_catalogue_is_one_typed_list_that_names_every_entry_kind():
+    from refineseg.weights.catalogue import CATALOGUE, PublishedWeights, ShippedWeights, get_entry, list_weights
+
+    shipped, published = list_weights("shipped"), list_weights("published")
+    assert [e.name for e in shipped] == ["camvid"] and all(isinstance(e, ShippedWeights) for e in shipped)
+    assert len(published) == 19 and all(isinstance(e, PublishedWeights) for e in published)
+    assert list_weights() == shipped + published and len(CATALOGUE) == len(shipped) + len(published)
+    assert get_entry("camvid").installed  # shipped inside the package
+    # every entry names a builder that exists, with the class count its dataset has
+    for entry in CATALOGUE.values():
+        assert entry.arch in refineseg.list_models(), entry.name
+        assert (
+            entry.num_classes
+            == {"VOC": 21, "NYU": 40, "Person": 7, "Context": 60, "CamVid": 11}[
+                next(k for k in ("VOC", "NYU", "Person", "Context", "CamVid") if k in entry.dataset)
+            ]
+        ), entry.name

@@ -51,7 +51,7 @@ def add_calibration(parser: argparse.ArgumentParser, *, default: str, flag: str)
 def images_in(inputs: Sequence[str], *, option: str, exclude: Path | None = None) -> list[Path]:
     """The image files that ``inputs`` (files, folders, globs) name, videos left out, skipping
     ``exclude`` (an output folder inside an input folder); errors name ``option``."""
-    from ..inference.predict import collect_inputs
+    from ..inference.inputs import collect_inputs
 
     items, errors = collect_inputs(inputs, exclude=exclude)
     if errors:

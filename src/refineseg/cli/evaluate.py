@@ -62,24 +62,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..data import get_dataset
     from ..evaluation import evaluate, format_table, save_confusion_png, write_json
-    from ..models import InferenceModel
-    from ..weights import load_model
+    from ..inference.backends import open_model
 
     if args.output.suffix.lower() != ".json":
         raise ValueError(f"--output {args.output}: expected a .json file name")
     if any(s <= 0 for s in args.scales):
         raise ValueError(f"--scales must be positive, got {args.scales}")
-    model: InferenceModel
-    if Path(args.weights).suffix == ".onnx":
-        from ..inference.runtime import OnnxRuntimeModel
-
-        model = OnnxRuntimeModel(args.weights)
-    elif Path(args.weights).suffix.lower() == ".pt2":
-        from ..inference.runtime import TorchExportModel
-
-        model = TorchExportModel(args.weights)
-    else:
-        model = load_model(args.weights)
+    model = open_model(args.weights)
     dataset = get_dataset(args.dataset, args.root, args.split)
     calibration = calibration_images(
         args, wanted=args.precision == "int8", flag="--precision int8", fallback=lambda: _training_images(args)

@@ -22,9 +22,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..models import get_model, list_models
+    from ..weights.catalogue import PublishedWeights, list_weights
     from ..weights.encoders import list_encoder_weights
-    from ..weights.published import list_published_weights
-    from ..weights.shipped import list_shipped_weights
 
     if args.hardware:
         from ..inference.precision import cpu_features, resolve_precision
@@ -44,11 +43,12 @@ def run(args: argparse.Namespace) -> int:
     for e in list_encoder_weights():
         print(f"  {e.encoder:26} {e.status:52} {e.source}")
     print("shipped weights (weights=NAME, inside the package, no network needed):")
-    for s in list_shipped_weights():
-        state = "installed" if s.path.is_file() else "missing"
+    for s in list_weights("shipped"):
+        state = "installed" if s.installed else "missing"
         print(f"  {s.name:34} {s.dataset:32} {s.num_classes:3d} classes  {s.arch}  {state}")
     print("published checkpoints (weights=NAME):")
-    for w in list_published_weights():
-        state = "available" if w.available else "unavailable"
+    for w in list_weights("published"):
+        assert isinstance(w, PublishedWeights)
+        state = "downloaded" if w.installed else "available" if w.available else "unavailable"
         print(f"  {w.name:34} {w.dataset:20} {w.num_classes:3d} classes  {state}")
     return 0

@@ -35,7 +35,7 @@ examples:
   refineseg predict street.jpg --output out/
   refineseg predict photos/ 'more/*.png' clip.mp4 --output out/ --batch-size 8
   refineseg predict big_aerial.tif --weights runs/mine/best.safetensors --tile-size 768 --output out/
-  refineseg predict photos/ --weights camvid.onnx --backend onnxruntime --output out/
+  refineseg predict photos/ --weights camvid.onnx --output out/
   refineseg predict photos/ --precision int8 --calibration DATA/camvid/train --output out/
 """
 
@@ -70,9 +70,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--backend",
         choices=["pytorch", "onnxruntime"],
-        default="pytorch",
-        help="pytorch (default), or onnxruntime: runs --weights FILE.onnx from `refineseg export` "
-        "(other weights are exported to a temporary file first; needs refineseg[onnx])",
+        help="default: onnxruntime for --weights FILE.onnx (from `refineseg export`), else pytorch; "
+        "onnxruntime with other weights exports them to a temporary file first (needs refineseg[onnx])",
     )
     p.add_argument(
         "--no-optimize",
@@ -92,6 +91,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..inference import Segmenter
+    from ..inference.backends import default_backend
     from ..inference.predict import predict_paths
 
     if args.batch_size < 1:
@@ -104,9 +104,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--tile-above must be a positive pixel count, got {args.tile_above}")
     if args.tile_size < 32:
         raise ValueError(f"--tile-size must be at least 32, got {args.tile_size}")
-    if args.backend == "onnxruntime" and args.compile:
+    backend = args.backend or default_backend(args.weights)
+    if backend == "onnxruntime" and args.compile:
         raise ValueError("--compile applies to the pytorch backend only")
-    if args.backend == "onnxruntime" and args.precision == "bf16":
+    if backend == "onnxruntime" and args.precision == "bf16":
         raise ValueError("--precision bf16 applies to the pytorch backend only")
     if args.precision == "int8" and args.compile:
         raise ValueError("--compile applies to PyTorch models; --precision int8 runs with ONNX Runtime")
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         flip=args.flip,
         whole_image_pixels=args.tile_above,
         tile_size=args.tile_size,
-        backend=args.backend,
+        backend=backend,
         optimize=args.optimize,
         compile=args.compile,
         precision=args.precision,

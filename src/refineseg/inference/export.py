@@ -1,35 +1,41 @@
 """Export a trained model to ONNX, torch.export or TorchScript, proven equal to PyTorch before it is kept.
 
-The file carries the model's meta as :mod:`.export_format` defines. Exporters fail silently in ways that only show at other input sizes
-(a shape baked in as a constant), so by default the written file is loaded back and compared
-with the PyTorch model at the example size and at a second, odd size, with a batch of 2;
-a file that does not match is never put in place.
+The file carries the model's meta as :mod:`.export_format` defines; by default it is checked
+against the PyTorch model as :mod:`.export_check` does, and a file that does not match is
+never put in place.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 import os
 import time
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._io import atomic_write
 from ..models.base import SegmentationModel
+from .export_check import (
+    ExportError,
+    ExportReport,
+    check_example_size,
+    check_tolerance,
+    compare_with_pytorch,
+    describe,
+    first_line,
+    second_check_size,
+    unchecked,
+    write_checked,
+)
 from .export_format import (
     METADATA_KEY,
     ONNX_INSTALL_HINT,
     TORCH_EXPORT_METADATA_FILE,
     TORCHSCRIPT_DEPRECATION,
     TORCHSCRIPT_METADATA_FILE,
-    ExportFormat,
     export_metadata,
     quiet_jit,
 )
@@ -43,42 +49,6 @@ __all__ = [
     "second_check_size",
 ]
 
-MIN_ARGMAX_AGREEMENT = 0.9999
-SECOND_SIZE_FACTOR = 0.7
-
-
-class ExportError(ValueError):
-    """An export that failed, or whose output does not match the PyTorch model."""
-
-
-@dataclass(frozen=True)
-class ExportReport:
-    """What was written and how closely it matches PyTorch (``nan`` figures: not checked)."""
-
-    path: Path
-    format: ExportFormat
-    sizes: tuple[tuple[int, int], ...]  # (H, W) checked: batch 1 at the first, batch 2 at the second
-    max_diff: float  # worst max|exported - PyTorch| / max|PyTorch logit| over the sizes
-    argmax_agreement: float  # worst fraction of pixels whose class is the same
-    seconds: float
-
-    @property
-    def checked(self) -> bool:
-        return bool(self.sizes)
-
-    def summary(self) -> str:
-        """One line for the command line: where, what, how long, and how close."""
-        head = f"exported {self.path} ({self.format}, dynamic batch/height/width) in {self.seconds:.1f} s"
-        if not self.checked:
-            return f"{head}; not checked against PyTorch"
-        sizes = " and ".join(f"{h}x{w}" for h, w in self.sizes)
-        # floor, so a single differing pixel never shows as 100.0000%
-        percent = math.floor(self.argmax_agreement * 1e6) / 1e4
-        return (
-            f"{head}; checked against PyTorch at {sizes}: max |diff| {self.max_diff:.1e} of the largest logit, "
-            f"argmax identical on {percent:.4f}% of pixels"
-        )
-
 
 def export_onnx(
     model: SegmentationModel,
@@ -91,16 +61,31 @@ def export_onnx(
 ) -> ExportReport:
     """Write ``model`` as ONNX: input ``image`` (N, 3, H, W), output ``logits`` (N, C, H, W).
 
-    Batch, height and width are dynamic; ``example_size`` is only what the exporter traces
-    with, and the size ``check`` compares at first. ``opset`` defaults to the exporter's.
-    ``model`` itself is not touched (a copy is put in eval mode on the CPU).
+    Batch, height and width are dynamic.
+
+    Args:
+        model: The model to export; not touched (a copy is put in eval mode on the CPU).
+        path: The ``.onnx`` file to write; only a file that passed the check is put there.
+        example_size: ``(H, W)``; only what the exporter traces with, and the size ``check``
+            compares at first.
+        opset: The ONNX opset; ``None``: the exporter's default.
+        check: Load the file back with ONNX Runtime and compare it with PyTorch at two sizes.
+        tolerance: The largest allowed logit difference, relative to the largest logit.
+
+    Returns:
+        What was written and how closely it matches PyTorch.
+
+    Raises:
+        ImportError: ``onnx``, ``onnxscript`` or ``onnxruntime`` is not installed.
+        ValueError: ``example_size`` or ``tolerance`` is invalid.
+        ExportError: The exporter failed, or the file does not match PyTorch.
     """
     start = time.perf_counter()
     _require_onnx()
     from torch.export import Dim
 
-    size = _check_size(example_size)
-    _check_tolerance(tolerance)
+    size = check_example_size(example_size)
+    check_tolerance(tolerance)
     work = _inference_copy(model)
     example = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0))
     dims = ({0: Dim("batch"), 2: Dim("height"), 3: Dim("width")},)
@@ -121,19 +106,19 @@ def export_onnx(
     except ImportError:
         raise
     except Exception as exc:
-        raise ExportError(f"torch.onnx.export failed for {_describe(model)}: {_first_line(exc)}") from exc
+        raise ExportError(f"torch.onnx.export failed for {describe(model)}: {first_line(exc)}") from exc
     assert program is not None  # f=None and dynamo=True return the program
     program.model.metadata_props[METADATA_KEY] = export_metadata(model)
 
     def write(tmp: str) -> ExportReport:
         program.save(tmp, external_data=False)
         if not check:
-            return _unchecked(path, "onnx", start)
+            return unchecked(path, "onnx", start)
         from .runtime import OnnxRuntimeModel
 
-        return _compare(OnnxRuntimeModel(tmp), work, path, "onnx", size, tolerance, start)
+        return compare_with_pytorch(OnnxRuntimeModel(tmp), work, path, "onnx", size, tolerance, start)
 
-    return _write(path, write)
+    return write_checked(path, write)
 
 
 def export_torchscript(
@@ -148,15 +133,29 @@ def export_torchscript(
 
     Tracing records shapes symbolically for this model family (resizes take their size from
     the input's shape), so batch, height and width stay dynamic; ``check`` proves it at a
-    second size. ``model`` itself is not touched.
+    second size.
 
     Deprecated (a ``FutureWarning``): PyTorch deprecates ``torch.jit`` in favour of
     ``torch.export``; use :func:`export_torch_export`.
+
+    Args:
+        model: The model to export; not touched.
+        path: The file to write; only a file that passed the check is put there.
+        example_size: ``(H, W)`` to trace with, and the first size ``check`` compares at.
+        check: Load the file back and compare it with PyTorch at two sizes.
+        tolerance: The largest allowed logit difference, relative to the largest logit.
+
+    Returns:
+        What was written and how closely it matches PyTorch.
+
+    Raises:
+        ValueError: ``example_size`` or ``tolerance`` is invalid.
+        ExportError: Tracing failed, or the file does not match PyTorch.
     """
     warnings.warn(f"export_torchscript: {TORCHSCRIPT_DEPRECATION}", FutureWarning, stacklevel=2)
     start = time.perf_counter()
-    size = _check_size(example_size)
-    _check_tolerance(tolerance)
+    size = check_example_size(example_size)
+    check_tolerance(tolerance)
     work = _inference_copy(model)
     example = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0))
     try:
@@ -165,19 +164,19 @@ def export_torchscript(
             traced = torch.jit.trace(work, (example,), check_trace=False)
             frozen = torch.jit.freeze(traced)
     except Exception as exc:
-        raise ExportError(f"torch.jit.trace failed for {_describe(model)}: {_first_line(exc)}") from exc
+        raise ExportError(f"torch.jit.trace failed for {describe(model)}: {first_line(exc)}") from exc
     extra = {TORCHSCRIPT_METADATA_FILE: export_metadata(model)}
 
     def write(tmp: str) -> ExportReport:
         with quiet_jit():
             torch.jit.save(frozen, tmp, _extra_files=extra)
         if not check:
-            return _unchecked(path, "torchscript", start)
+            return unchecked(path, "torchscript", start)
         from .runtime import TorchScriptModel
 
-        return _compare(TorchScriptModel(tmp), work, path, "torchscript", size, tolerance, start)
+        return compare_with_pytorch(TorchScriptModel(tmp), work, path, "torchscript", size, tolerance, start)
 
-    return _write(path, write)
+    return write_checked(path, write)
 
 
 def export_torch_export(
@@ -204,13 +203,28 @@ def export_torch_export(
     (see :class:`_FoldableSamePad2d`): as written, its shape expressions double at every
     stride, and the shipped model's file then took a minute to load instead of seconds. The
     check compares the program with the model as it is. The example inputs are not stored in
-    the file. ``model`` itself is not touched.
+    the file.
+
+    Args:
+        model: The model to export; not touched.
+        path: The ``.pt2`` file to write; only a file that passed the check is put there.
+        example_size: ``(H, W)`` to trace with (at batch 2), and the first size ``check``
+            compares at.
+        check: Load the program back and compare it with PyTorch at batch 1 and 2, two sizes.
+        tolerance: The largest allowed logit difference, relative to the largest logit.
+
+    Returns:
+        What was written and how closely it matches PyTorch.
+
+    Raises:
+        ValueError: ``example_size`` or ``tolerance`` is invalid.
+        ExportError: ``torch.export`` failed, or the program does not match PyTorch.
     """
     start = time.perf_counter()
     from torch.export import Dim
 
-    size = _check_size(example_size)
-    _check_tolerance(tolerance)
+    size = check_example_size(example_size)
+    check_tolerance(tolerance)
     work = _inference_copy(model)
     # batch 2: torch.export specialises a dimension whose example is 0 or 1 to that value
     example = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(0))
@@ -219,7 +233,7 @@ def export_torch_export(
         with torch.no_grad():
             program = torch.export.export(_with_foldable_padding(work), (example,), dynamic_shapes=dims)
     except Exception as exc:
-        raise ExportError(f"torch.export.export failed for {_describe(model)}: {_first_line(exc)}") from exc
+        raise ExportError(f"torch.export.export failed for {describe(model)}: {first_line(exc)}") from exc
     program.example_inputs = None  # a random batch that would only make the file larger
     extra = {TORCH_EXPORT_METADATA_FILE: export_metadata(model)}
 
@@ -227,21 +241,12 @@ def export_torch_export(
         with open(tmp, "wb") as f:  # a file object: torch.export warns about a file name not ending in .pt2
             torch.export.save(program, f, extra_files=extra)
         if not check:
-            return _unchecked(path, "torch_export", start)
+            return unchecked(path, "torch_export", start)
         from .runtime import TorchExportModel
 
-        return _compare(TorchExportModel(tmp), work, path, "torch_export", size, tolerance, start)
+        return compare_with_pytorch(TorchExportModel(tmp), work, path, "torch_export", size, tolerance, start)
 
-    return _write(path, write)
-
-
-def second_check_size(size: Sequence[int]) -> tuple[int, int]:
-    """About 0.7x each side, odd, and different from ``size`` in both dimensions."""
-    out = []
-    for d in size:
-        s = max(1, round(d * SECOND_SIZE_FACTOR)) | 1
-        out.append(s if s != d else d + 2)
-    return out[0], out[1]
+    return write_checked(path, write)
 
 
 class _FoldableSamePad2d(nn.Module):
@@ -289,84 +294,8 @@ def _require_onnx() -> None:
         raise ImportError(f"ONNX export needs {', '.join(missing)}: {ONNX_INSTALL_HINT}")
 
 
-def _check_size(size: Sequence[int]) -> tuple[int, int]:
-    if len(size) != 2 or not all(isinstance(d, int) and d >= 1 for d in size):
-        raise ValueError(f"example_size must be two positive integers (H, W), got {tuple(size)}")
-    return size[0], size[1]
-
-
-def _check_tolerance(tolerance: float) -> None:
-    if not tolerance > 0:
-        raise ValueError(f"tolerance must be positive, got {tolerance}")
-
-
 def _inference_copy(model: nn.Module) -> nn.Module:
     """A float32 CPU copy in eval mode without gradients, so the caller's model keeps its state."""
     work = copy.deepcopy(model).to(device="cpu", dtype=torch.float32).eval()
     work.requires_grad_(False)
     return work
-
-
-def _describe(model: nn.Module) -> str:
-    return getattr(model, "arch", None) or type(model).__name__
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
-
-
-def _write(path: str | os.PathLike[str], write: Callable[[str], ExportReport]) -> ExportReport:
-    """Write and check the temporary file; only a file that passed is renamed into place."""
-    result: list[ExportReport] = []
-    atomic_write(path, lambda tmp: result.append(write(tmp)))
-    return result[0]
-
-
-def _unchecked(path: str | os.PathLike[str], fmt: ExportFormat, start: float) -> ExportReport:
-    return ExportReport(Path(path), fmt, (), math.nan, math.nan, time.perf_counter() - start)
-
-
-def _compare(
-    exported: Callable[[Tensor], Tensor],
-    model: nn.Module,
-    path: str | os.PathLike[str],
-    fmt: ExportFormat,
-    size: tuple[int, int],
-    tolerance: float,
-    start: float,
-) -> ExportReport:
-    """Run both on random inputs at ``size`` (batch 1) and a second odd size (batch 2)."""
-    generator = torch.Generator().manual_seed(1)
-    sizes = (size, second_check_size(size))
-    worst_diff, worst_agreement = 0.0, 1.0
-    problems = []
-    for batch, (h, w) in zip((1, 2), sizes, strict=True):
-        x = torch.randn(batch, 3, h, w, generator=generator)
-        with torch.no_grad():
-            expected = model(x)
-            got = exported(x)
-        if got.shape != expected.shape:
-            raise ExportError(
-                f"{fmt} export of {_describe(model)}: output {tuple(got.shape)} for input {tuple(x.shape)}, "
-                f"PyTorch gives {tuple(expected.shape)}"
-            )
-        scale = expected.abs().max().item()
-        diff = (got - expected).abs().max().item()
-        relative = diff / scale if scale > 0 else (0.0 if diff == 0 else math.inf)
-        if math.isnan(relative):
-            relative = math.inf
-        agreement = (got.argmax(1) == expected.argmax(1)).sum().item() / (batch * h * w)
-        worst_diff, worst_agreement = max(worst_diff, relative), min(worst_agreement, agreement)
-        # written so that NaN fails
-        if not relative <= tolerance or not agreement >= MIN_ARGMAX_AGREEMENT:
-            problems.append(
-                f"at {batch}x3x{h}x{w}: max |diff| {diff:.3g} = {relative:.3g} of the largest logit "
-                f"(tolerance {tolerance:g}), argmax agrees on {agreement:.4%} of pixels "
-                f"(needs {MIN_ARGMAX_AGREEMENT:.2%})"
-            )
-    if problems:
-        raise ExportError(
-            f"{fmt} export of {_describe(model)} does not match PyTorch, not written: " + "; ".join(problems)
-        )
-    return ExportReport(Path(path), fmt, sizes, worst_diff, worst_agreement, time.perf_counter() - start)

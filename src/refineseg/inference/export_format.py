@@ -66,7 +66,13 @@ EXPORT_SUFFIXES: dict[str, ExportFormat] = {
 
 @dataclass(frozen=True)
 class ExportedMeta:
-    """The meta an exported file carries: enough to use it without refineseg's model code."""
+    """The meta an exported file carries: enough to use it without refineseg's model code.
+
+    Attributes:
+        meta: Class names, palette and normalisation.
+        arch: The architecture name, or ``None`` if the model had none.
+        num_classes: The number of output channels (classes).
+    """
 
     meta: ModelMeta
     arch: str | None
@@ -74,7 +80,17 @@ class ExportedMeta:
 
 
 def export_format_for(path: str | os.PathLike[str]) -> ExportFormat:
-    """The format an output or input file name implies (``.onnx``; ``.pt2``; ``.pt``, ``.ts``, ``.torchscript``)."""
+    """The format an output or input file name implies (``.onnx``; ``.pt2``; ``.pt``, ``.ts``, ``.torchscript``).
+
+    Args:
+        path: The file name; only its suffix (any case) counts.
+
+    Returns:
+        ``onnx``, ``torch_export`` or ``torchscript``.
+
+    Raises:
+        ValueError: The suffix is none of :data:`EXPORT_SUFFIXES`.
+    """
     suffix = Path(path).suffix.lower()
     if suffix not in EXPORT_SUFFIXES:
         known = ", ".join(EXPORT_SUFFIXES)
@@ -83,7 +99,14 @@ def export_format_for(path: str | os.PathLike[str]) -> ExportFormat:
 
 
 def export_metadata(model: SegmentationModel) -> str:
-    """The model's meta as the JSON stored in exported files (encoded as weights files encode it)."""
+    """The model's meta as the JSON stored in exported files (encoded as weights files encode it).
+
+    Args:
+        model: The model being exported.
+
+    Returns:
+        The JSON text: format version, ``arch``, ``num_classes`` and the meta's fields.
+    """
     meta = model.meta
     info = {
         "format": "refineseg-export",
@@ -96,7 +119,19 @@ def export_metadata(model: SegmentationModel) -> str:
 
 
 def read_export_metadata(text: str | bytes, *, source: str) -> ExportedMeta:
-    """Parse :func:`export_metadata`'s JSON; ``ValueError`` naming ``source`` if it is not that."""
+    """Parse :func:`export_metadata`'s JSON.
+
+    Args:
+        text: The stored JSON.
+        source: What it was read from (a file name), for the error message.
+
+    Returns:
+        The meta, architecture and number of classes.
+
+    Raises:
+        ValueError: ``text`` is not that JSON (or another format version); the message names
+            ``source``.
+    """
     try:
         info = json.loads(text)
         if not isinstance(info, dict):
@@ -118,6 +153,9 @@ def quiet_jit() -> Iterator[None]:
     """Silence what TorchScript always says: it is deprecated, and traces may not generalise.
 
     The latter is exactly what the two-size check verifies, so the warning adds nothing.
+
+    Yields:
+        Nothing; the warnings are filtered inside the ``with`` block.
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)

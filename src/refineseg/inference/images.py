@@ -28,7 +28,19 @@ class ImageReadError(ValueError):
 
 
 def read_image_file(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS) -> np.ndarray:
-    """Decode the image file at ``path`` into an upright ``HxWx3`` uint8 RGB array."""
+    """Decode the image file at ``path`` into an upright ``HxWx3`` uint8 RGB array.
+
+    Args:
+        path: The image file; any format Pillow reads.
+        max_pixels: Refuse images with more pixels than this (``None``: no limit).
+
+    Returns:
+        The decoded image, EXIF orientation applied.
+
+    Raises:
+        ImageReadError: ``path`` is a directory, missing, empty, not an image Pillow can read,
+            truncated, or larger than ``max_pixels``.
+    """
     path = Path(path)
     if path.is_dir():
         raise ImageReadError(f"{path}: a directory, not an image file")
@@ -47,7 +59,18 @@ def read_image_file(path: str | os.PathLike[str], *, max_pixels: int | None = DE
 
 
 def pil_to_rgb(im: Image.Image, *, max_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS) -> np.ndarray:
-    """Upright 8-bit RGB array from any Pillow image (RGBA, L, I;16, P, CMYK, ...)."""
+    """Upright 8-bit RGB array from any Pillow image (RGBA, L, I;16, P, CMYK, ...).
+
+    Args:
+        im: The image; alpha is dropped, high-bit-depth modes are scaled down to 8 bits.
+        max_pixels: Refuse images with more pixels than this (``None``: no limit).
+
+    Returns:
+        An ``HxWx3`` uint8 array, EXIF orientation applied.
+
+    Raises:
+        ImageReadError: The image has more than ``max_pixels`` pixels.
+    """
     if max_pixels is not None and im.width * im.height > max_pixels:
         raise ImageReadError(f"{im.width}x{im.height} pixels, more than the limit of {max_pixels:,}")
     im.load()  # decode now, so a truncated file fails here
@@ -77,9 +100,19 @@ def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
 def load_image(image: ImageLike, *, max_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS) -> np.ndarray:
     """An ``HxWx3`` uint8 RGB array from a path, a PIL image, a numpy array or a tensor.
 
-    Arrays may be ``HxW`` (grey), ``HxWx1``, ``HxWx3`` or ``HxWx4`` (alpha dropped), uint8 or
-    uint16, or float in [0, 1]. Tensors are ``3xHxW`` or ``1xHxW`` (torchvision's layout) with the
-    same dtypes.
+    Args:
+        image: A path (read with :func:`read_image_file`), a PIL image, an array or a tensor.
+            Arrays may be ``HxW`` (grey), ``HxWx1``, ``HxWx3`` or ``HxWx4`` (alpha dropped),
+            uint8 or uint16, or float in [0, 1]. Tensors are ``3xHxW`` or ``1xHxW``
+            (torchvision's layout) with the same dtypes.
+        max_pixels: Refuse images with more pixels than this (``None``: no limit).
+
+    Returns:
+        The image as a contiguous ``HxWx3`` uint8 RGB array.
+
+    Raises:
+        ImageReadError: ``image`` is of an unsupported type, shape or dtype, has no pixels,
+            exceeds ``max_pixels``, or is a path that cannot be read as an image.
     """
     if isinstance(image, str | os.PathLike):
         return read_image_file(image, max_pixels=max_pixels)

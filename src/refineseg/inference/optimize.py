@@ -50,6 +50,12 @@ class SeparableMaxPool2d(nn.Module):
     running maximum of shifted views by doubling (windows of 2, 4, then ``k``), about
     ``2 log2 k`` element-wise operations instead of ``k * k`` comparisons, without the
     indices ``max_pool2d`` computes on the CPU. Works in any memory layout, keeps it.
+
+    Args:
+        kernel_size: The window's side ``k``; a positive odd number.
+
+    Raises:
+        ValueError: ``kernel_size`` is not a positive odd number.
     """
 
     def __init__(self, kernel_size: int) -> None:
@@ -59,9 +65,22 @@ class SeparableMaxPool2d(nn.Module):
         self.kernel_size = kernel_size
 
     def forward(self, x: Tensor) -> Tensor:
+        """Max-pool ``x`` over ``k x k`` windows, keeping its size.
+
+        Args:
+            x: A ``NxCxHxW`` tensor, in any memory layout.
+
+        Returns:
+            The pooled tensor, same shape and layout as ``x``.
+        """
         return _running_max(_running_max(x, -2, self.kernel_size), -1, self.kernel_size)
 
     def extra_repr(self) -> str:
+        """The kernel size, for the module's ``repr``.
+
+        Returns:
+            ``kernel_size=k``.
+        """
         return f"kernel_size={self.kernel_size}"
 
 
@@ -110,7 +129,13 @@ def fold_batch_norms(model: nn.Module) -> int:
     """Fold every eval-mode batch norm into the convolution that feeds it, in place.
 
     The folded convolution computes ``bn(conv(x))`` in one pass (its bias absorbs the
-    shift); the batch norm becomes ``nn.Identity``. Returns how many were folded.
+    shift); the batch norm becomes ``nn.Identity``.
+
+    Args:
+        model: The model to modify in place.
+
+    Returns:
+        How many batch norms were folded.
     """
     folded = 0
     for module in list(model.modules()):
@@ -172,16 +197,30 @@ def optimize_for_inference(
     """A copy of ``model`` for fast inference; ``model`` itself is left untouched.
 
     Folds batch norms, swaps the decoder's max-pooling for :class:`SeparableMaxPool2d`, runs
-    activations in place and converts to channels-last; ``precision="bf16"`` (or ``"auto"``
-    on a CPU with native bf16, see :mod:`refineseg.inference.precision`) then converts the
-    weights to bf16 once, the model still taking and returning fp32; ``compile=True`` wraps
-    it in ``torch.compile`` with weight freezing. The result has no gradients and stays in
-    eval mode. With ``check_size`` set, both models run on one random image of that size and
-    an :class:`OptimizationError` is raised if the logits differ by more than ``tolerance``
-    times the largest logit (default: 1e-3 in fp32, 5e-2 in bf16); under ``"auto"`` a model
-    whose bf16 outputs fail that check runs in fp32 instead (logged). int8 is not a rearranged
-    PyTorch model but an ONNX Runtime one built from calibration images:
-    :func:`refineseg.inference.quantize.int8_model`, or ``Segmenter(precision="int8", calibration=...)``.
+    activations in place and converts to channels-last. The result has no gradients and
+    stays in eval mode. int8 is not a rearranged PyTorch model but an ONNX Runtime one built
+    from calibration images: :func:`refineseg.inference.quantize.int8_model`, or
+    ``Segmenter(precision="int8", calibration=...)``.
+
+    Args:
+        model: The model to optimise; not modified.
+        precision: ``"fp32"``, ``"bf16"`` (weights converted to bf16 once, the model still
+            taking and returning fp32) or ``"auto"`` (bf16 on a CPU with native bf16, see
+            :mod:`refineseg.inference.precision`; a model whose bf16 outputs fail the check
+            runs in fp32 instead, logged).
+        channels_last: Convert weights and activations to the channels-last layout.
+        compile: Wrap the result in ``torch.compile`` with weight freezing.
+        check_size: Run both models on one random image of this ``(height, width)`` and
+            compare their logits; ``None`` skips the check.
+        tolerance: The largest allowed logit difference, as a fraction of the largest logit
+            (default: 1e-3 in fp32, 5e-2 in bf16).
+
+    Returns:
+        The optimised copy (a ``torch.compile`` wrapper with ``compile=True``).
+
+    Raises:
+        ValueError: ``precision`` is unknown, or is ``"int8"``.
+        OptimizationError: The optimised model's logits differ by more than ``tolerance``.
     """
     device = next(model.parameters()).device
     resolved = resolve_precision(precision, device)

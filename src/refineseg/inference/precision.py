@@ -48,7 +48,12 @@ _ISA_FLAGS = {
 
 @dataclass(frozen=True)
 class CpuFeatures:
-    """The CPU's name and the matrix-relevant instruction sets it reports."""
+    """The CPU's name and the matrix-relevant instruction sets it reports.
+
+    Attributes:
+        name: The CPU's model name.
+        isa: The instruction sets found, by their usual names (``AVX2``, ``AVX512-BF16``, ...).
+    """
 
     name: str
     isa: tuple[str, ...]
@@ -59,6 +64,11 @@ class CpuFeatures:
         return "AVX512-BF16" in self.isa or "AMX-BF16" in self.isa
 
     def describe(self) -> str:
+        """A one-line summary for users: name, instruction sets, and whether bf16 is native.
+
+        Returns:
+            The summary line.
+        """
         isa = ", ".join(self.isa) or "none of " + ", ".join(_ISA_FLAGS.values())
         bf16 = "native bf16: yes" if self.native_bf16 else "native bf16: no (precision auto runs fp32)"
         return f"{self.name}; ISA: {isa}; {bf16}"
@@ -66,14 +76,26 @@ class CpuFeatures:
 
 @cache
 def cpu_features() -> CpuFeatures:
-    """This machine's, from ``/proc/cpuinfo`` (Linux); elsewhere the name only, with no ISA claimed."""
+    """This machine's, from ``/proc/cpuinfo`` (Linux); elsewhere the name only, with no ISA claimed.
+
+    Returns:
+        The features, read once and cached.
+    """
     cpuinfo = Path("/proc/cpuinfo")
     text = cpuinfo.read_text() if cpuinfo.is_file() else ""
     return parse_cpuinfo(text, default_name=platform.processor() or platform.machine())
 
 
 def parse_cpuinfo(text: str, *, default_name: str = "unknown CPU") -> CpuFeatures:
-    """The first processor's ``model name`` and ``flags`` in ``/proc/cpuinfo`` text."""
+    """The first processor's ``model name`` and ``flags`` in ``/proc/cpuinfo`` text.
+
+    Args:
+        text: The contents of ``/proc/cpuinfo``.
+        default_name: The name to use when ``text`` has no ``model name`` line.
+
+    Returns:
+        The name and the known instruction sets among the flags.
+    """
     name, flags = default_name, set()
     for line in text.splitlines():
         key, _, value = line.partition(":")
@@ -86,7 +108,18 @@ def parse_cpuinfo(text: str, *, default_name: str = "unknown CPU") -> CpuFeature
 
 
 def resolve_precision(precision: str, device: str | torch.device = "cpu") -> Literal["fp32", "bf16", "int8"]:
-    """The precision to run: ``auto`` is bf16 on CPUs with native bf16, else fp32; int8 is CPU only."""
+    """The precision to run: ``auto`` is bf16 on CPUs with native bf16, else fp32; int8 is CPU only.
+
+    Args:
+        precision: One of :data:`PRECISIONS` (``auto``, ``fp32``, ``bf16``, ``int8``).
+        device: The device the model will run on.
+
+    Returns:
+        The concrete precision.
+
+    Raises:
+        ValueError: ``precision`` is unknown, or is ``int8`` on a device other than the CPU.
+    """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision == "auto":
@@ -110,6 +143,12 @@ def convert_to_bf16(model: nn.Module) -> nn.Module:
 
     Hooks rather than a wrapper keep the model's own class and attributes (``meta``,
     ``num_classes``), which the rest of refineseg reads.
+
+    Args:
+        model: The model to convert; modified in place.
+
+    Returns:
+        ``model`` itself, converted, with hooks that cast inputs to bf16 and outputs to fp32.
     """
     model.to(torch.bfloat16)
     model.register_forward_pre_hook(_inputs_to_bf16)
@@ -118,7 +157,14 @@ def convert_to_bf16(model: nn.Module) -> nn.Module:
 
 
 def precision_of(model: object) -> Literal["fp32", "bf16", "int8"]:
-    """What a prepared model runs in: a PyTorch model's weights' dtype, an exported model's ``precision``."""
+    """What a prepared model runs in: a PyTorch model's weights' dtype, an exported model's ``precision``.
+
+    Args:
+        model: A PyTorch module or an exported model.
+
+    Returns:
+        ``bf16`` for a module with bf16 weights, ``int8`` for an int8 exported model, else ``fp32``.
+    """
     if isinstance(model, nn.Module):
         first = next(model.parameters(), None)
         return "bf16" if first is not None and first.dtype == torch.bfloat16 else "fp32"

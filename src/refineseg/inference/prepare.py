@@ -30,9 +30,26 @@ def prepare_model(
 
     A PyTorch model goes through :func:`~refineseg.optimize_for_inference` when ``optimize``,
     ``compile`` or a precision other than fp32 asks for it, or through
-    :func:`~refineseg.inference.quantize.int8_model` for int8, which needs ``calibration``
-    images. ``"auto"`` without optimisation is fp32: "as built" means as built. An exported
-    model (ONNX Runtime, TorchScript) runs as it is, in the precision it was exported in.
+    :func:`~refineseg.inference.quantize.int8_model` for int8. An exported model (ONNX
+    Runtime, TorchScript) runs as it is, in the precision it was exported in.
+
+    Args:
+        model: A refineseg PyTorch model or an exported model.
+        device: Where to run; exported models run on the CPU only.
+        precision: ``fp32``, ``bf16``, ``int8`` or ``auto``; ``"auto"`` without optimisation is
+            fp32: "as built" means as built. Exported models take ``fp32`` or ``auto`` only.
+        optimize: Rearrange a PyTorch model with :func:`~refineseg.optimize_for_inference`.
+        compile: Also ``torch.compile`` it.
+        calibration: Images to calibrate int8 quantization with; int8 only, and required there.
+
+    Returns:
+        The model that runs: ``model`` itself (in eval mode, on ``device``), an optimised copy,
+        or an int8 ONNX Runtime model.
+
+    Raises:
+        ValueError: ``calibration`` without int8, int8 without ``calibration``, an exported
+            model with a device other than the CPU or a precision other than fp32/auto, or
+            an invalid ``precision`` (see :func:`resolve_precision`).
     """
     device = torch.device(device)
     if precision == "auto" and not (optimize or compile):

@@ -63,7 +63,18 @@ _T = TypeVar("_T")
 
 def spread(items: Sequence[_T], count: int) -> list[_T]:
     """At most ``count`` of ``items``: every ``len(items) // count``-th one from the first, so a
-    sorted folder's calibration set spans most of it (all of it when ``count`` divides it)."""
+    sorted folder's calibration set spans most of it (all of it when ``count`` divides it).
+
+    Args:
+        items: The candidates, e.g. a sorted folder's image paths.
+        count: How many to take at most.
+
+    Returns:
+        The chosen items, in their order.
+
+    Raises:
+        ValueError: ``count`` is below 1.
+    """
     if count < 1:
         raise ValueError(f"the number of calibration images must be at least 1, got {count}")
     step = max(1, len(items) // count)
@@ -72,7 +83,17 @@ def spread(items: Sequence[_T], count: int) -> list[_T]:
 
 @dataclass(frozen=True)
 class Int8Report:
-    """An int8 file written by :func:`quantize_model`, and how far it moved from fp32."""
+    """An int8 file written by :func:`quantize_model`, and how far it moved from fp32.
+
+    Attributes:
+        path: The int8 ``.onnx`` file.
+        export: The fp32 ONNX model's check against PyTorch.
+        calibration_images: How many images calibrated the activation ranges.
+        argmax_agreement: The fraction of pixels whose class int8 and fp32 ONNX agree on, for
+            a random input at the export's example size.
+        fp32_bytes: The fp32 ONNX file's size.
+        int8_bytes: The int8 file's size.
+    """
 
     path: Path
     export: ExportReport  # the fp32 ONNX model's check against PyTorch
@@ -82,6 +103,11 @@ class Int8Report:
     int8_bytes: int
 
     def summary(self) -> str:
+        """One line for the command line: the file, its size, the calibration and the agreement.
+
+        Returns:
+            The summary line.
+        """
         h, w = self.export.sizes[0] if self.export.sizes else (0, 0)
         percent = math.floor(self.argmax_agreement * 1e4) / 1e2
         return (
@@ -103,9 +129,31 @@ def quantize_model(
     check: bool = True,
     max_side: int | None = 512,
 ) -> Int8Report:
-    """Export ``model`` to ONNX (checked against PyTorch as :func:`export_onnx` does, unless
-    ``check`` is false), quantize it with :func:`quantize_onnx` into ``output``, and measure how
-    often int8 keeps fp32's class."""
+    """Export ``model`` to ONNX, quantize it with :func:`quantize_onnx` into ``output``, and measure how
+    often int8 keeps fp32's class.
+
+    Args:
+        model: The model to quantize; not touched.
+        output: The int8 ``.onnx`` file to write.
+        calibration_images: Images like those the model will see (paths, PIL images, arrays);
+            a few dozen are enough.
+        example_size: ``(H, W)`` to export and check at, as :func:`export_onnx` takes it.
+        method: How activation ranges are set: ``"percentile"``, ``"minmax"`` or ``"entropy"``.
+        opset: The ONNX opset; ``None``: the exporter's default.
+        tolerance: The fp32 export's allowed logit difference from PyTorch, relative to the
+            largest logit.
+        check: Check the fp32 export against PyTorch as :func:`export_onnx` does.
+        max_side: Downscale calibration images with a longer side than this (``None``: never).
+
+    Returns:
+        The file written, its sizes and how often int8 keeps fp32's class.
+
+    Raises:
+        ValueError: No calibration images, or an invalid option (see :func:`export_onnx` and
+            :func:`quantize_onnx`).
+        ImportError: ONNX or ONNX Runtime is not installed.
+        ExportError: The fp32 export failed or does not match PyTorch.
+    """
     from .runtime import OnnxRuntimeModel
 
     images = list(calibration_images)  # read before the export, which takes a while, so bad input fails fast
@@ -139,6 +187,22 @@ def int8_model(
     minutes, and keeps the file in ``$REFINESEG_HOME/int8`` (default ``~/.cache/refineseg``);
     later calls open that file. The result runs on the CPU, takes and returns fp32 tensors like
     the model, and carries its meta.
+
+    Args:
+        model: The model to quantize; not touched.
+        calibration_images: Images like those the model will see (paths, PIL images, arrays);
+            a few dozen are enough.
+        method: How activation ranges are set: ``"percentile"``, ``"minmax"`` or ``"entropy"``.
+        max_side: Downscale calibration images with a longer side than this (``None``: never).
+        threads: ONNX Runtime's intra-op threads (default: ``torch.get_num_threads()``).
+
+    Returns:
+        The int8 model, opened with ONNX Runtime.
+
+    Raises:
+        ImportError: ONNX Runtime (or ONNX, to quantize) is not installed.
+        ValueError: ``method`` is unknown, or there are no calibration images.
+        ImageReadError: A calibration image cannot be read.
     """
     from .runtime import OnnxRuntimeModel
 
@@ -195,11 +259,25 @@ def quantize_onnx(
 ) -> Path:
     """Write an int8 copy of the exported model ``source`` to ``output``.
 
-    ``calibration_images`` (paths, PIL images or arrays) are normalised with the model's own
-    mean and std; images with a side above ``max_side`` are downscaled first, which keeps
-    calibration fast, and the others are then scaled and centre-cropped to the first one's size. ``method`` picks how activation ranges are set from what calibration
-    saw: ``"percentile"`` (99.999th percentile, robust to rare outliers), ``"minmax"`` or
-    ``"entropy"``.
+    Args:
+        source: An fp32 ``.onnx`` file exported by refineseg.
+        output: The int8 file to write; not ``source`` itself.
+        calibration_images: Paths, PIL images or arrays, normalised with the model's own mean
+            and std; all are scaled and centre-cropped to the first one's size (after
+            downscaling).
+        method: How activation ranges are set from what calibration saw: ``"percentile"``
+            (99.999th percentile, robust to rare outliers), ``"minmax"`` or ``"entropy"``.
+        max_side: Images with a side above this are downscaled first, which keeps calibration
+            fast (``None``: never).
+
+    Returns:
+        ``output`` as a ``Path``.
+
+    Raises:
+        ImportError: ``onnx`` or ``onnxruntime`` is not installed.
+        ValueError: ``method`` is unknown, there are no calibration images, ``output`` is
+            ``source``, or ``source`` has no (valid) refineseg metadata.
+        ImageReadError: A calibration image cannot be read.
     """
     try:
         import onnx

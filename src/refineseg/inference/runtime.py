@@ -38,7 +38,23 @@ _Model = TypeVar("_Model", bound="ExportedModel")
 
 
 class ExportedModel:
-    """What the exported backends share: meta from the file, CPU only, always in eval mode."""
+    """What the exported backends share: meta from the file, CPU only, always in eval mode.
+
+    Args:
+        path: The exported file.
+
+    Attributes:
+        backend: The runtime's name (``onnxruntime``, ``torch_export``, ``torchscript``).
+        training: Always ``False``: exported models are in eval mode.
+        precision: What its arithmetic runs in: ``fp32``, or ``int8`` for a quantized ONNX file.
+        path: The exported file.
+        meta: Class names, palette and normalisation, from the file.
+        arch: The architecture name from the file, or ``None``.
+        num_classes: The number of classes, from the file.
+
+    Raises:
+        FileNotFoundError: ``path`` is not a file.
+    """
 
     backend = "exported"
     training = False
@@ -64,22 +80,59 @@ class ExportedModel:
 
     @property
     def device(self) -> torch.device:
+        """Always the CPU."""
         return torch.device("cpu")
 
     def forward(self, x: Tensor) -> Tensor:
+        """Run the backend; subclasses implement it, :meth:`__call__` checks the input first.
+
+        Args:
+            x: A float32 CPU image batch (N, 3, H, W).
+
+        Returns:
+            The logits (N, C, H, W).
+
+        Raises:
+            NotImplementedError: Always, in this base class.
+        """
         raise NotImplementedError
 
     def __call__(self, x: Tensor) -> Tensor:
-        """Logits (N, C, H, W) on the CPU for a normalised float image batch (N, 3, H, W)."""
+        """Logits (N, C, H, W) on the CPU for a normalised float image batch (N, 3, H, W).
+
+        Args:
+            x: The batch, on any device and of any float dtype; it is moved to the CPU as float32.
+
+        Returns:
+            The logits, on the CPU.
+
+        Raises:
+            ValueError: ``x`` is not an (N, 3, H, W) batch.
+        """
         if x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(f"{self.path.name}: expected an image batch (N, 3, H, W), got {tuple(x.shape)}")
         return self.forward(x.detach().to("cpu", torch.float32))
 
     def eval(self: _Model) -> _Model:
+        """Accepted so code written for PyTorch models runs unchanged; always in eval mode.
+
+        Returns:
+            The model itself.
+        """
         return self
 
     def to(self: _Model, device: str | torch.device) -> _Model:
-        """Accepted so code written for PyTorch models runs unchanged; only the CPU is possible."""
+        """Accepted so code written for PyTorch models runs unchanged; only the CPU is possible.
+
+        Args:
+            device: The device; must be the CPU.
+
+        Returns:
+            The model itself.
+
+        Raises:
+            ValueError: ``device`` is not the CPU.
+        """
         if torch.device(device).type != "cpu":
             raise ValueError(f"the {self.backend} backend runs on the CPU, not {device}")
         return self
@@ -91,8 +144,16 @@ class ExportedModel:
 class OnnxRuntimeModel(ExportedModel):
     """An exported ``.onnx`` file run by ONNX Runtime on the CPU.
 
-    ``threads`` sets ONNX Runtime's intra-op threads (default: ``torch.get_num_threads()``,
-    so it uses what PyTorch would have).
+    Args:
+        path: The ``.onnx`` file, written by ``refineseg export``.
+        threads: ONNX Runtime's intra-op threads (default: ``torch.get_num_threads()``, so it
+            uses what PyTorch would have).
+
+    Raises:
+        ImportError: ``onnxruntime`` is not installed.
+        FileNotFoundError: ``path`` is not a file.
+        ValueError: ``threads`` is below 1, or the file is not a valid ONNX model with
+            refineseg metadata, one 4-d input and one output.
     """
 
     backend = "onnxruntime"
@@ -125,12 +186,28 @@ class OnnxRuntimeModel(ExportedModel):
         self._input, self._output = inputs[0].name, outputs[0].name
 
     def forward(self, x: Tensor) -> Tensor:
+        """Run the ONNX session.
+
+        Args:
+            x: A float32 CPU image batch (N, 3, H, W).
+
+        Returns:
+            The logits (N, C, H, W).
+        """
         (logits,) = self.session.run([self._output], {self._input: x.contiguous().numpy()})
         return torch.from_numpy(logits)
 
 
 class TorchScriptModel(ExportedModel):
-    """An exported TorchScript archive (traced and frozen), run by PyTorch on the CPU."""
+    """An exported TorchScript archive (traced and frozen), run by PyTorch on the CPU.
+
+    Args:
+        path: The archive, written by ``refineseg export``.
+
+    Raises:
+        FileNotFoundError: ``path`` is not a file.
+        ValueError: The file is not a TorchScript archive, or has no refineseg metadata.
+    """
 
     backend = "torchscript"
 
@@ -146,6 +223,14 @@ class TorchScriptModel(ExportedModel):
         self._set_meta_file(extra, TORCHSCRIPT_METADATA_FILE, "a TorchScript archive")
 
     def forward(self, x: Tensor) -> Tensor:
+        """Run the TorchScript module without gradients.
+
+        Args:
+            x: A float32 CPU image batch (N, 3, H, W).
+
+        Returns:
+            The logits (N, C, H, W).
+        """
         with torch.no_grad():
             return self.module(x)
 
@@ -165,6 +250,13 @@ class TorchExportModel(ExportedModel):
     constants it is told to with ``torch.load(..., weights_only=False)`` and ``pickle.loads``
     (``torch/export/pt2_archive/_package.py``), and PyTorch's documentation says to never
     load one from an untrusted source. Load only files you made or trust.
+
+    Args:
+        path: The ``.pt2`` file, written by ``refineseg export``.
+
+    Raises:
+        FileNotFoundError: ``path`` is not a file.
+        ValueError: The file is not a ``torch.export`` archive, or has no refineseg metadata.
     """
 
     backend = "torch_export"
@@ -185,6 +277,17 @@ class TorchExportModel(ExportedModel):
         self.module = program.module()
 
     def forward(self, x: Tensor) -> Tensor:
+        """Run the program without gradients.
+
+        Args:
+            x: A float32 CPU image batch (N, 3, H, W).
+
+        Returns:
+            The logits (N, C, H, W).
+
+        Raises:
+            ValueError: ``x``'s shape is outside the program's guards (e.g. a side too small).
+        """
         try:
             with torch.no_grad():
                 return self.module(x)
@@ -203,7 +306,18 @@ def load_exported(path: str | os.PathLike[str], *, threads: int | None = None) -
     """Open an exported file by its suffix: ``.onnx`` with ONNX Runtime, ``.pt2`` (torch.export) and
     ``.pt``/``.ts``/``.torchscript`` (TorchScript) with PyTorch.
 
-    ``threads`` applies to ONNX Runtime only (the others use PyTorch's global thread count).
+    Args:
+        path: The exported file.
+        threads: ONNX Runtime's intra-op threads; ONNX only (the others use PyTorch's global
+            thread count).
+
+    Returns:
+        The model, ready to call.
+
+    Raises:
+        ValueError: The suffix is unknown, or the file is not a valid export of that format.
+        FileNotFoundError: ``path`` is not a file.
+        ImportError: An ``.onnx`` file and ``onnxruntime`` is not installed.
     """
     fmt = export_format_for(path)
     if fmt == "onnx":

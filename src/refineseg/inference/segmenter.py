@@ -12,7 +12,6 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -21,15 +20,13 @@ from torch import Tensor
 
 from ..constants import DEFAULT_TILE_SIZE, DEFAULT_WHOLE_IMAGE_PIXELS
 from ..models import InferenceModel
+from .backends import BACKENDS, Backend, default_backend, exported_format, open_model
 from .images import DEFAULT_MAX_IMAGE_PIXELS, ImageLike, load_image
 from .precision import precision_of
 from .prepare import prepare_model
 from .tta import predict_probabilities
 
 __all__ = ["BACKENDS", "DEFAULT_TILE_SIZE", "DEFAULT_WHOLE_IMAGE_PIXELS", "Backend", "Segmenter"]
-
-Backend = Literal["pytorch", "onnxruntime"]
-BACKENDS: tuple[Backend, ...] = ("pytorch", "onnxruntime")
 
 
 class Segmenter:
@@ -38,6 +35,14 @@ class Segmenter:
     >>> seg = Segmenter.from_pretrained("camvid")        # shipped weights, no network
     >>> labels = seg("street.png")                       # HxW uint8 class indices
     >>> seg.overlay("street.png").save("overlay.jpg")    # colour overlay as a PIL image
+
+    Attributes:
+        model: The model as it runs (optimised, bf16 or int8 as ``precision`` says).
+        device: Where it runs.
+        precision: What it runs in: ``fp32``, ``bf16`` or ``int8`` (``"auto"`` resolved, and
+            fp32 where bf16 moved the outputs too far).
+        class_names: One name per class (``class_<i>`` where the model has none).
+        palette: One RGB colour per class (a default palette where the model has none).
     """
 
     def __init__(
@@ -55,16 +60,34 @@ class Segmenter:
         precision: str = "auto",
         calibration: Sequence[ImageLike] | None = None,
     ) -> None:
-        """``optimize`` runs a PyTorch model through :func:`optimize_for_inference` (same
-        outputs, several times faster on a CPU); ``compile`` adds ``torch.compile``, which
-        pays only for many images of one size. ``precision``: ``"auto"`` (the default) runs
-        the optimised model in bf16 on CPUs with native bf16 matrix instructions (the shipped
-        model's CamVid val mIoU moves by 0.02 points there, docs/BENCHMARKS.md) and in fp32
-        elsewhere, or when bf16 moves a model's outputs beyond the check of
-        :func:`optimize_for_inference`; ``"fp32"`` is exact everywhere; ``"bf16"`` forces bf16;
-        ``"int8"`` quantizes the model with ONNX Runtime, its activation ranges set by the
-        ``calibration`` images (a few dozen like those it will see; the result is cached, see
-        :func:`~refineseg.inference.quantize.int8_model`). ``self.precision`` says which ran."""
+        """Prepare ``model`` to run on ``device`` in ``precision``.
+
+        Args:
+            model: A refineseg PyTorch model or an exported model (:mod:`.runtime`).
+            device: Where to run; exported models run on the CPU only.
+            scales: Image scales whose probabilities are averaged (test-time augmentation).
+            flip: Also average over horizontally mirrored images.
+            whole_image_pixels: Images (times the largest scale squared) with more pixels
+                run as overlapping ``tile_size`` windows, so memory stays bounded.
+            tile_size: The side of those windows; at least 32.
+            max_pixels: Refuse images with more pixels than this (``None``: no limit).
+            optimize: Run a PyTorch model through :func:`optimize_for_inference` (same
+                outputs, several times faster on a CPU).
+            compile: Add ``torch.compile``, which pays only for many images of one size.
+            precision: ``"auto"`` runs the optimised model in bf16 on CPUs with native bf16
+                matrix instructions (the shipped model's CamVid val mIoU moves by 0.02 points
+                there, docs/BENCHMARKS.md) and in fp32 elsewhere, or when bf16 moves a model's
+                outputs beyond the check of :func:`optimize_for_inference`; ``"fp32"`` is exact
+                everywhere; ``"bf16"`` forces bf16; ``"int8"`` quantizes the model with ONNX
+                Runtime. ``self.precision`` says which ran.
+            calibration: For ``"int8"`` only: images that set the activation ranges (a few
+                dozen like those it will see; the result is cached, see
+                :func:`~refineseg.inference.quantize.int8_model`).
+
+        Raises:
+            ValueError: ``scales`` not all positive, ``tile_size`` below 32, or precision,
+                device and calibration that do not go together (see :func:`prepare_model`).
+        """
         if not scales or any(s <= 0 for s in scales):
             raise ValueError(f"scales must be positive numbers, got {list(scales)}")
         if tile_size < 32:
@@ -99,62 +122,106 @@ class Segmenter:
         weights: str | os.PathLike[str] = "camvid",
         *,
         device: str | torch.device = "cpu",
-        backend: Backend = "pytorch",
+        backend: Backend | None = None,
         **options: object,
     ) -> Segmenter:
         """Load shipped weights by name (``"camvid"``), a published checkpoint's name, or a weights file.
 
-        ``backend="onnxruntime"`` runs an exported ``.onnx`` file (``refineseg export``) with
-        ONNX Runtime; given other weights, it exports them to a temporary file first. A
-        ``.pt2`` file (``refineseg export``'s torch.export program) runs with the default
-        ``"pytorch"`` backend, as exported: on the CPU, in fp32, without further optimisation.
+        An exported ``.onnx`` file (``refineseg export``) runs with ONNX Runtime; a ``.pt2``
+        (torch.export) or TorchScript file runs in PyTorch as exported: on the CPU, in fp32,
+        without further optimisation.
+
+        Args:
+            weights: A catalogue name, a refineseg ``.safetensors`` file or an exported file.
+            device: Where a PyTorch model runs.
+            backend: ``None`` (the default) picks it from ``weights``: ``"onnxruntime"`` for an
+                ``.onnx`` file, else ``"pytorch"``. ``"onnxruntime"`` with other weights exports
+                them to a temporary ONNX file first.
+            **options: Passed on to :class:`Segmenter` (``precision``, ``scales``, ...).
+
+        Returns:
+            A ready segmenter.
+
+        Raises:
+            ValueError: An unknown backend, or one that cannot run this kind of file.
+            FileNotFoundError: No such file or weights name.
         """
+        fmt = exported_format(weights)
+        backend = backend or default_backend(weights)
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-        if Path(weights).suffix.lower() == ".pt2":
+        if fmt in ("torch_export", "torchscript"):
             if backend != "pytorch":
-                raise ValueError(f"{weights}: a torch.export program runs with backend='pytorch' (--backend pytorch)")
+                raise ValueError(
+                    f"{weights}: a {'torch.export' if fmt == 'torch_export' else 'TorchScript'} program runs with "
+                    "backend='pytorch' (--backend pytorch)"
+                )
             if options.get("compile"):
                 raise ValueError(f"{weights}: compile applies to models built by refineseg, not an exported program")
-            from .runtime import TorchExportModel
-
-            return cls(TorchExportModel(weights), device=device, **options)  # type: ignore[arg-type]
-        # int8 of a PyTorch model runs in ONNX Runtime anyway; an .onnx file runs as it was exported
-        if backend == "onnxruntime" and (options.get("precision") != "int8" or Path(weights).suffix == ".onnx"):
-            from .runtime import OnnxRuntimeModel
-
-            if Path(weights).suffix == ".onnx":
-                return cls(OnnxRuntimeModel(weights), device=device, **options)  # type: ignore[arg-type]
+        elif fmt == "onnx" and backend != "onnxruntime":
+            raise ValueError(f"{weights}: an ONNX file runs with backend='onnxruntime' (--backend onnxruntime)")
+        elif fmt is None and backend == "onnxruntime" and options.get("precision") != "int8":
+            # int8 of a PyTorch model runs in ONNX Runtime anyway; other precisions run an fp32 export
             from ..weights import load_model
             from .export import export_onnx
+            from .runtime import OnnxRuntimeModel
 
             with tempfile.TemporaryDirectory() as tmp:
                 onnx_file = Path(tmp) / "model.onnx"
                 export_onnx(load_model(weights), onnx_file)
                 runtime = OnnxRuntimeModel(onnx_file)  # the session holds the model; the file may go
             return cls(runtime, device=device, **options)  # type: ignore[arg-type]
-        if Path(weights).suffix == ".onnx":
-            raise ValueError(f"{weights}: an ONNX file runs with backend='onnxruntime' (--backend onnxruntime)")
-        from ..weights import load_model
-
-        return cls(load_model(weights), device=device, **options)  # type: ignore[arg-type]
+        return cls(open_model(weights), device=device, **options)  # type: ignore[arg-type]
 
     @property
     def num_classes(self) -> int:
+        """The number of classes the model predicts."""
         return len(self.class_names)
 
     # -- prediction ---------------------------------------------------------------------------
 
     def __call__(self, image: ImageLike) -> np.ndarray:
-        """Class index per pixel, an ``HxW`` uint8 array (int32 above 256 classes) at the image's size."""
+        """Class index per pixel, an ``HxW`` uint8 array (int32 above 256 classes) at the image's size.
+
+        Args:
+            image: A path, PIL image, array or tensor (see :func:`load_image`).
+
+        Returns:
+            The labels.
+
+        Raises:
+            ImageReadError: ``image`` cannot be read as an image.
+        """
         return self.predict_batch([image])[0]
 
     def probabilities(self, image: ImageLike) -> np.ndarray:
-        """Softmax class probabilities, a ``CxHxW`` float32 array at the image's size."""
+        """Softmax class probabilities, a ``CxHxW`` float32 array at the image's size.
+
+        Args:
+            image: A path, PIL image, array or tensor (see :func:`load_image`).
+
+        Returns:
+            The probabilities.
+
+        Raises:
+            ImageReadError: ``image`` cannot be read as an image.
+        """
         return self.batch_probabilities([load_image(image, max_pixels=self.max_pixels)])[0].cpu().numpy()
 
     def predict_batch(self, images: Sequence[ImageLike], *, batch_size: int = 8) -> list[np.ndarray]:
-        """Labels for several images; up to ``batch_size`` images of the same size run together."""
+        """Labels for several images; up to ``batch_size`` images of the same size run together.
+
+        Args:
+            images: Paths, PIL images, arrays or tensors (see :func:`load_image`), of any sizes.
+            batch_size: How many same-size images run through the model at once.
+
+        Returns:
+            One ``HxW`` label array per image, in order (as :meth:`__call__` gives them).
+
+        Raises:
+            ValueError: ``batch_size`` is below 1.
+            ImageReadError: An image cannot be read.
+        """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         arrays = [load_image(im, max_pixels=self.max_pixels) for im in images]
@@ -171,7 +238,14 @@ class Segmenter:
         return [r for r in results if r is not None]
 
     def labels_from_probabilities(self, probabilities: Tensor | np.ndarray) -> list[np.ndarray]:
-        """Arg-max labels of an ``NxCxHxW`` (or ``CxHxW``) probability array."""
+        """Arg-max labels of an ``NxCxHxW`` (or ``CxHxW``) probability array.
+
+        Args:
+            probabilities: Class probabilities (or logits), a tensor or an array.
+
+        Returns:
+            One ``HxW`` uint8 label array per image (int32 above 256 classes).
+        """
         probs = torch.as_tensor(probabilities)
         if probs.dim() == 3:
             probs = probs[None]
@@ -180,7 +254,17 @@ class Segmenter:
 
     @torch.inference_mode()
     def batch_probabilities(self, arrays: Sequence[np.ndarray]) -> Tensor:
-        """``NxCxHxW`` probabilities of same-size ``HxWx3`` uint8 RGB arrays (see :func:`load_image`)."""
+        """``NxCxHxW`` probabilities of same-size ``HxWx3`` uint8 RGB arrays (see :func:`load_image`).
+
+        Args:
+            arrays: The images, already loaded, all of one size.
+
+        Returns:
+            The probabilities, on the segmenter's device.
+
+        Raises:
+            ValueError: ``arrays`` is empty or its images differ in shape.
+        """
         if not arrays or any(a.shape != arrays[0].shape for a in arrays):
             raise ValueError("batch_probabilities needs one or more RGB arrays of the same size")
         x = torch.from_numpy(np.stack(arrays)).to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
@@ -193,7 +277,17 @@ class Segmenter:
     # -- presentation -------------------------------------------------------------------------
 
     def label_image(self, labels: np.ndarray) -> Image.Image:
-        """A palette-mode PIL image of ``labels`` (lossless when saved as PNG), coloured by the model's palette."""
+        """A palette-mode PIL image of ``labels`` (lossless when saved as PNG), coloured by the model's palette.
+
+        Args:
+            labels: An ``HxW`` label array.
+
+        Returns:
+            The palette image.
+
+        Raises:
+            ValueError: ``labels`` is not 2-d, or the model has more than 256 classes.
+        """
         if labels.ndim != 2:
             raise ValueError(f"expected an HxW label array, got shape {labels.shape}")
         if self.num_classes > 256:
@@ -205,12 +299,32 @@ class Segmenter:
         return im
 
     def colorize(self, labels: np.ndarray) -> np.ndarray:
-        """``HxWx3`` uint8 colours of ``labels``."""
+        """``HxWx3`` uint8 colours of ``labels``.
+
+        Args:
+            labels: A label array; values beyond the palette take its last colour.
+
+        Returns:
+            The colours from :attr:`palette`.
+        """
         palette = np.asarray(self.palette, dtype=np.uint8)
         return palette[np.clip(labels, 0, len(palette) - 1)]
 
     def overlay(self, image: ImageLike, labels: np.ndarray | None = None, *, alpha: float = 0.5) -> Image.Image:
-        """The image blended with its class colours (``alpha`` of colour), an RGB PIL image."""
+        """The image blended with its class colours, an RGB PIL image.
+
+        Args:
+            image: A path, PIL image, array or tensor (see :func:`load_image`).
+            labels: Its labels, if already predicted; ``None`` predicts them.
+            alpha: The share of colour in the blend, in [0, 1].
+
+        Returns:
+            The overlay.
+
+        Raises:
+            ValueError: ``alpha`` is outside [0, 1], or ``labels`` do not match the image's size.
+            ImageReadError: ``image`` cannot be read as an image.
+        """
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
         rgb = load_image(image, max_pixels=self.max_pixels)
@@ -222,13 +336,27 @@ class Segmenter:
         return Image.fromarray(np.clip(blend + 0.5, 0, 255).astype(np.uint8))
 
     def class_pixels(self, labels: np.ndarray) -> dict[str, int]:
-        """Pixels given to each class, largest first, classes that occur only."""
+        """Pixels given to each class, largest first, classes that occur only.
+
+        Args:
+            labels: A label array.
+
+        Returns:
+            Pixel counts by class name.
+        """
         counts = np.bincount(labels.ravel().astype(np.int64), minlength=self.num_classes)
         order = np.argsort(-counts, kind="stable")
         return {self.class_names[i]: int(counts[i]) for i in order if counts[i] > 0}
 
     def class_shares(self, labels: np.ndarray) -> dict[str, float]:
-        """Fraction of the pixels given to each class, largest first, classes that occur only."""
+        """Fraction of the pixels given to each class, largest first, classes that occur only.
+
+        Args:
+            labels: A label array.
+
+        Returns:
+            Shares in [0, 1] by class name.
+        """
         total = max(labels.size, 1)
         return {name: count / total for name, count in self.class_pixels(labels).items()}
 

@@ -22,6 +22,15 @@ def sliding_window_probabilities(
 
     Memory stays bounded by one window whatever the image size. Images smaller than a
     window are padded with zeros (the normalised mean colour) and the padding cropped off.
+
+    Args:
+        model: Maps a normalised ``Nx3xhxw`` batch to logits at the same size.
+        image: A normalised ``Nx3xHxW`` batch.
+        crop_size: The side of the square windows.
+        stride: The step between windows (default: two thirds of ``crop_size``).
+
+    Returns:
+        The averaged class probabilities, ``NxCxHxW``.
     """
     stride = stride or max(1, crop_size * 2 // 3)
     batch, _, height, width = image.shape
@@ -62,8 +71,19 @@ def predict_probabilities(
 ) -> Tensor:
     """Average class probabilities over ``scales`` (and horizontal flips) at the image's size.
 
-    ``image`` is a normalised ``Nx3xHxW`` batch of same-size images. With ``crop_size``, each
-    scaled image larger than the crop is processed by sliding windows.
+    Args:
+        model: Maps a normalised ``Nx3xhxw`` batch to logits at the same size.
+        image: A normalised ``Nx3xHxW`` batch of same-size images.
+        scales: The factors the image is resized by, e.g. :data:`OFFICIAL_SCALES`.
+        flip: Also run each scale mirrored horizontally.
+        crop_size: If set, each scaled image larger than the crop is processed by sliding
+            windows of this size.
+
+    Returns:
+        The averaged class probabilities, ``NxCxHxW``.
+
+    Raises:
+        ValueError: ``image`` is not an ``Nx3xHxW`` tensor.
     """
     if image.dim() != 4 or image.shape[1] != 3:
         raise ValueError(f"expected images as an Nx3xHxW tensor, got shape {tuple(image.shape)}")

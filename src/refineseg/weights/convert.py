@@ -107,7 +107,18 @@ _ENCODER_PREFIXES["lw_resnet"] = _ENCODER_PREFIXES["refinenet"]
 
 
 def reference_key_table(arch: str) -> tuple[dict[str, str], tuple[str, ...]]:
-    """(module table, encoder prefixes copied under ``encoder.``) for a refineseg arch."""
+    """(module table, encoder prefixes copied under ``encoder.``) for a refineseg arch.
+
+    Args:
+        arch: A refineseg builder name or the reference's (``rf101``, ``rf_lw50``, ...).
+
+    Returns:
+        The table from reference module names to refineseg ones, and the top-level reference
+        names whose keys are copied unchanged under ``encoder.``.
+
+    Raises:
+        ConversionError: There is no converter for ``arch``.
+    """
     layout = _layout(arch)
     if layout == "lw_mobilenet":
         return _mobilenet_rows(), ()
@@ -133,7 +144,20 @@ def _map_key(key: str, table: Mapping[str, str], prefixes: tuple[str, ...]) -> s
 
 
 def convert_state_dict(state: Mapping[str, Tensor], arch: str) -> dict[str, Tensor]:
-    """Rename a reference state dict's keys; every key must map, and map to a distinct name."""
+    """Rename a reference state dict's keys; every key must map, and map to a distinct name.
+
+    Args:
+        state: The reference checkpoint's state dict (unwrapped, no ``module.`` prefixes).
+        arch: A refineseg builder name or the reference's.
+
+    Returns:
+        The same tensors under refineseg's keys (plus zero BatchNorm step counters where the
+        checkpoint had none).
+
+    Raises:
+        ConversionError: ``arch`` is unknown, or keys are left unmapped, map twice, or expected
+            modules are missing.
+    """
     table, prefixes = reference_key_table(arch)
     out: dict[str, Tensor] = {}
     leftover, clashes = [], []
@@ -164,7 +188,18 @@ def convert_state_dict(state: Mapping[str, Tensor], arch: str) -> dict[str, Tens
 
 
 def load_reference_checkpoint(path: str | os.PathLike[str]) -> dict[str, Tensor]:
-    """Load a third-party checkpoint without running code, and unwrap it to a state dict."""
+    """Load a third-party checkpoint without running code, and unwrap it to a state dict.
+
+    Args:
+        path: The ``.pth`` checkpoint; bare or under ``model``/``segmenter``/``state_dict``.
+
+    Returns:
+        The tensors, ``module.`` prefixes (``nn.DataParallel``) removed.
+
+    Raises:
+        ConversionError: No such file, a file with pickled objects beyond tensors (refused:
+            they could run code), an unreadable file, or not a state dict of tensors.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConversionError(f"{path}: no such checkpoint file")
@@ -201,8 +236,20 @@ def convert_checkpoint(
 ) -> SegmentationModel:
     """Load a reference checkpoint into a refineseg model (and save it if ``output`` is given).
 
-    ``arch`` is a refineseg builder name or the reference's (``rf101``, ``rf_lw50``, ...).
-    ``num_classes`` defaults to the checkpoint's classifier width.
+    Args:
+        path: The reference checkpoint.
+        arch: A refineseg builder name or the reference's (``rf101``, ``rf_lw50``, ...).
+        num_classes: The expected number of classes; ``None``: the checkpoint's classifier width.
+        output: A ``.safetensors`` file to save the converted model to.
+        class_names: Class names to store in the model's meta, one per class.
+
+    Returns:
+        The converted model, in eval mode.
+
+    Raises:
+        ConversionError: The checkpoint cannot be read or converted exactly, or its class
+            count differs from ``num_classes`` or ``class_names``.
+        WeightsError: The converted tensors do not fit the model.
     """
     from ..models.registry import get_model
 

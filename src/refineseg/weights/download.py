@@ -1,6 +1,6 @@
 """Download a published reference checkpoint once and convert it to a refineseg weights file.
 
-Above the models (conversion builds one), unlike the catalogue in :mod:`.published`, which
+Above the models (conversion builds one), unlike the catalogue in :mod:`.catalogue`, which
 only says where the converted file is kept.
 """
 
@@ -10,19 +10,33 @@ import os
 import tempfile
 from pathlib import Path
 
+from .catalogue import PublishedWeights, get_entry, weights_path
 from .convert import convert_checkpoint
-from .published import published_cache_path, published_entry, published_weights_path
 
 __all__ = ["fetch_published_weights"]
 
 
 def fetch_published_weights(name: str) -> Path:
-    """The converted file of the published checkpoint ``name``, downloaded (checked against its
-    sha256 when the catalogue has one) and converted on first use, then read from the cache."""
-    entry = published_entry(name)
-    cached = published_cache_path(name)
+    """The converted file of the published checkpoint ``name``, downloaded and converted on first use.
+
+    The download is checked against the catalogue's sha256 when it has one; later calls read the cache.
+
+    Args:
+        name: A published checkpoint's name in the catalogue.
+
+    Returns:
+        The path of the converted refineseg ``.safetensors`` file.
+
+    Raises:
+        FileNotFoundError: ``name`` is not a published checkpoint, or it can no longer be downloaded
+            (the message says how to convert a copy you have).
+    """
+    entry = get_entry(name)
+    if not isinstance(entry, PublishedWeights):
+        raise FileNotFoundError(f"{name!r} is not a published checkpoint")
+    cached = entry.path
     if cached.is_file() or not entry.available:
-        return published_weights_path(name)  # the cached file, or the error that explains what to do
+        return weights_path(name)  # the cached file, or the error that explains what to do
     from torch.hub import download_url_to_file
 
     cached.parent.mkdir(parents=True, exist_ok=True)

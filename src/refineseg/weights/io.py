@@ -32,6 +32,16 @@ class WeightsError(ValueError):
 
 @dataclass
 class WeightsFile:
+    """A weights file as read by :func:`read_weights`: what is needed to rebuild its model.
+
+    Attributes:
+        source: Where it was read from, for error messages.
+        arch: The refineseg builder that built the model (``refinenet_efficientnet_lite0``, ...).
+        arch_kwargs: The builder's keyword arguments beyond the defaults.
+        meta: Class names, palette, normalisation and provenance.
+        state_dict: The model's tensors.
+    """
+
     source: str
     arch: str
     arch_kwargs: dict[str, Any]
@@ -39,12 +49,29 @@ class WeightsFile:
     state_dict: dict[str, Tensor] = field(repr=False)
 
     def load_into(self, model: SegmentationModel) -> None:
+        """Load the tensors (all or none, see :func:`strict_load`) and the meta into ``model``.
+
+        Args:
+            model: A model built by ``arch`` with ``arch_kwargs``.
+
+        Raises:
+            WeightsError: The tensors do not fit the model.
+        """
         strict_load(model, self.state_dict, source=self.source)
         model.meta = self.meta
 
 
 def strict_load(model: nn.Module, state_dict: dict[str, Tensor], *, source: str) -> None:
-    """Load every tensor or none: one error lists missing, unexpected and mis-shaped keys."""
+    """Load every tensor or none: one error lists missing, unexpected and mis-shaped keys.
+
+    Args:
+        model: The model to load into.
+        state_dict: The tensors, by ``state_dict`` key.
+        source: Where they come from, for the error message.
+
+    Raises:
+        WeightsError: Keys are missing or unexpected, or shapes differ from the model's.
+    """
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(expected))
@@ -71,7 +98,18 @@ def save_model(
 ) -> Path:
     """Write ``model`` (built by a refineseg builder) to ``path`` atomically.
 
-    Refuses (:class:`WeightsError`, naming the tensor) a model with a NaN or infinite value.
+    Args:
+        model: A model built by a refineseg builder (it has ``arch`` and ``arch_kwargs``).
+        path: The ``.safetensors`` file to write.
+        provenance: Notes merged into the meta's provenance (dataset, recipe, ...).
+
+    Returns:
+        ``path`` as a ``Path``.
+
+    Raises:
+        ValueError: ``model`` was not built by a refineseg builder.
+        WeightsError: A tensor holds a NaN or infinite value (the message names it); nothing
+            is written.
     """
     from safetensors.torch import save_file
 
@@ -102,20 +140,30 @@ def _resolve(weights: str | os.PathLike[str]) -> Path:
     """A catalogue name (shipped or published weights) wins over a file or folder of that name in
     the working directory (a dataset folder called ``camvid``, say): the name means the same
     wherever it runs. Paths are ``os.PathLike`` objects or strings with a suffix or a separator."""
-    from .published import PUBLISHED_WEIGHTS, published_weights_path
-    from .shipped import SHIPPED_WEIGHTS, shipped_weights_path
+    from .catalogue import CATALOGUE, weights_path
 
     name = weights if isinstance(weights, str) else None
-    if name is not None and not Path(name).suffix and os.sep not in name and "/" not in name:
-        if name in SHIPPED_WEIGHTS:
-            return shipped_weights_path(name)
-        if name in PUBLISHED_WEIGHTS or not Path(name).exists():
-            return published_weights_path(name)  # the cached file, or an error that names the known weights
+    bare = name is not None and not Path(name).suffix and os.sep not in name and "/" not in name
+    if name is not None and bare and (name in CATALOGUE or not Path(name).exists()):
+        return weights_path(name)  # the file, or an error that names the known weights
     return Path(weights)
 
 
 def read_weights(weights: str | os.PathLike[str] | WeightsFile) -> WeightsFile:
-    """Read and validate a weights file, or shipped weights or a published checkpoint by name."""
+    """Read and validate a weights file, or shipped weights or a published checkpoint by name.
+
+    Args:
+        weights: A ``.safetensors`` path, a catalogue name (which wins over a file or folder of
+            that name in the working directory), or an already read file (returned as is).
+
+    Returns:
+        The file's architecture, meta and tensors.
+
+    Raises:
+        WeightsError: No such file, not a readable safetensors file, not a refineseg weights
+            file, another format version, or corrupt metadata.
+        FileNotFoundError: An unknown name, or catalogue weights not on this machine.
+    """
     from safetensors import safe_open
 
     if isinstance(weights, WeightsFile):

@@ -8,8 +8,8 @@ import torch
 
 from ..models.base import SegmentationModel
 from ..models.registry import get_model
+from .catalogue import CATALOGUE, PublishedWeights
 from .io import read_weights
-from .published import PUBLISHED_WEIGHTS
 
 __all__ = ["load_model"]
 
@@ -17,10 +17,21 @@ __all__ = ["load_model"]
 def load_model(weights: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> SegmentationModel:
     """Rebuild a model from its weights file alone, in eval mode.
 
-    ``weights`` is a ``.safetensors`` file, the name of shipped weights (``"camvid"``) or of a
-    published checkpoint, which is downloaded and converted on first use when it is available.
+    Args:
+        weights: A ``.safetensors`` file, the name of shipped weights (``"camvid"``) or of a
+            published checkpoint, which is downloaded and converted on first use when it is
+            available.
+        device: Where to put the model.
+
+    Returns:
+        The model, with the file's weights and meta, in eval mode on ``device``.
+
+    Raises:
+        WeightsError: The file cannot be read or does not fit its architecture.
+        FileNotFoundError: An unknown name, or catalogue weights that are not here and cannot
+            be downloaded.
     """
-    if isinstance(weights, str) and weights in PUBLISHED_WEIGHTS:  # a catalogue name, as weights.io reads it
+    if isinstance(weights, str) and isinstance(CATALOGUE.get(weights), PublishedWeights):  # as weights.io reads it
         from .download import fetch_published_weights
 
         weights = fetch_published_weights(weights)
