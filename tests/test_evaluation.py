@@ -1,7 +1,10 @@
 import json
+import sys
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torch import nn
 
 import refineseg
@@ -103,8 +106,52 @@ def test_cli_evaluate_writes_json_and_confusion_png(tmp_path, capsys):
     assert (
         report["num_images"] == 2 and 0.0 <= report["miou"] <= 1.0 and set(report["per_class_iou"]) >= {"Road", "Sky"}
     )
-    assert (tmp_path / "cm.png").read_bytes()[:4] == b"\x89PNG"
+    with Image.open(tmp_path / "cm.png") as im:
+        assert im.format == "PNG" and im.width >= 400 and im.height >= 400  # 11 labelled classes
     assert "mIoU" in capsys.readouterr().out
+
+
+def _known_result():
+    from refineseg.evaluation import EvaluationResult
+
+    cm = torch.tensor([[8, 2, 0], [1, 9, 0], [0, 0, 0]])  # class 2 never occurs
+    return EvaluationResult(metrics_from_confusion(cm), cm, ["road", "sky", "bicyclist"], 4, {})
+
+
+def test_confusion_png_shows_the_row_normalised_matrix(tmp_path, monkeypatch):
+    from refineseg import _plot
+    from refineseg.evaluation import save_confusion_png
+
+    drawn = []
+    save_png = _plot.save_png
+    monkeypatch.setattr(_plot, "save_png", lambda figure, path: drawn.append(figure) or save_png(figure, path))
+    path = save_confusion_png(_known_result(), tmp_path / "cm.png")
+    assert path == tmp_path / "cm.png"
+    with Image.open(path) as im:
+        assert im.format == "PNG" and im.mode == "RGB" and 300 <= im.width <= 1200 and 300 <= im.height <= 1200
+    (figure,) = drawn
+    ax = figure.axes[0]
+    (heat,) = ax.images
+    # rows: ground truth as % of the row; an empty row stays 0 and is marked in its label
+    expected = [[80, 20, 0], [10, 90, 0], [0, 0, 0]]
+    assert np.allclose(np.asarray(heat.get_array()), expected)
+    assert heat.get_clim() == (0.0, 100.0)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["road", "sky", "bicyclist"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["road", "sky", "bicyclist (no pixels)"]
+    assert sorted(t.get_text() for t in ax.texts) == ["10", "20", "80", "90"]  # the cells of at least 0.5%
+    assert "mIoU 73.86%" in ax.get_title() and "4 images" in ax.get_title()  # (8/11 + 9/12) / 2
+    assert len(figure.axes) == 2  # and its colour bar
+
+
+def test_confusion_png_without_matplotlib_says_what_to_install(tmp_path, monkeypatch):
+    from refineseg.evaluation import save_confusion_png
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
+    with pytest.raises(
+        ImportError, match=r"^drawing the confusion matrix needs matplotlib: pip install 'refineseg\[plot\]'$"
+    ):
+        save_confusion_png(_known_result(), tmp_path / "cm.png")
+    assert not list(tmp_path.iterdir())
 
 
 def test_cli_evaluate_errors(tmp_path, capsys):

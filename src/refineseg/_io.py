@@ -25,6 +25,14 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -
 
     The temporary file is in the same directory, so the final ``os.replace`` is a rename
     within one file system; on any failure it is removed and ``path`` is left as it was.
+    Missing parent directories are created.
+
+    Args:
+        path: The file to write.
+        write: Called with the temporary file's name; writes the whole content there.
+
+    Returns:
+        ``path`` as a ``Path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -41,6 +49,13 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -
 
 
 def cache_dir(kind: str) -> Path:
-    """``$REFINESEG_HOME/KIND`` (default ``~/.cache/refineseg/KIND``): files refineseg can make again."""
+    """``$REFINESEG_HOME/KIND`` (default ``~/.cache/refineseg/KIND``): files refineseg can make again.
+
+    Args:
+        kind: The cache's sub-folder, e.g. ``"int8"``.
+
+    Returns:
+        The folder (not created here).
+    """
     root = os.environ.get("REFINESEG_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "refineseg")
     return Path(root) / kind

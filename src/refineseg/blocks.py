@@ -30,7 +30,17 @@ Activation = Literal["relu", "relu6"]
 
 
 def conv(in_channels: int, out_channels: int, kernel_size: int, *, bias: bool = False) -> nn.Conv2d:
-    """A stride-1 'same' convolution: the only kind the RefineNet decoder uses."""
+    """A stride-1 'same' convolution: the only kind the RefineNet decoder uses.
+
+    Args:
+        in_channels: Input channels.
+        out_channels: Output channels.
+        kernel_size: Odd kernel size; the padding keeps the spatial size.
+        bias: Whether the convolution has a bias.
+
+    Returns:
+        The convolution layer.
+    """
     return nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=bias)
 
 
@@ -43,7 +53,15 @@ def _activation(name: Activation) -> nn.Module:
 
 
 def upsample_to(x: Tensor, size: Sequence[int]) -> Tensor:
-    """Bilinear resize with ``align_corners=True``, as the published checkpoints were trained."""
+    """Bilinear resize with ``align_corners=True``, as the published checkpoints were trained.
+
+    Args:
+        x: Features, ``(N, C, h, w)``.
+        size: The target ``(H, W)``.
+
+    Returns:
+        The resized features, ``(N, C, H, W)``.
+    """
     return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=True)
 
 
@@ -53,6 +71,10 @@ class ResidualConvUnit(nn.Module):
     RefineNet fine-tunes with small batches, where batch statistics are unreliable; the
     decoder therefore has no normalisation at all. The first convolution has a bias, the
     second none, as in the published models.
+
+    Args:
+        channels: Input and output channels.
+        kernel_size: Kernel size of both convolutions.
     """
 
     def __init__(self, channels: int, kernel_size: int = 3) -> None:
@@ -61,6 +83,14 @@ class ResidualConvUnit(nn.Module):
         self.conv2 = conv(channels, channels, kernel_size, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Apply the unit.
+
+        Args:
+            x: Features, ``(N, channels, H, W)``.
+
+        Returns:
+            ``x`` plus the residual, ``(N, channels, H, W)``.
+        """
         out = self.conv1(F.relu(x))
         # in place on fresh convolution outputs: autograd needs neither, and it saves memory traffic
         out = self.conv2(F.relu(out, inplace=True))
@@ -70,10 +100,19 @@ class ResidualConvUnit(nn.Module):
 class MultiResolutionFusion(nn.Module):
     """Project every input to a common width, upsample to the largest input, and sum.
 
-    ``project[i] = False`` passes input ``i`` through unchanged (it must already have
-    ``out_channels``), as the MobileNet-v2 Light-Weight RefineNet does for its encoder paths.
-    ``target`` is the index of the largest input; the caller knows it from the inputs'
-    output strides, so no shape comparison happens at run time.
+    Args:
+        in_channels: Channels of each input.
+        out_channels: The common width.
+        target: Index of the largest input; the caller knows it from the inputs' output
+            strides, so no shape comparison happens at run time.
+        kernel_size: Kernel size of the projections.
+        project: Per input, whether it is projected; ``False`` passes it through unchanged
+            (it must already have ``out_channels``), as the MobileNet-v2 Light-Weight
+            RefineNet does for its encoder paths. ``None`` projects every input.
+
+    Raises:
+        ValueError: If ``project`` or ``target`` does not match the inputs, or an unprojected
+            input does not have ``out_channels`` channels.
     """
 
     def __init__(
@@ -104,6 +143,14 @@ class MultiResolutionFusion(nn.Module):
         self.target = target
 
     def forward(self, inputs: Sequence[Tensor]) -> Tensor:
+        """Fuse the inputs at the largest input's resolution.
+
+        Args:
+            inputs: One tensor per input, ``(N, in_channels[i], H_i, W_i)``.
+
+        Returns:
+            The sum, ``(N, out_channels, H_target, W_target)``.
+        """
         size = inputs[self.target].shape[-2:]
         out: Tensor | None = None
         for i, (layer, x) in enumerate(zip(self.convs, inputs, strict=True)):
@@ -123,6 +170,17 @@ class ChainedResidualPooling(nn.Module):
     and the published PyTorch models; ``"conv-pool"`` is the improved order of the official
     MATLAB code. The leading ReLU matters: max-pooling then picks the strongest *positive*
     responses, and the residual sum starts from non-negative activations.
+
+    Args:
+        channels: Input and output channels.
+        stages: Number of pool + conv stages (0: only the activation).
+        kernel_size: Kernel size of the stage convolutions (1 in Light-Weight RefineNet).
+        order: ``"pool-conv"`` or ``"conv-pool"`` within each stage.
+        activation: The leading activation, ``"relu"`` or ``"relu6"``.
+        pool_size: Max-pooling window (stride 1, 'same' padding).
+
+    Raises:
+        ValueError: If ``stages`` is negative or ``order`` or ``activation`` is unknown.
     """
 
     def __init__(
@@ -146,6 +204,14 @@ class ChainedResidualPooling(nn.Module):
         self.pool_first = order == "pool-conv"
 
     def forward(self, x: Tensor) -> Tensor:
+        """Apply the activation, then the chain of stages.
+
+        Args:
+            x: Features, ``(N, channels, H, W)``.
+
+        Returns:
+            The activated input plus every stage's output, ``(N, channels, H, W)``.
+        """
         x = self.activation(x)
         top = x
         for i, layer in enumerate(self.convs):
@@ -156,7 +222,14 @@ class ChainedResidualPooling(nn.Module):
 
 
 def largest_input(strides: Sequence[float]) -> int:
-    """Index of the input with the finest output stride (the largest feature map)."""
+    """Index of the input with the finest output stride (the largest feature map).
+
+    Args:
+        strides: Output stride of each input.
+
+    Returns:
+        The index of the smallest stride (the first one on ties).
+    """
     return min(range(len(strides)), key=lambda i: strides[i])
 
 
@@ -166,6 +239,17 @@ class RefineNetBlock(nn.Module):
     Adaptive RCUs per input (``adaptive_rcus[i]`` of them; 0 for the path coming from the
     previous block), multi-resolution fusion to the smallest input width (skipped for a
     single input), chained residual pooling, then ``output_rcus`` RCUs.
+
+    Args:
+        in_channels: Channels of each input; the block outputs the smallest.
+        strides: Output stride of each input.
+        adaptive_rcus: Number of adaptive RCUs on each input.
+        output_rcus: Number of RCUs after the pooling.
+        crp_stages: Chained residual pooling stages.
+        crp_order: ``"pool-conv"`` or ``"conv-pool"`` within each pooling stage.
+
+    Raises:
+        ValueError: If the per-input sequences are empty or differ in length.
     """
 
     def __init__(
@@ -195,6 +279,14 @@ class RefineNetBlock(nn.Module):
         self.output = nn.Sequential(*(ResidualConvUnit(self.out_channels) for _ in range(output_rcus)))
 
     def forward(self, inputs: Sequence[Tensor]) -> Tensor:
+        """Refine and fuse the inputs.
+
+        Args:
+            inputs: One tensor per input, ``(N, in_channels[i], H_i, W_i)``.
+
+        Returns:
+            ``(N, out_channels, H, W)`` at the largest input's resolution.
+        """
         xs = [path(x) for path, x in zip(self.adapt, inputs, strict=True)]
         x = self.fusion(xs) if self.fusion is not None else xs[0]
         return self.output(self.pool(x))
@@ -205,6 +297,17 @@ class LightWeightRefineNetBlock(nn.Module):
 
     No RCUs at all; every 3x3 convolution of the original block except the classifier
     becomes 1x1, which removes most of the decoder's parameters and FLOPs.
+
+    Args:
+        in_channels: Channels of each input; the block outputs the smallest.
+        strides: Output stride of each input.
+        project: Per input, whether the fusion projects it with a 1x1 convolution.
+        crp_stages: Chained residual pooling stages.
+        crp_order: ``"pool-conv"`` or ``"conv-pool"`` within each pooling stage.
+        activation: The activation that starts the chained residual pooling.
+
+    Raises:
+        ValueError: If the per-input sequences are empty or differ in length.
     """
 
     def __init__(
@@ -238,5 +341,13 @@ class LightWeightRefineNetBlock(nn.Module):
         )
 
     def forward(self, inputs: Sequence[Tensor]) -> Tensor:
+        """Fuse the inputs, then pool.
+
+        Args:
+            inputs: One tensor per input, ``(N, in_channels[i], H_i, W_i)``.
+
+        Returns:
+            ``(N, out_channels, H, W)`` at the largest input's resolution.
+        """
         x = self.fusion(inputs) if self.fusion is not None else inputs[0]
         return self.pool(x)

@@ -7,7 +7,14 @@ __all__ = ["default_palette"]
 
 
 def default_palette(n: int) -> tuple[tuple[int, int, int], ...]:
-    """The PASCAL VOC colour map: distinct colours for any number of classes."""
+    """The PASCAL VOC colour map: distinct colours for any number of classes.
+
+    Args:
+        n: Number of classes.
+
+    Returns:
+        ``n`` RGB colours; class 0 is black.
+    """
     colours = []
     for index in range(n):
         r = g = b = 0

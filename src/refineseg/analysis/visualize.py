@@ -1,7 +1,8 @@
 """Activation images: what each level, block and pooling stage of a RefineNet computes for one image.
 
-:func:`visualize` runs a model once on an image with forward hooks and draws, as PNGs for a
-reader of the paper:
+:func:`visualize` runs a model once on an image with forward hooks
+(:mod:`refineseg.analysis.capture`) and draws, with matplotlib
+(:mod:`refineseg.analysis.figures`), PNGs for a reader of the paper:
 
 * ``levels.png``: the input, the encoder's feature maps from fine (1/4) to coarse (1/32), and
   the final prediction;
@@ -14,185 +15,54 @@ reader of the paper:
 An activation ``CxHxW`` is shown as its per-pixel L2 norm over channels: sign and channel
 identity carry no meaning a reader can see, the strength of the response does. Each map is
 coloured on its own scale (so weak late stages stay visible; the captions give the scale)
-and enlarged with nearest-neighbour sampling aligned to its stride, so one feature cell is
-one visible block and cells line up with the image across levels. Nothing about the model
-changes: hooks are removed afterwards and the training flag is restored.
+and drawn aligned to its stride, so one feature cell is one visible block and cells line up
+with the image across levels. This module decides what is shown; capturing and drawing are
+the other two modules' jobs.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
-from torch import Tensor, nn
+from PIL import Image
+from torch import Tensor
 
 from .._io import atomic_write
 from ..blocks import ChainedResidualPooling
 from ..inference.images import ImageLike, load_image
 from ..models.base import SegmentationModel
-from .hooks import removing_hooks
+from .capture import Activations, BlockActivations, capture_activations
+from .figures import MapPanel, Panel, PicturePanel, grid_figure, panel_shape, require_matplotlib, save_png
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "OUTPUT_FILES",
+    "ActivationFigures",
     "Activations",
     "BlockActivations",
+    "activation_figures",
     "activation_norm",
     "capture_activations",
     "check_not_overwriting",
-    "colorize_norm",
+    "display_range",
     "visualize",
 ]
 
 OUTPUT_FILES = ("levels.png", "blocks.png", "pooling.png", "summary.json")
 
-# viridis sampled at ten evenly spaced points: perceptually uniform and readable in grey scale
-_VIRIDIS_ANCHORS = (
-    (0x44, 0x01, 0x54),
-    (0x48, 0x28, 0x78),
-    (0x3E, 0x4A, 0x89),
-    (0x31, 0x68, 0x8E),
-    (0x26, 0x82, 0x8E),
-    (0x1F, 0x9E, 0x89),
-    (0x35, 0xB7, 0x79),
-    (0x6D, 0xCD, 0x59),
-    (0xB4, 0xDE, 0x2C),
-    (0xFD, 0xE7, 0x25),
-)
-
-
-def _colour_table(anchors: Sequence[tuple[int, int, int]]) -> np.ndarray:
-    points = np.linspace(0.0, 1.0, len(anchors))
-    values = np.linspace(0.0, 1.0, 256)
-    table = np.stack([np.interp(values, points, [a[c] for a in anchors]) for c in range(3)], axis=1)
-    return np.round(table).astype(np.uint8)
-
-
-COLOUR_TABLE = _colour_table(_VIRIDIS_ANCHORS)
-
 # the top of each map's colour scale: a percentile, not the maximum, so that a few outlier
 # cells (common at image borders) do not turn the rest of the map dark
 DISPLAY_PERCENTILE = 99.0
-DEFAULT_PANEL_SIDE = 256
 
-
-# -- capturing ------------------------------------------------------------------------------------
-
-
-@dataclass
-class BlockActivations:
-    """What one RefineNet block saw and made (``1xCxHxW`` tensors).
-
-    ``inputs``: the lateral features listed for the block, then the previous block's output;
-    ``fused``: after multi-resolution fusion (``None`` for a single-input block);
-    ``pool_input``: the chained residual pooling's input after its activation;
-    ``stages``: what each pooling stage adds to the sum; ``pool_output``: the sum.
-    """
-
-    inputs: list[Tensor] = field(default_factory=list)
-    fused: Tensor | None = None
-    pool_input: Tensor | None = None
-    stages: list[Tensor] = field(default_factory=list)
-    pool_output: Tensor | None = None
-    output: Tensor | None = None
-
-
-@dataclass
-class Activations:
-    """Every activation :func:`visualize` draws, from one forward pass."""
-
-    encoder: list[Tensor]
-    blocks: list[BlockActivations]
-    logits: Tensor
-
-
-def _keep(t: Tensor) -> Tensor:
-    # a copy: an optimised model's in-place activations would otherwise change it later
-    return t.detach().clone()
-
-
-def capture_activations(model: SegmentationModel, x: Tensor) -> Activations:
-    """Run ``model`` on the normalised ``1x3xHxW`` batch ``x`` and record its activations.
-
-    Uses forward hooks only, removed before returning; the model runs in eval mode under
-    ``torch.inference_mode`` and is left in the mode it was in.
-    """
-    if not isinstance(model, SegmentationModel):
-        raise TypeError(f"visualizing needs a PyTorch SegmentationModel, got {type(model).__name__}")
-    if x.dim() != 4 or x.shape[0] != 1:
-        raise ValueError(f"expected a 1x3xHxW batch, got shape {tuple(x.shape)}")
-    encoder: list[Tensor] = []
-    blocks = [BlockActivations() for _ in model.decoder.blocks]
-
-    def on_encoder(module: nn.Module, args: Any, output: Sequence[Tensor]) -> None:
-        encoder.extend(_keep(f) for f in output)
-
-    def on_block(record: BlockActivations) -> Callable[..., None]:
-        def hook(module: nn.Module, args: Any, output: Tensor) -> None:
-            record.inputs = [_keep(t) for t in args[0]]
-            record.output = _keep(output)
-
-        return hook
-
-    def on_fusion(record: BlockActivations) -> Callable[..., None]:
-        def hook(module: nn.Module, args: Any, output: Tensor) -> None:
-            record.fused = _keep(output)
-
-        return hook
-
-    def on_pool_input(record: BlockActivations) -> Callable[..., None]:
-        def hook(module: nn.Module, args: Any, output: Tensor) -> None:
-            record.pool_input = _keep(output)
-
-        return hook
-
-    def on_stage(record: BlockActivations, crp: ChainedResidualPooling, stage: int) -> Callable[..., None]:
-        def hook(module: nn.Module, args: Any, output: Tensor) -> None:
-            # pool-conv: the convolution's output is what the stage adds; conv-pool: its pooled output
-            # (recomputed here: the pooling module is shared by all stages, so it cannot tell them apart)
-            top = output if crp.pool_first else crp.pool(output)
-            record.stages[stage] = _keep(top)
-
-        return hook
-
-    def on_pool_output(record: BlockActivations) -> Callable[..., None]:
-        def hook(module: nn.Module, args: Any, output: Tensor) -> None:
-            record.pool_output = _keep(output)
-
-        return hook
-
-    was_training = model.training
-    with removing_hooks() as handles:
-        handles.append(model.encoder.register_forward_hook(on_encoder))
-        for block, record in zip(model.decoder.blocks, blocks, strict=True):
-            handles.append(block.register_forward_hook(on_block(record)))
-            fusion = getattr(block, "fusion", None)
-            if isinstance(fusion, nn.Module):
-                handles.append(fusion.register_forward_hook(on_fusion(record)))
-            crp = getattr(block, "pool", None)
-            if isinstance(crp, ChainedResidualPooling):
-                record.stages = [torch.empty(0)] * len(crp.convs)
-                handles.append(crp.activation.register_forward_hook(on_pool_input(record)))
-                for i, layer in enumerate(crp.convs):
-                    handles.append(layer.register_forward_hook(on_stage(record, crp, i)))
-                handles.append(crp.register_forward_hook(on_pool_output(record)))
-        try:
-            model.eval()
-            with torch.inference_mode():
-                logits = model(x)
-        finally:
-            model.train(was_training)
-    return Activations(encoder=encoder, blocks=blocks, logits=logits)
-
-
-# -- turning activations into pictures ------------------------------------------------------------
+_NEEDS = "drawing activations"  # what the missing-matplotlib error names
 
 
 def activation_norm(activation: Tensor) -> np.ndarray:
@@ -212,60 +82,6 @@ def display_range(norm: np.ndarray) -> tuple[float, float]:
     return low, max(high, low)
 
 
-def colorize_norm(norm: np.ndarray, low: float, high: float) -> np.ndarray:
-    """``HxWx3`` uint8 colours (viridis) of ``norm`` scaled from ``low`` to ``high``; a flat map is dark."""
-    scaled = (norm - low) / (high - low) if high > low else np.zeros_like(norm)
-    index = np.clip(np.round(scaled * 255.0), 0, 255).astype(np.intp)
-    return COLOUR_TABLE[index]
-
-
-def _cell_index(display: int, image: int, cells: int, stride: float | None) -> np.ndarray:
-    """Which feature cell each display pixel along one axis shows (nearest, stride-aligned)."""
-    centres = (np.arange(display) + 0.5) * (image / display)  # in input-image pixels
-    per_cell = stride if stride else image / cells
-    return np.clip(np.floor(centres / per_cell), 0, cells - 1).astype(np.intp)
-
-
-def enlarge(colours: np.ndarray, panel: tuple[int, int], image: tuple[int, int], stride: float | None) -> np.ndarray:
-    """Resample an ``hxwx3`` feature-map picture to ``panel`` (height, width) pixels.
-
-    Cell ``i`` of a map with output stride ``s`` covers input pixels ``[i*s, (i+1)*s)``; maps
-    are drawn that way, so every level lines up with the input image (a last, partial cell
-    is cut at the border) instead of being stretched to fit.
-    """
-    rows = _cell_index(panel[0], image[0], colours.shape[0], stride)
-    cols = _cell_index(panel[1], image[1], colours.shape[1], stride)
-    return colours[rows[:, None], cols[None, :]]
-
-
-def _resize_rgb(rgb: np.ndarray, panel: tuple[int, int]) -> np.ndarray:
-    height, width = panel
-    if (height, width) == rgb.shape[:2]:
-        return rgb
-    # enlarging a small image shows its real pixels; shrinking one averages them
-    resample = Image.Resampling.NEAREST if height >= rgb.shape[0] else Image.Resampling.LANCZOS
-    return np.asarray(Image.fromarray(rgb).resize((width, height), resample))
-
-
-def panel_shape(image: tuple[int, int], side: int | None = None) -> tuple[int, int]:
-    """(height, width) of every panel: the image's aspect ratio, longer side ``side``.
-
-    By default the image is shrunk by a whole factor to at most 256 pixels, or enlarged by
-    one to nearly 256, so feature cells stay equally wide on screen.
-    """
-    longer = max(image)
-    if side is None:
-        side = (
-            longer // math.ceil(longer / DEFAULT_PANEL_SIDE)
-            if longer > DEFAULT_PANEL_SIDE
-            else longer * max(1, DEFAULT_PANEL_SIDE // longer)
-        )
-    if side < 1:
-        raise ValueError(f"the panel size must be a positive number of pixels, got {side}")
-    scale = side / longer
-    return max(1, round(image[0] * scale)), max(1, round(image[1] * scale))
-
-
 def _level(stride: float | None) -> str:
     if stride is None:
         return "input"
@@ -280,133 +96,41 @@ def _shrink(rgb: np.ndarray, max_side: int | None) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))
 
 
-# -- panels and figures ---------------------------------------------------------------------------
+class _Panels:
+    """The panels of one figure, and their entries in summary.json, in drawing order."""
 
-
-@dataclass
-class _Panel:
-    """One picture with a two-line caption, and its entry in summary.json."""
-
-    title: str
-    detail: str
-    pixels: np.ndarray
-    entry: dict[str, Any]
-
-
-class _Painter:
-    """Makes the panels of one figure: pictures at a common size, with captions and summary entries."""
-
-    def __init__(self, file: str, image: tuple[int, int], panel: tuple[int, int]) -> None:
+    def __init__(self, file: str) -> None:
         self.file = file
-        self.image = image
-        self.panel = panel
+        self.entries: list[dict[str, Any]] = []
 
-    def activation(self, kind: str, title: str, t: Tensor, stride: float | None, **where: int) -> _Panel:
+    def activation(self, kind: str, title: str, t: Tensor, stride: float | None, **where: int) -> MapPanel:
         norm = activation_norm(t)
         low, high = display_range(norm)
         channels, height, width = t.shape[-3:]
         norm_min, norm_max = float(norm.min()), float(norm.max())
-        entry = {
-            "file": self.file,
-            "name": title,
-            "kind": kind,
-            **where,
-            "level": _level(stride),
-            "stride": stride,
-            "channels": channels,
-            "shape": [height, width],
-            "norm_min": norm_min,
-            "norm_max": norm_max,
-            "display_range": [low, high],
-        }
+        self.entries.append(
+            {
+                "file": self.file,
+                "name": title,
+                "kind": kind,
+                **where,
+                "level": _level(stride),
+                "stride": stride,
+                "channels": channels,
+                "shape": [height, width],
+                "norm_min": norm_min,
+                "norm_max": norm_max,
+                "display_range": [low, high],
+            }
+        )
         detail = f"{channels} ch, {height}x{width}, norm {norm_min:.3g}..{norm_max:.3g}"
-        pixels = enlarge(colorize_norm(norm, low, high), self.panel, self.image, stride)
-        return _Panel(title, detail, pixels, entry)
+        return MapPanel(title, detail, norm, low, high, stride)
 
-    def picture(self, kind: str, title: str, detail: str, rgb: np.ndarray) -> _Panel:
-        entry = {"file": self.file, "name": title, "kind": kind, "level": "input", "shape": list(rgb.shape[:2])}
-        return _Panel(title, detail, _resize_rgb(rgb, self.panel), entry)
-
-
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1: only the fixed-size bitmap font
-        return ImageFont.load_default()
-
-
-_MARGIN = 12
-_GAP = 12
-
-
-def _text_width(font: ImageFont.ImageFont | ImageFont.FreeTypeFont, text: str) -> int:
-    box = font.getbbox(text)
-    return math.ceil(box[2] - box[0])
-
-
-def _compose(
-    title: str,
-    rows: Sequence[Sequence[_Panel | None]],
-    notes: Sequence[str],
-    legend: Sequence[tuple[tuple[int, int, int], str]] = (),
-) -> Image.Image:
-    """A white figure: title, a grid of captioned panels (``None`` leaves a cell empty), notes."""
-    title_font, font = _font(16), _font(12)
-    line = 16
-    panels = [p for row in rows for p in row if p is not None]
-    panel_h, panel_w = panels[0].pixels.shape[:2] if panels else (1, 1)
-    cell_w = max([panel_w] + [_text_width(font, t) + 4 for p in panels for t in (p.title, p.detail)])
-    cell_h = 2 * line + 4 + panel_h
-    columns = max((len(row) for row in rows), default=1)
-    grid_w = columns * cell_w + (columns - 1) * _GAP
-    bar_h = line + 4
-    width = 2 * _MARGIN + max([grid_w, _text_width(title_font, title)] + [_text_width(font, n) for n in notes])
-    legend_rows = _legend_rows(font, legend, width - 2 * _MARGIN)
-    height = _MARGIN + 24 + len(rows) * (cell_h + _GAP) + bar_h + len(legend_rows) * line + len(notes) * line + _MARGIN
-    figure = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(figure)
-    draw.text((_MARGIN, _MARGIN), title, fill="black", font=title_font)
-    y = _MARGIN + 24
-    for row in rows:
-        for c, panel in enumerate(row):
-            if panel is None:
-                continue
-            x = _MARGIN + c * (cell_w + _GAP)
-            draw.text((x, y), panel.title, fill="black", font=font)
-            draw.text((x, y + line), panel.detail, fill=(90, 90, 90), font=font)
-            figure.paste(Image.fromarray(panel.pixels), (x, y + 2 * line + 4))
-        y += cell_h + _GAP
-    draw.text((_MARGIN, y), "low", fill="black", font=font)
-    bar_x = _MARGIN + _text_width(font, "low") + 6
-    figure.paste(Image.fromarray(np.repeat(COLOUR_TABLE[None], line - 4, axis=0)), (bar_x, y + 2))
-    draw.text((bar_x + len(COLOUR_TABLE) + 6, y), "high", fill="black", font=font)
-    y += bar_h
-    for note in notes:
-        draw.text((_MARGIN, y), note, fill=(60, 60, 60), font=font)
-        y += line
-    for items in legend_rows:
-        x = _MARGIN
-        for colour, name in items:
-            draw.rectangle((x, y + 2, x + 11, y + 13), fill=colour, outline="black")
-            draw.text((x + 16, y), name, fill="black", font=font)
-            x += 16 + _text_width(font, name) + 14
-        y += line
-    return figure
-
-
-def _legend_rows(
-    font: ImageFont.ImageFont | ImageFont.FreeTypeFont, legend: Sequence[tuple[tuple[int, int, int], str]], width: int
-) -> list[list[tuple[tuple[int, int, int], str]]]:
-    rows: list[list[tuple[tuple[int, int, int], str]]] = []
-    x = width  # forces a first row
-    for colour, name in legend:
-        item = 16 + _text_width(font, name) + 14
-        if x + item > width and (not rows or rows[-1]):
-            rows.append([])
-            x = 0
-        rows[-1].append((colour, name))
-        x += item
-    return rows
+    def picture(self, kind: str, title: str, detail: str, rgb: np.ndarray) -> PicturePanel:
+        self.entries.append(
+            {"file": self.file, "name": title, "kind": kind, "level": "input", "shape": list(rgb.shape[:2])}
+        )
+        return PicturePanel(title, detail, rgb)
 
 
 def _palette(model: SegmentationModel) -> list[tuple[int, int, int]]:
@@ -417,26 +141,18 @@ def _palette(model: SegmentationModel) -> list[tuple[int, int, int]]:
     return list(default_palette(model.num_classes))
 
 
-def _png_writer(figure: Image.Image) -> Callable[[str], None]:
-    def write(tmp: str) -> None:
-        figure.save(tmp, format="PNG")  # the temporary name has no .png suffix to infer it from
-
-    return write
-
-
-# -- the figures ---------------------------------------------------------------------------------
-
 _NORM_NOTE = (
-    "Each map: the L2 norm over channels at each pixel, coloured from its minimum to its 99th percentile;"
-    " sizes are height x width."
+    "Each map: the L2 norm over channels at each pixel, coloured from its minimum (low) to its"
+    f" {DISPLAY_PERCENTILE:g}th percentile (high); sizes are height x width."
 )
+_SCALE = ("minimum", f"{DISPLAY_PERCENTILE:g}th percentile")
 
 
 def _levels_figure(
     model: SegmentationModel, acts: Activations, rgb: np.ndarray, panel: tuple[int, int]
-) -> tuple[Image.Image, list[_Panel], dict[str, float]]:
+) -> tuple[Figure, list[dict[str, Any]], dict[str, float]]:
     """The input, the encoder features from fine to coarse, and the prediction; also the class shares."""
-    paint = _Painter("levels.png", (rgb.shape[0], rgb.shape[1]), panel)
+    paint = _Panels("levels.png")
     labels = acts.logits[0].argmax(0).cpu().numpy()
     palette = np.asarray(_palette(model), dtype=np.uint8)
     overlay = np.clip(rgb * 0.5 + palette[labels] * 0.5 + 0.5, 0, 255).astype(np.uint8)
@@ -445,35 +161,38 @@ def _levels_figure(
     order = [int(i) for i in np.argsort(-counts, kind="stable") if counts[i]]
     shares = {names[i]: float(counts[i] / labels.size) for i in order}
 
-    panels = [paint.picture("image", "input image", f"RGB, {rgb.shape[0]}x{rgb.shape[1]}", rgb)]
+    panels: list[Panel] = [paint.picture("image", "input image", f"RGB, {rgb.shape[0]}x{rgb.shape[1]}", rgb)]
     for i, (feature, stride) in enumerate(zip(acts.encoder, model.encoder.strides, strict=True)):
         panels.append(
             paint.activation("encoder", f"encoder {_level(stride)}, feature {i + 1}", feature, stride, feature=i + 1)
         )
     panels.append(paint.picture("prediction", "prediction", f"{model.num_classes} classes, overlaid", overlay))
-    rows = [panels[i : i + 4] for i in range(0, len(panels), 4)]
     legend = [((int(palette[i][0]), int(palette[i][1]), int(palette[i][2])), names[i]) for i in order]
-    figure = _compose(
+    figure = grid_figure(
         f"{model.arch or type(model).__name__}: encoder features per level, fine to coarse",
-        rows,
-        [
+        [panels[i : i + 4] for i in range(0, len(panels), 4)],
+        image=(rgb.shape[0], rgb.shape[1]),
+        panel=panel,
+        notes=[
             _NORM_NOTE,
-            "Captions: the level (output stride), channels, map size and the norm's range. Classes predicted:",
+            "Above each panel: the level (output stride); below: channels, map size and the norm's range."
+            " Classes predicted, most pixels first:",
         ],
         legend=legend,
+        scale=_SCALE,
     )
-    return figure, panels, shares
+    return figure, paint.entries, shares
 
 
 def _block_figures(
     model: SegmentationModel, acts: Activations, image: tuple[int, int], panel: tuple[int, int]
-) -> tuple[Image.Image, Image.Image, list[_Panel]]:
+) -> tuple[Figure, Figure, list[dict[str, Any]]]:
     """blocks.png and pooling.png: one row per block, coarse to fine."""
-    paint_blocks = _Painter("blocks.png", image, panel)
-    paint_pool = _Painter("pooling.png", image, panel)
+    paint_blocks = _Panels("blocks.png")
+    paint_pool = _Panels("pooling.png")
     strides = model.encoder.strides
-    block_rows: list[list[_Panel | None]] = []
-    pool_rows: list[list[_Panel | None]] = []
+    block_rows: list[list[Panel | None]] = []
+    pool_rows: list[list[Panel | None]] = []
     columns = max((len(b.inputs) for b in acts.blocks), default=0)
     previous: float | None = None
     order = "pool then conv"
@@ -485,7 +204,7 @@ def _block_figures(
             sources.append((f"block {k - 1} out", previous))
         stride = previous = min(s for _, s in sources)
         level = _level(stride)
-        row: list[_Panel | None] = [
+        row: list[Panel | None] = [
             paint_blocks.activation("block_input", f"block {k} in: {what}, {_level(s)}", t, s, block=k, input=j)
             for j, (t, (what, s)) in enumerate(zip(record.inputs, sources, strict=True), start=1)
         ]
@@ -506,7 +225,7 @@ def _block_figures(
         if not crp.pool_first:
             order = "conv then pool"
         act = type(crp.activation).__name__
-        pool_row: list[_Panel | None] = [
+        pool_row: list[Panel | None] = [
             paint_pool.activation(
                 "pool_input", f"block {k} CRP in, {level} ({act})", record.pool_input, stride, block=k
             )
@@ -519,28 +238,79 @@ def _block_figures(
         pool_rows.append(pool_row)
 
     arch = model.arch or type(model).__name__
-    blocks = _compose(
+    blocks = grid_figure(
         f"{arch}: RefineNet blocks, coarse to fine, one row each",
         block_rows,
-        [
-            "Left: a block's inputs (encoder features after their lateral convolution, then the previous block's",
-            "output); then their multi-resolution fusion at the finest input's size; right: the block's output,",
-            "which the next row takes as its last input. Down the right-hand column, detail is added: refinement.",
+        image=image,
+        panel=panel,
+        notes=[
+            "Left: a block's inputs (encoder features after their lateral convolution, then the previous block's"
+            " output); then their multi-resolution fusion at the finest input's size; right: the block's output,"
+            " which the next row takes as its last input. Down the right-hand column, detail is added: refinement.",
             _NORM_NOTE,
         ],
+        scale=_SCALE,
     )
-    pooling = _compose(
+    pooling = grid_figure(
         f"{arch}: chained residual pooling in each block, coarse to fine",
         pool_rows,
-        [
-            "Left: the pooling chain's input after its activation; then what each stage adds to the sum (a stage",
-            f"max-pools and convolves the previous stage's output, {order}), so later stages draw on ever wider",
-            "context; right: the sum of the input and every stage, the chain's output.",
+        image=image,
+        panel=panel,
+        notes=[
+            "Left: the pooling chain's input after its activation; then what each stage adds to the sum (a stage"
+            f" max-pools and convolves the previous stage's output, {order}), so later stages draw on ever wider"
+            " context; right: the sum of the input and every stage, the chain's output.",
             _NORM_NOTE,
         ],
+        scale=_SCALE,
     )
-    panels = [p for row in block_rows + pool_rows for p in row if p is not None]
-    return blocks, pooling, panels
+    return blocks, pooling, paint_blocks.entries + paint_pool.entries
+
+
+@dataclass
+class ActivationFigures:
+    """The figures :func:`visualize` writes, by file name, and the summary of their panels."""
+
+    figures: dict[str, Figure]
+    summary: dict[str, Any]
+
+
+def activation_figures(model: SegmentationModel, rgb: np.ndarray, *, size: int | None = None) -> ActivationFigures:
+    """Run ``model`` once on an image and draw its activations, without writing anything.
+
+    Args:
+        model: A PyTorch RefineNet; left unchanged (see :func:`capture_activations`).
+        rgb: The ``HxWx3`` uint8 image, at the size the model is to see.
+        size: The longer side of every panel in pixels (by default near 256).
+
+    Returns:
+        The three figures and the summary: everything :func:`visualize` writes to summary.json
+        but the image's name and original size.
+
+    Raises:
+        ImportError: If matplotlib is not installed.
+    """
+    require_matplotlib(_NEEDS)
+    hw = (rgb.shape[0], rgb.shape[1])
+    panel = panel_shape(hw, size)
+    device = next(model.parameters()).device
+    x = torch.from_numpy(rgb.copy()).to(device).permute(2, 0, 1)[None].float().div_(255.0)
+    mean = torch.tensor(model.meta.mean, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(model.meta.std, device=device).view(1, 3, 1, 1)
+    acts = capture_activations(model, (x - mean) / std)
+
+    levels, level_entries, shares = _levels_figure(model, acts, rgb, panel)
+    blocks, pooling, block_entries = _block_figures(model, acts, hw, panel)
+    summary = {
+        "input_size": list(hw),
+        "model": model.arch or type(model).__name__,
+        "class_names": list(model.meta.class_names or []),
+        "predicted_shares": shares,
+        "colour": "viridis of the per-pixel L2 norm over channels, from display_range[0] to display_range[1]",
+        "panel_size": list(panel),
+        "panels": level_entries + block_entries,
+    }
+    return ActivationFigures({"levels.png": levels, "blocks.png": blocks, "pooling.png": pooling}, summary)
 
 
 def check_not_overwriting(image: str | os.PathLike[str], output_dir: str | os.PathLike[str]) -> None:
@@ -566,10 +336,25 @@ def visualize(
 ) -> list[Path]:
     """Write levels.png, blocks.png, pooling.png and summary.json for ``image`` into ``output_dir``.
 
-    ``size`` is the longer side of every panel in pixels (by default near 256); ``max_side``
-    shrinks a larger image to that longer side before the model sees it. ``source`` names the
-    image in summary.json (a path given as ``image`` names itself). Returns the files written.
+    Needs matplotlib (``pip install 'refineseg[plot]'``).
+
+    Args:
+        model: A PyTorch RefineNet; left unchanged (see :func:`capture_activations`).
+        image: A file name or an ``HxWx3`` uint8 array.
+        output_dir: The folder to write into, created if needed.
+        size: The longer side of every panel in pixels (by default near 256).
+        max_side: Shrink a larger image to this longer side before the model sees it.
+        source: The image's name in summary.json (a path given as ``image`` names itself).
+
+    Returns:
+        The files written, in the order of :data:`OUTPUT_FILES`.
+
+    Raises:
+        ImportError: If matplotlib is not installed.
+        ValueError: If a file written would be the input image, or ``max_side`` is below 1.
+        NotADirectoryError: If ``output_dir`` is a file.
     """
+    require_matplotlib(_NEEDS)  # before any work: a missing extra fails at once
     output = Path(output_dir)
     if isinstance(image, str | os.PathLike):
         check_not_overwriting(image, output)
@@ -579,33 +364,9 @@ def visualize(
     if max_side is not None and max_side < 1:
         raise ValueError(f"max_side must be a positive number of pixels, got {max_side}")
     original = load_image(image)
-    rgb = _shrink(original, max_side)
-    hw = (rgb.shape[0], rgb.shape[1])
-    panel = panel_shape(hw, size)
-
-    device = next(model.parameters()).device
-    x = torch.from_numpy(rgb.copy()).to(device).permute(2, 0, 1)[None].float().div_(255.0)
-    mean = torch.tensor(model.meta.mean, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(model.meta.std, device=device).view(1, 3, 1, 1)
-    acts = capture_activations(model, (x - mean) / std)
-
-    levels, level_panels, shares = _levels_figure(model, acts, rgb, panel)
-    blocks, pooling, block_panels = _block_figures(model, acts, hw, panel)
-    summary = {
-        "image": source,
-        "image_size": list(original.shape[:2]),
-        "input_size": list(hw),
-        "model": model.arch or type(model).__name__,
-        "class_names": list(model.meta.class_names or []),
-        "predicted_shares": shares,
-        "colour": "viridis of the per-pixel L2 norm over channels, from display_range[0] to display_range[1]",
-        "panel_size": list(panel),
-        "panels": [p.entry for p in level_panels + block_panels],
-    }
-    written = [
-        atomic_write(output / name, _png_writer(figure))
-        for name, figure in (("levels.png", levels), ("blocks.png", blocks), ("pooling.png", pooling))
-    ]
+    drawn = activation_figures(model, _shrink(original, max_side), size=size)
+    summary = {"image": source, "image_size": list(original.shape[:2]), **drawn.summary}
+    written = [save_png(figure, output / name) for name, figure in drawn.figures.items()]
     text = json.dumps(summary, indent=2) + "\n"
     written.append(atomic_write(output / "summary.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8")))
     return written

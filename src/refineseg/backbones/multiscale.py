@@ -18,6 +18,13 @@ class MultiScaleBackbone(Backbone):
     The encoders do not share weights (the paper's 4-cascaded 2-scale RefineNet uses two
     independent ResNets at scales 1.2 and 0.6). Feature ``j`` of encoder ``i`` keeps its
     reduction; its scale is ``image_scales[i]``.
+
+    Args:
+        encoders: The encoders, one per image scale.
+        image_scales: The factor each encoder's copy of the image is resized by.
+
+    Raises:
+        ValueError: If there is not exactly one scale per encoder, or no encoder.
     """
 
     def __init__(self, encoders: Sequence[Backbone], image_scales: Sequence[float]) -> None:
@@ -32,9 +39,18 @@ class MultiScaleBackbone(Backbone):
 
     @property
     def scales(self) -> tuple[float, ...]:
+        """The image scale of each feature: its encoder's ``image_scales`` entry."""
         return self._scales
 
     def forward(self, x: Tensor) -> list[Tensor]:
+        """Run every encoder on its rescaled copy of the image.
+
+        Args:
+            x: Normalised images, ``(N, 3, H, W)``.
+
+        Returns:
+            The features of every encoder, in encoder order, each encoder's finest first.
+        """
         features: list[Tensor] = []
         height, width = x.shape[-2:]
         for encoder, scale in zip(self.encoders, self.image_scales, strict=True):

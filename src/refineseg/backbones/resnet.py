@@ -18,9 +18,14 @@ class ResNetBackbone(Backbone):
     checkpoints for torchvision load as they are. The published RefineNet models use the
     same bottleneck (stride on the 3x3 convolution).
 
-    ``weights`` is ``None`` (random), ``"imagenet"`` (torchvision's default ImageNet
-    weights, downloaded on first use), the name of a member of torchvision's weights enum
-    (``"IMAGENET1K_V2"``), or a path to a local state dict (``.pth`` or ``.safetensors``).
+    Args:
+        depth: 18, 34, 50, 101 or 152.
+        weights: ``None`` (random), ``"imagenet"`` (torchvision's default ImageNet weights,
+            downloaded on first use), the name of a member of torchvision's weights enum
+            (``"IMAGENET1K_V2"``), or a path to a local state dict (``.pth`` or ``.safetensors``).
+
+    Raises:
+        ValueError: If ``depth`` is not one of :data:`RESNET_DEPTHS`.
     """
 
     def __init__(self, depth: int = 101, *, weights: WeightsArg = None) -> None:
@@ -42,6 +47,14 @@ class ResNetBackbone(Backbone):
             self.load_state_dict(state)
 
     def forward(self, x: Tensor) -> list[Tensor]:
+        """Run the stem and the four stages.
+
+        Args:
+            x: Normalised images, ``(N, 3, H, W)``.
+
+        Returns:
+            The outputs of ``layer1`` to ``layer4``, at 1/4, 1/8, 1/16 and 1/32 of the input.
+        """
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         l1 = self.layer1(x)
         l2 = self.layer2(l1)

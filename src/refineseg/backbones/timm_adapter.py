@@ -16,8 +16,17 @@ class TimmBackbone(Backbone):
 
     Picks the features whose reductions are 4, 8, 16 and 32 (the four RefineNet levels)
     and reads their widths from timm's ``feature_info``, so any timm family works.
-    ``pretrained=True`` downloads timm's weights; pass ``pretrained_cfg_overlay=dict(file=...)``
-    to load a local file instead.
+    The input normalisation is read from timm's pretrained config when it has one.
+
+    Args:
+        model_name: The timm model name, e.g. ``"resnet50"`` or ``"convnext_tiny"``.
+        pretrained: Whether to load timm's pretrained weights (downloaded on first use).
+        **kwargs: Passed to ``timm.create_model``; ``pretrained_cfg_overlay=dict(file=...)``
+            loads a local weights file instead of downloading.
+
+    Raises:
+        ImportError: If timm is not installed.
+        ValueError: If the model has no features at 1/4, 1/8, 1/16 and 1/32.
     """
 
     def __init__(self, model_name: str, *, pretrained: bool = False, **kwargs: Any) -> None:
@@ -46,4 +55,12 @@ class TimmBackbone(Backbone):
             self.mean, self.std = tuple(cfg["mean"]), tuple(cfg["std"])
 
     def forward(self, x: Tensor) -> list[Tensor]:
+        """Compute the four features.
+
+        Args:
+            x: Normalised images, ``(N, 3, H, W)``.
+
+        Returns:
+            The features at 1/4, 1/8, 1/16 and 1/32 of the input.
+        """
         return list(self.model(x))

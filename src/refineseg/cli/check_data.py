@@ -74,9 +74,9 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
     if args.plot is not None:
-        from ..data.check_plot import require_matplotlib
+        from .._plot import require_matplotlib
 
-        require_matplotlib()  # before reading the whole dataset
+        require_matplotlib("--plot")  # before reading the whole dataset
     report = check_dataset(args.dataset, args.root, splits=args.splits, workers=args.workers, progress=args.progress)
     if args.json is not None:
         text = json.dumps(report.as_dict(), indent=2)

@@ -68,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--output {args.output}: expected a .json file name")
     if any(s <= 0 for s in args.scales):
         raise ValueError(f"--scales must be positive, got {args.scales}")
+    if args.confusion:
+        from .._plot import require_matplotlib
+
+        require_matplotlib("--confusion")  # before the evaluation, not after it
     model = open_model(args.weights)
     dataset = get_dataset(args.dataset, args.root, args.split)
     calibration = calibration_images(

@@ -20,7 +20,8 @@ Run the model once on IMAGE and write, under --output, pictures of its activatio
 Each map shows the L2 norm over channels at each pixel (the strength of the response), coloured with
 viridis from its minimum to its 99th percentile, enlarged so that every feature cell lines up with the
 image pixels it covers. Images larger than --max-side are shrunk first. The model runs unoptimised
-(as built) on the CPU, so that every block can be observed.
+(as built) on the CPU, so that every block can be observed. Drawing needs matplotlib
+(pip install 'refineseg[plot]').
 
 examples:
   refineseg visualize street.jpg --output vis/
@@ -57,6 +58,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._plot import require_matplotlib
     from ..analysis.visualize import check_not_overwriting, visualize
     from ..inference.images import load_image
     from ..weights import load_model
@@ -68,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output.exists() and not args.output.is_dir():
         raise NotADirectoryError(f"--output {args.output}: not a folder")
     check_not_overwriting(args.image, args.output)
+    require_matplotlib("drawing activations")  # before loading the model and running it
     rgb = load_image(args.image)  # before loading the model: an unreadable image fails at once
     model = load_model(args.weights)
     files = visualize(

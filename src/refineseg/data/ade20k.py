@@ -38,7 +38,16 @@ _FOLDERS = {"train": "training", "val": "validation"}
 class ADE20K(SegmentationDataset):
     """``ADEChallengeData2016.zip`` unpacked: ``images/{training,validation}/NAME.jpg`` with
     ``annotations/{training,validation}/NAME.png`` (20,210 train, 2,000 val images); ``root`` is that folder
-    or the one holding it. Masks: 0 "other" (void), 1..150 the classes."""
+    or the one holding it. Masks: 0 "other" (void), 1..150 the classes.
+
+    Args:
+        root: ``ADEChallengeData2016`` or the folder holding it.
+        split: ``"train"`` or ``"val"``.
+        **kwargs: Passed to :class:`~refineseg.data.datasets.SegmentationDataset` (``transforms``).
+
+    Raises:
+        DatasetError: If ``split`` is unknown or a folder or file is missing.
+    """
 
     SPLITS = ("train", "val")
 

@@ -33,8 +33,20 @@ def generic(
     where the masks do not store the train id, ``value=V`` or ``color=R,G,B`` (see
     :mod:`refineseg.data.labels`); mask value 255 is ignored unless declared otherwise. A
     declaration that would silently ignore a class's every pixel (a 0/255 export read as
-    plain classes) is refused here, with the line to write (``check_labels=False`` skips
-    that, for ``refineseg check-data``, which reports it among the other problems).
+    plain classes) is refused here, with the line to write.
+
+    Args:
+        root: The dataset folder, holding ``classes.txt``.
+        split: Reads ``ROOT/SPLIT.txt`` if it exists, else ``ROOT/SPLIT/images/`` and ``ROOT/SPLIT/masks/``.
+        check_labels: Whether to refuse a silently ignored class; ``False`` for
+            ``refineseg check-data``, which reports it among the other problems.
+        **kwargs: Passed to the dataset (``transforms``).
+
+    Returns:
+        A :class:`~refineseg.data.datasets.ListDataset` or :class:`~refineseg.data.datasets.FolderDataset`.
+
+    Raises:
+        DatasetError: If ``classes.txt`` or the split is missing or a class would be silently ignored.
     """
     base = Path(root)
     classes = base / "classes.txt"

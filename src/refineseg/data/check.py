@@ -61,9 +61,18 @@ TABLE_ROWS = 20  # raw values shown in the text report (the JSON lists them all)
 
 @dataclass
 class Problem:
-    """One thing wrong with the data: ``check`` is a short id (``missing-mask``, ``silent-ignore``...)."""
+    """One thing wrong with the data.
 
-    severity: str  # ERROR or WARNING
+    Attributes:
+        severity: :data:`ERROR` or :data:`WARNING`.
+        check: A short id (``missing-mask``, ``silent-ignore``...).
+        message: What is wrong, naming the first few files.
+        fix: The one-line fix.
+        split: The split it was found in, or ``None`` for the whole dataset.
+        files: Every file concerned.
+    """
+
+    severity: str
     check: str
     message: str
     fix: str
@@ -71,12 +80,24 @@ class Problem:
     files: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict.
+
+        Returns:
+            One key per attribute.
+        """
         return dataclasses.asdict(self)
 
 
 @dataclass
 class RawValue:
-    """A raw mask value (or RGB colour), its pixels, the images holding it, and what it becomes."""
+    """A raw mask value (or RGB colour), its pixels, the images holding it, and what it becomes.
+
+    Attributes:
+        value: The raw value, or an RGB colour for colour masks.
+        pixels: Pixels holding it.
+        images: Masks holding it.
+        maps_to: What it becomes: a class name or how it is ignored.
+    """
 
     value: RawKey
     pixels: int
@@ -86,6 +107,15 @@ class RawValue:
 
 @dataclass
 class ClassStats:
+    """One class's pixels and images in a split.
+
+    Attributes:
+        name: The class name.
+        train_id: Its train id.
+        pixels: Pixels of the class.
+        images: Masks that show it.
+    """
+
     name: str
     train_id: int
     pixels: int
@@ -94,25 +124,58 @@ class ClassStats:
 
 @dataclass
 class SplitReport:
-    """What the masks of one split hold. Shares are of all mask pixels / of the masks read."""
+    """What the masks of one split hold. Shares are of all mask pixels / of the masks read.
+
+    Attributes:
+        split: The split name.
+        source: The dataset's own name for it, e.g. ``"folder ROOT/train/images"``.
+        images: (image, mask) pairs listed.
+        masks_read: Masks that could be read and counted.
+        pixels: Mask pixels counted.
+        raw_values: Every raw value (or colour) found.
+        classes: Per class, in train-id order.
+        ignored_pixels: Pixels that become ignore.
+        ignored_images: Masks with ignored pixels.
+    """
 
     split: str
-    source: str  # the dataset's own name for it, e.g. "folder ROOT/train/images"
-    images: int  # (image, mask) pairs listed
-    masks_read: int  # masks that could be read and counted
-    pixels: int  # mask pixels counted
+    source: str
+    images: int
+    masks_read: int
+    pixels: int
     raw_values: list[RawValue]
     classes: list[ClassStats]
     ignored_pixels: int
     ignored_images: int
 
     def pixel_share(self, pixels: int) -> float:
+        """A pixel count as a share of all mask pixels counted.
+
+        Args:
+            pixels: A pixel count.
+
+        Returns:
+            The share in 0..1 (0.0 when no pixel was counted).
+        """
         return pixels / self.pixels if self.pixels else 0.0
 
     def image_share(self, images: int) -> float:
+        """A mask count as a share of the masks read.
+
+        Args:
+            images: A number of masks.
+
+        Returns:
+            The share in 0..1 (0.0 when no mask was read).
+        """
         return images / self.masks_read if self.masks_read else 0.0
 
     def as_dict(self) -> dict[str, Any]:
+        """The split's report as JSON-ready data, with shares.
+
+        Returns:
+            A dict with the split's counts, ``raw_values``, ``classes`` and ``ignored``.
+        """
         return {
             "split": self.split,
             "source": self.source,
@@ -151,34 +214,52 @@ class SplitReport:
 
 @dataclass
 class DataReport:
-    """Everything :func:`check_dataset` found; ``ok`` when no problem is an error."""
+    """Everything :func:`check_dataset` found; ``ok`` when no problem is an error.
+
+    Attributes:
+        dataset: The dataset name.
+        root: The dataset root.
+        class_names: The declared classes (empty when no split could be built).
+        colour_masks: Whether the classes are declared by mask colour.
+        splits: One report per split read.
+        skipped: Default splits not found under the root, and why.
+        problems: Everything wrong, errors and warnings.
+    """
 
     dataset: str
     root: str
     class_names: list[str] = field(default_factory=list)
     colour_masks: bool = False
     splits: list[SplitReport] = field(default_factory=list)
-    skipped: dict[str, str] = field(default_factory=dict)  # default splits not found under the root: why
+    skipped: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Problem]:
+        """The problems that are errors."""
         return [p for p in self.problems if p.severity == ERROR]
 
     @property
     def warnings(self) -> list[Problem]:
+        """The problems that are warnings."""
         return [p for p in self.problems if p.severity == WARNING]
 
     @property
     def ok(self) -> bool:
+        """Whether no problem is an error (the data can train as declared)."""
         return not self.errors
 
     @property
     def num_images(self) -> int:
+        """(image, mask) pairs over all splits read."""
         return sum(s.images for s in self.splits)
 
     def summary(self) -> str:
-        """The report's last line: ``OK: ... can train as declared`` or ``N errors, M warnings: ...``."""
+        """The report's last line.
+
+        Returns:
+            ``OK: ... can train as declared`` or ``N errors, M warnings: ...``.
+        """
         errors, warnings = len(self.errors), len(self.warnings)
         if errors:
             checks = ", ".join(dict.fromkeys(p.check for p in self.errors))
@@ -188,6 +269,11 @@ class DataReport:
         return f"OK: {_count(self.num_images, 'image')} in {splits} can train as declared{more}"
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (what ``refineseg check-data --json`` writes).
+
+        Returns:
+            A dict with the splits, problems, counts of errors and warnings, ``ok`` and the summary.
+        """
         return {
             "dataset": self.dataset,
             "root": self.root,
@@ -226,7 +312,15 @@ def _spec(name: str) -> DatasetSpec:
 def default_splits(spec: DatasetSpec, root: Path) -> list[str]:
     """The splits checked when none are named: for ``generic`` those with masks under ``root``
     (``SPLIT.txt`` or ``SPLIT/masks/``: a ``test/images/`` kept for predicting is not a split to
-    check), for other layouts all of them (absent ones are skipped)."""
+    check), for other layouts all of them (absent ones are skipped).
+
+    Args:
+        spec: The registered dataset.
+        root: The dataset root.
+
+    Returns:
+        The split names.
+    """
     if spec.name == "generic":
         return [s for s in spec.splits if (root / f"{s}.txt").is_file() or (root / s / "masks").is_dir()]
     return list(spec.splits)
@@ -242,9 +336,20 @@ def check_dataset(
 ) -> DataReport:
     """Read every image and mask of ``splits`` of dataset ``name`` under ``root`` and report.
 
-    ``splits`` defaults to every split of the dataset present under ``root``. Raises
-    :class:`DatasetError` only for a wrong call (unknown dataset or split, no such root);
-    everything wrong with the data is a :class:`Problem` in the report.
+    Everything wrong with the data is a :class:`Problem` in the report.
+
+    Args:
+        name: A registered dataset name.
+        root: The dataset root.
+        splits: The splits to check (default: every split of the dataset present under ``root``).
+        workers: Reader threads (default: up to 8, one per CPU).
+        progress: Whether to show a progress bar on stderr.
+
+    Returns:
+        The report.
+
+    Raises:
+        DatasetError: Only for a wrong call (unknown dataset or split, no such root).
     """
     spec = _spec(name)
     base = Path(root)
@@ -687,6 +792,15 @@ def _share(x: float) -> str:
 
 
 def format_split(split: SplitReport, colour_masks: bool) -> str:
+    """One split's part of the text report: a table of raw values and one of classes.
+
+    Args:
+        split: The split's report.
+        colour_masks: Whether raw values are colours (for the column header).
+
+    Returns:
+        The text, without a trailing newline.
+    """
     header = (
         f"{split.split}: {_count(split.images, 'image')} ({split.source}), {_count(split.masks_read, 'mask')} read, "
         f"{split.pixels:,} mask pixels"
@@ -741,7 +855,14 @@ def format_split(split: SplitReport, colour_masks: bool) -> str:
 
 def format_report(report: DataReport) -> str:
     """The readable report: per split a table of raw values and one of classes, then the problems
-    with their fixes, ending with the one-line verdict (:meth:`DataReport.summary`)."""
+    with their fixes, ending with the one-line verdict (:meth:`DataReport.summary`).
+
+    Args:
+        report: What :func:`check_dataset` returned.
+
+    Returns:
+        The text, without a trailing newline.
+    """
     classes = ", ".join(report.class_names) if report.class_names else "unknown (no split could be built)"
     parts = [
         f"check-data: {report.dataset} dataset at {report.root}",

@@ -10,31 +10,32 @@ import os
 from pathlib import Path
 
 from .._io import atomic_write
+from .._plot import new_figure, require_matplotlib
 from .check import DataReport
 
-__all__ = ["require_matplotlib", "save_plot"]
-
-
-def require_matplotlib() -> None:
-    """Raise an ImportError with the install line when matplotlib is missing."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise ImportError("--plot needs matplotlib: pip install 'refineseg[plot]'") from None
+__all__ = ["save_plot"]
 
 
 def save_plot(report: DataReport, path: str | os.PathLike[str]) -> Path:
     """A PNG with one panel per split: horizontal bars of each class's share of the mask pixels and
-    of the images that show it (ignored pixels as the last row), written atomically."""
-    require_matplotlib()
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    of the images that show it (ignored pixels as the last row), written atomically.
+
+    Args:
+        report: What :func:`~refineseg.data.check.check_dataset` returned.
+        path: The PNG file to write.
+
+    Returns:
+        ``path`` as a ``Path``.
+
+    Raises:
+        ImportError: If matplotlib is not installed.
+    """
+    require_matplotlib("--plot")
 
     splits = report.splits
     names = [*report.class_names, "(ignored)"]
     height = max(3.0, 1.5 + 0.32 * len(names))
-    fig = Figure(figsize=(1.5 + 4.5 * max(1, len(splits)), height), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure(1.5 + 4.5 * max(1, len(splits)), height)
     axes = fig.subplots(1, max(1, len(splits)), sharey=True, squeeze=False)[0]
     rows = list(range(len(names)))
     for ax, split in zip(axes, splits, strict=False):
@@ -55,4 +56,4 @@ def save_plot(report: DataReport, path: str | os.PathLike[str]) -> Path:
     if splits:
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize="small")
     fig.suptitle(f"{report.dataset}: {report.root}", fontsize="medium")
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))

@@ -55,7 +55,16 @@ class Cityscapes(SegmentationDataset):
     """Cityscapes as unpacked from ``leftImg8bit_trainvaltest.zip`` and ``gtFine_trainvaltest.zip`` into one
     ``root``: ``leftImg8bit/SPLIT/CITY/NAME_leftImg8bit.png`` with ``gtFine/SPLIT/CITY/NAME_gtFine_labelIds.png``
     (2,975 train, 500 val, 1,525 test images; test masks are all void). The 34 label ids are mapped to the 19
-    train ids, the rest to 255."""
+    train ids, the rest to 255.
+
+    Args:
+        root: The folder holding ``leftImg8bit/`` and ``gtFine/``, or the one holding ``cityscapes/``.
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        **kwargs: Passed to :class:`~refineseg.data.datasets.SegmentationDataset` (``transforms``).
+
+    Raises:
+        DatasetError: If ``split`` is unknown or a folder or file is missing.
+    """
 
     SPLITS = ("train", "val", "test")
 

@@ -44,8 +44,15 @@ __all__ = [
 class SegmentationDataset(Dataset):
     """(image, mask) pairs; items are ``(tv_tensors.Image uint8 3xHxW, tv_tensors.Mask int64 HxW)``.
 
-    ``transforms`` is called as ``transforms(image, mask)`` (``torchvision.transforms.v2``
-    transforms the two together).
+    Args:
+        pairs: ``(image file, mask file)`` pairs; every file must exist.
+        labels: What the mask values mean: class names, palette, value mapping.
+        transforms: Called as ``transforms(image, mask)`` on every item
+            (``torchvision.transforms.v2`` transforms the two together).
+        name: Names the dataset in error messages.
+
+    Raises:
+        DatasetError: If ``pairs`` is empty or a file is missing.
     """
 
     def __init__(
@@ -69,27 +76,51 @@ class SegmentationDataset(Dataset):
 
     @property
     def class_names(self) -> tuple[str, ...]:
+        """Class names, in train-id order."""
         return self.labels.class_names
 
     @property
     def palette(self) -> tuple[tuple[int, int, int], ...]:
+        """One RGB colour per class."""
         return self.labels.palette
 
     @property
     def num_classes(self) -> int:
+        """Number of classes."""
         return self.labels.num_classes
 
     ignore_index = IGNORE_INDEX
+    """The mask value of ignored (void) pixels after mapping, 255."""
 
     def __len__(self) -> int:
         return len(self.pairs)
 
     def read_raw_mask(self, index: int) -> np.ndarray:
-        """The mask as stored: HxW values, or HxWx3 colours for a colour-mask label space."""
+        """The mask as stored: HxW values, or HxWx3 colours for a colour-mask label space.
+
+        Args:
+            index: The pair's index.
+
+        Returns:
+            The mask before mapping to train ids.
+
+        Raises:
+            DatasetError: If the mask cannot be read or has the wrong kind of values.
+        """
         return read_mask(self.pairs[index][1], colour=self.labels.colour_masks)
 
     def read_pair(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """The decoded RGB image (HxWx3 uint8) and train-id mask (HxW uint8)."""
+        """The decoded RGB image and its mask mapped to train ids, without transforms.
+
+        Args:
+            index: The pair's index.
+
+        Returns:
+            ``(image, mask)``: HxWx3 uint8 RGB and HxW uint8 train ids (255 ignored).
+
+        Raises:
+            DatasetError: If a file cannot be read or the sizes differ.
+        """
         image_path, mask_path = self.pairs[index]
         image = read_rgb(image_path)
         mask = self.read_raw_mask(index)
@@ -108,7 +139,15 @@ class SegmentationDataset(Dataset):
 
 
 def as_tv_tensors(image: np.ndarray, mask: np.ndarray) -> tuple[tv_tensors.Image, tv_tensors.Mask]:
-    """HxWx3 uint8 image and HxW mask as the tensors ``transforms.v2`` treats jointly."""
+    """HxWx3 uint8 image and HxW mask as the tensors ``transforms.v2`` treats jointly.
+
+    Args:
+        image: HxWx3 uint8 RGB.
+        mask: HxW train ids.
+
+    Returns:
+        ``(3xHxW uint8 image, HxW int64 mask)``.
+    """
     return (
         tv_tensors.Image(torch.from_numpy(image).permute(2, 0, 1)),
         tv_tensors.Mask(torch.from_numpy(mask.astype(np.int64))),
@@ -116,6 +155,17 @@ def as_tv_tensors(image: np.ndarray, mask: np.ndarray) -> tuple[tv_tensors.Image
 
 
 def read_rgb(path: Path) -> np.ndarray:
+    """Decode an image file as RGB.
+
+    Args:
+        path: The image file.
+
+    Returns:
+        HxWx3 uint8 RGB.
+
+    Raises:
+        DatasetError: If the file is not a readable image.
+    """
     try:
         with Image.open(path) as im:
             return np.array(im.convert("RGB"))
@@ -129,6 +179,17 @@ def read_mask(path: Path, *, colour: bool = False) -> np.ndarray:
     Value masks may be grey, palette (the index is the value), 16-bit, or RGB with three
     equal channels (how some tools save index masks). An RGB mask with colours is refused
     with the ``classes.txt`` fix.
+
+    Args:
+        path: The mask file.
+        colour: Whether the label space declares classes by colour.
+
+    Returns:
+        HxW uint8 values, or HxWx3 uint8 colours with ``colour``.
+
+    Raises:
+        DatasetError: If the file is unreadable, has colours without ``colour``, values above
+            255 or an unsupported mode.
     """
     try:
         with Image.open(path) as im:
@@ -160,10 +221,30 @@ def _narrow(values: np.ndarray, path: Path) -> np.ndarray:
 
 
 def images_in(folder: Path) -> list[Path]:
+    """The image files directly in ``folder``, by suffix.
+
+    Args:
+        folder: The folder to list.
+
+    Returns:
+        The files with an image suffix (``IMAGE_SUFFIXES``), sorted.
+    """
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def require_dir(path: Path, what: str) -> Path:
+    """Check that a dataset folder exists.
+
+    Args:
+        path: The folder.
+        what: What it should hold, for the error message.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        DatasetError: If ``path`` is not a directory.
+    """
     if not path.is_dir():
         raise DatasetError(f"{path}: no such directory ({what})")
     return path
@@ -202,7 +283,16 @@ CAMVID_LABELS = LabelSpace(
 
 class CamVid(SegmentationDataset):
     """CamVid, 11 classes, in the SegNet layout: ``train/``+``trainannot/``, ``val/``+``valannot/``,
-    ``test/``+``testannot/``; masks share their image's file name; label 11 is void."""
+    ``test/``+``testannot/``; masks share their image's file name; label 11 is void.
+
+    Args:
+        root: The folder holding the split folders.
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        **kwargs: Passed to :class:`SegmentationDataset` (``transforms``).
+
+    Raises:
+        DatasetError: If ``split`` is unknown or a folder or file is missing.
+    """
 
     SPLITS = ("train", "val", "test")
 
@@ -217,7 +307,18 @@ class CamVid(SegmentationDataset):
 
 
 class FolderDataset(SegmentationDataset):
-    """Any image folder with a mask folder beside it; a mask has its image's stem and ``mask_suffix``."""
+    """Any image folder with a mask folder beside it; a mask has its image's stem and ``mask_suffix``.
+
+    Args:
+        images: The image folder.
+        masks: The mask folder.
+        labels: What the mask values mean.
+        mask_suffix: The masks' file suffix.
+        **kwargs: Passed to :class:`SegmentationDataset` (``transforms``).
+
+    Raises:
+        DatasetError: If a folder, or an image's mask, is missing.
+    """
 
     def __init__(
         self,
@@ -235,7 +336,17 @@ class FolderDataset(SegmentationDataset):
 
 
 class ListDataset(SegmentationDataset):
-    """A text file of ``image_path mask_path`` lines, relative to ``root`` (default: the file's folder)."""
+    """A text file of ``image_path mask_path`` lines; blank lines and ``#`` comments are skipped.
+
+    Args:
+        list_file: The list file.
+        labels: What the mask values mean.
+        root: The folder the paths are relative to (default: the list file's folder).
+        **kwargs: Passed to :class:`SegmentationDataset` (``transforms``).
+
+    Raises:
+        DatasetError: If the list file is missing, a line is malformed or a listed file is missing.
+    """
 
     def __init__(
         self,

@@ -52,14 +52,18 @@ class DatasetError(ValueError):
 class LabelSpace:
     """Class names, their colours, and how raw masks map to train ids.
 
-    - ``raw_to_train``: raw mask value -> train id (or :data:`IGNORE_INDEX`). Values it does
-      not list are kept as they are when ``unlisted_are_ids`` and they are valid train ids;
-      otherwise they are ignored.
-    - ``mask_colors``: for RGB colour masks, colour -> train id (or ignore); unlisted colours
-      are ignored.
-    - ``ignore_declared``: the void values were declared (an ``@ignore`` line), so a
-      dataset with ignored pixels and an empty class is taken as meant, not as a
-      mis-declared 0/255 export.
+    Attributes:
+        class_names: One name per class, in train-id order.
+        palette: One display colour per class.
+        raw_to_train: Raw mask value -> train id (or :data:`IGNORE_INDEX`). Values it does
+            not list are kept as they are when ``unlisted_are_ids`` and they are valid train
+            ids; otherwise they are ignored.
+        mask_colors: For RGB colour masks, colour -> train id (or ignore); unlisted colours
+            are ignored. ``None`` for value masks.
+        unlisted_are_ids: Whether raw values ``raw_to_train`` does not list are train ids.
+        ignore_declared: The void values were declared (an ``@ignore`` line), so a dataset
+            with ignored pixels and an empty class is taken as meant, not as a mis-declared
+            0/255 export.
     """
 
     class_names: tuple[str, ...]
@@ -71,6 +75,7 @@ class LabelSpace:
 
     @property
     def num_classes(self) -> int:
+        """Number of classes."""
         return len(self.class_names)
 
     @property
@@ -79,7 +84,14 @@ class LabelSpace:
         return self.mask_colors is not None
 
     def train_id(self, raw: int | Colour) -> int:
-        """The train id of a raw mask value or colour (:data:`IGNORE_INDEX` when ignored)."""
+        """The train id of a raw mask value or colour.
+
+        Args:
+            raw: A raw mask value, or an RGB colour for colour masks.
+
+        Returns:
+            The train id, :data:`IGNORE_INDEX` when ignored.
+        """
         if isinstance(raw, tuple):
             return (self.mask_colors or {}).get(raw, IGNORE_INDEX)
         if raw in (self.raw_to_train or {}):
@@ -87,7 +99,11 @@ class LabelSpace:
         return raw if self.unlisted_are_ids and 0 <= raw < self.num_classes else IGNORE_INDEX
 
     def lookup_table(self) -> np.ndarray:
-        """Raw value (0..255) -> train id, for single-channel masks."""
+        """Raw value (0..255) -> train id, for single-channel masks.
+
+        Returns:
+            A 256-entry uint8 array, built once.
+        """
         return self._value_table
 
     @cached_property
@@ -104,13 +120,28 @@ class LabelSpace:
         return table
 
     def to_train_ids(self, raw: np.ndarray) -> np.ndarray:
-        """A raw mask (HxW values or HxWx3 colours) as HxW uint8 train ids."""
+        """Map a raw mask to train ids.
+
+        Args:
+            raw: HxW uint8 values or HxWx3 uint8 colours.
+
+        Returns:
+            HxW uint8 train ids.
+        """
         if raw.ndim == 2:
             return self._value_table[raw]
         return self._colour_table[encode_colours(raw)]
 
     def raw_name(self, raw: int | Colour) -> str:
-        """What a raw mask value or colour becomes, for reports: a class name or how it is ignored."""
+        """What a raw mask value or colour becomes, for reports.
+
+        Args:
+            raw: A raw mask value or RGB colour.
+
+        Returns:
+            A class name, or how it is ignored (``"ignore"``, ``"ignore (255, the default)"``,
+                ``"ignored (not declared)"``).
+        """
         train = self.train_id(raw)
         if train != IGNORE_INDEX:
             return self.class_names[train]
@@ -121,17 +152,40 @@ class LabelSpace:
 
 
 def encode_colour(colour: Colour) -> int:
+    """One colour as the number :func:`encode_colours` gives it.
+
+    Args:
+        colour: ``(R, G, B)``, each 0..255.
+
+    Returns:
+        ``R<<16 | G<<8 | B``.
+    """
     r, g, b = colour
     return (r << 16) | (g << 8) | b
 
 
 def encode_colours(rgb: np.ndarray) -> np.ndarray:
-    """HxWx3 uint8 -> HxW uint32 codes ``R<<16 | G<<8 | B`` (one number per colour)."""
+    """HxWx3 uint8 -> HxW uint32 codes ``R<<16 | G<<8 | B`` (one number per colour).
+
+    Args:
+        rgb: HxWx3 uint8 colours.
+
+    Returns:
+        HxW uint32 codes.
+    """
     rgb = rgb.astype(np.uint32)
     return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
 
 
 def decode_colour(code: int) -> Colour:
+    """The inverse of :func:`encode_colour`.
+
+    Args:
+        code: ``R<<16 | G<<8 | B``.
+
+    Returns:
+        ``(R, G, B)``.
+    """
     return (code >> 16) & 255, (code >> 8) & 255, code & 255
 
 
@@ -185,7 +239,18 @@ def _parse_line(fields: list[str], where: str) -> _Line:
 
 
 def read_label_space(path: Path) -> LabelSpace:
-    """Read ``classes.txt``: one class per line (line order is the train id), see the module doc."""
+    """Read ``classes.txt``: one class per line (line order is the train id), see the module doc.
+
+    Args:
+        path: The ``classes.txt`` file.
+
+    Returns:
+        The label space it declares.
+
+    Raises:
+        DatasetError: If a line is malformed, no class or too many are declared, a class is
+            declared twice, value and colour declarations are mixed, or two lines claim one value.
+    """
     lines: list[_Line] = []
     ignored = _Line(IGNORE_LINE, None, [], [], "")
     declared_ignore = False

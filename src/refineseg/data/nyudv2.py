@@ -68,7 +68,17 @@ class NYUDv2(SegmentationDataset):
     ``data/train.nyu`` and ``data/val.nyu``): ``root/train_images/NNNNNN.png`` with
     ``root/train_labels/NNNNNN.png`` (795 images) and ``val_images/`` with ``val_labels/`` (654 images, the
     official test split: ``test`` names the same images). Its masks hold train ids 0..39 and 255 for void;
-    pass ``one_based_labels=True`` for masks in the raw encoding (0 void, 1..40) instead."""
+    pass ``one_based_labels=True`` for masks in the raw encoding (0 void, 1..40) instead.
+
+    Args:
+        root: The folder holding ``{train,val}_images/`` and ``{train,val}_labels/``.
+        split: ``"train"``, ``"val"`` or ``"test"`` (the same images as ``"val"``).
+        one_based_labels: Whether masks hold 0 for void and 1..40 for the classes.
+        **kwargs: Passed to :class:`~refineseg.data.datasets.SegmentationDataset` (``transforms``).
+
+    Raises:
+        DatasetError: If ``split`` is unknown or a folder or file is missing.
+    """
 
     SPLITS = ("train", "val", "test")
 

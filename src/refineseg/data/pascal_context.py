@@ -29,7 +29,16 @@ class PascalContext(SegmentationDataset):
     """PASCAL-Context in the common layout made by mmsegmentation's ``pascal_context.py`` converter from
     ``trainval_merged.json``: ``VOCdevkit/VOC2010/JPEGImages/ID.jpg``, ``SegmentationClassContext/ID.png``
     and ``ImageSets/SegmentationContext/{train,val}.txt`` (4,996 train, 5,104 val images); ``root`` is the
-    folder holding ``VOCdevkit``, ``VOCdevkit`` itself, or ``VOC2010``."""
+    folder holding ``VOCdevkit``, ``VOCdevkit`` itself, or ``VOC2010``.
+
+    Args:
+        root: The folder holding ``VOCdevkit``, ``VOCdevkit`` itself, or ``VOC2010``.
+        split: ``"train"`` or ``"val"``.
+        **kwargs: Passed to :class:`~refineseg.data.datasets.SegmentationDataset` (``transforms``).
+
+    Raises:
+        DatasetError: If ``split`` is unknown or a folder, list or file is missing.
+    """
 
     SPLITS = ("train", "val")
 

@@ -31,7 +31,16 @@ class PersonPart(SegmentationDataset):
     pascal_person_part_gt/ID.png`` masks (values 0..6) and the lists ``pascal_person_part_trainval_list/
     {train,val}_id.txt`` (or DeepLab's ``{train,val}.txt`` image/mask pairs); 1,716 train and 1,817 val images.
     The images are VOC's, from ``JPEGImages/`` beside ``pascal_person_part/`` or in a ``VOCdevkit`` there;
-    ``root`` is the folder holding ``pascal_person_part/`` or that folder itself."""
+    ``root`` is the folder holding ``pascal_person_part/`` or that folder itself.
+
+    Args:
+        root: The folder holding ``pascal_person_part/``, or that folder itself.
+        split: ``"train"`` or ``"val"``.
+        **kwargs: Passed to :class:`~refineseg.data.datasets.SegmentationDataset` (``transforms``).
+
+    Raises:
+        DatasetError: If ``split`` is unknown, the VOC images are not found or a file is missing.
+    """
 
     SPLITS = ("train", "val")
 

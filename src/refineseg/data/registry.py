@@ -16,8 +16,17 @@ Factory = Callable[..., SegmentationDataset]
 
 @dataclass(frozen=True)
 class DatasetSpec:
+    """A registered dataset.
+
+    Attributes:
+        name: The name :func:`get_dataset` takes.
+        factory: ``factory(root, split, **kwargs)`` builds the dataset.
+        splits: The splits it has.
+        description: One line for ``refineseg`` listings.
+    """
+
     name: str
-    factory: Factory  # factory(root, split, transforms=...) -> SegmentationDataset
+    factory: Factory
     splits: tuple[str, ...]
     description: str
 
@@ -26,7 +35,16 @@ _DATASETS: dict[str, DatasetSpec] = {}
 
 
 def register_dataset(name: str, *, splits: tuple[str, ...], description: str) -> Callable[[Factory], Factory]:
-    """Register ``factory(root, split, *, transforms=None)`` under ``name``."""
+    """Register ``factory(root, split, *, transforms=None)`` under ``name``.
+
+    Args:
+        name: The dataset's name.
+        splits: The splits it has.
+        description: One line for listings.
+
+    Returns:
+        A decorator that registers the factory and returns it unchanged.
+    """
 
     def decorate(factory: Factory) -> Factory:
         _DATASETS[name] = DatasetSpec(name, factory, splits, description)
@@ -36,11 +54,29 @@ def register_dataset(name: str, *, splits: tuple[str, ...], description: str) ->
 
 
 def list_datasets() -> list[DatasetSpec]:
+    """The registered datasets.
+
+    Returns:
+        Their specs, sorted by name.
+    """
     return [_DATASETS[k] for k in sorted(_DATASETS)]
 
 
 def get_dataset(name: str, root: str | os.PathLike[str], split: str, **kwargs: Any) -> SegmentationDataset:
-    """Build dataset ``name`` from ``root``; ``kwargs`` (e.g. ``transforms``) go to the dataset."""
+    """Build dataset ``name`` from ``root``.
+
+    Args:
+        name: A registered dataset name (see :func:`list_datasets`).
+        root: The dataset's folder.
+        split: One of the dataset's splits.
+        **kwargs: Passed to the dataset (e.g. ``transforms``).
+
+    Returns:
+        The dataset.
+
+    Raises:
+        DatasetError: If the name or split is unknown, or the dataset's files are not as expected.
+    """
     try:
         spec = _DATASETS[name]
     except KeyError:

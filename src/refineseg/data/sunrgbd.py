@@ -64,7 +64,17 @@ class SUNRGBD(SegmentationDataset):
     """SUN RGB-D in the layout of ankurhanda/sunrgbd-meta-data, the one most 2D segmentation code reads:
     ``root/SUNRGBD-train_images/img-NNNNNN.jpg`` (5,285, numbered from 1), ``SUNRGBD-test_images/`` (5,050),
     and ``sunrgbd_train_test_labels/img-NNNNNN.png`` from ``sunrgbd_train_test_labels.tar.gz``, where test
-    image N has label N and train image N has label 5050 + N. Masks: 0 void, 1..37 the classes."""
+    image N has label N and train image N has label 5050 + N. Masks: 0 void, 1..37 the classes.
+
+    Args:
+        root: The folder holding the image folders and ``sunrgbd_train_test_labels/``, or the one
+            holding ``SUNRGBD/``.
+        split: ``"train"`` or ``"test"``.
+        **kwargs: Passed to :class:`~refineseg.data.datasets.SegmentationDataset` (``transforms``).
+
+    Raises:
+        DatasetError: If ``split`` is unknown, an image is misnamed or a folder or file is missing.
+    """
 
     SPLITS = ("train", "test")
 

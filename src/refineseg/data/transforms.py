@@ -24,7 +24,14 @@ __all__ = ["RandomScale", "eval_transforms", "train_transforms"]
 
 
 class RandomScale(v2.Transform):
-    """Resize by a factor drawn uniformly from ``scale_range`` (the same for image and mask)."""
+    """Resize by a factor drawn uniformly from ``scale_range`` (the same for image and mask).
+
+    Args:
+        scale_range: ``(low, high)`` bounds of the factor.
+
+    Raises:
+        ValueError: Unless ``0 < low <= high``.
+    """
 
     def __init__(self, scale_range: tuple[float, float] = (0.5, 2.0)) -> None:
         super().__init__()
@@ -34,12 +41,29 @@ class RandomScale(v2.Transform):
         self.scale_range = (float(low), float(high))
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+        """Draw the factor once for all inputs of a call.
+
+        Args:
+            flat_inputs: The call's inputs (image and mask).
+
+        Returns:
+            ``{"size": [height, width]}``, the scaled size (at least 1x1).
+        """
         height, width = v2.query_size(flat_inputs)
         low, high = self.scale_range
         factor = low + (high - low) * torch.rand(()).item()
         return {"size": [max(1, round(height * factor)), max(1, round(width * factor))]}
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        """Resize one input (masks with nearest neighbour, as v2 does for them).
+
+        Args:
+            inpt: An image or mask.
+            params: From :meth:`make_params`.
+
+        Returns:
+            The resized input.
+        """
         return self._call_kernel(TF.resize, inpt, size=params["size"], antialias=True)
 
 
@@ -56,7 +80,19 @@ def train_transforms(
     std: Sequence[float] = IMAGENET_STD,
     ignore_index: int = IGNORE_INDEX,
 ) -> v2.Compose:
-    """Scale, crop (padding as above), flip, then to float and normalise."""
+    """Scale, crop (padding as above), flip, then to float and normalise.
+
+    Args:
+        crop_size: Crop size, ``size`` or ``(height, width)``.
+        scale_range: Bounds of the random scale factor.
+        flip: Whether to flip horizontally with probability 0.5.
+        mean: Normalisation mean (RGB in [0, 1]); also the padding colour.
+        std: Normalisation standard deviation.
+        ignore_index: The mask value of padding.
+
+    Returns:
+        A transform called as ``transform(image, mask)``.
+    """
     fill = {tv_tensors.Image: tuple(round(255 * m) for m in mean), tv_tensors.Mask: ignore_index}
     steps: list[v2.Transform] = [RandomScale(scale_range), v2.RandomCrop(crop_size, pad_if_needed=True, fill=fill)]
     if flip:
@@ -65,5 +101,13 @@ def train_transforms(
 
 
 def eval_transforms(*, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> v2.Compose:
-    """Only to float and normalise: evaluation sees the full image."""
+    """Only to float and normalise: evaluation sees the full image.
+
+    Args:
+        mean: Normalisation mean (RGB in [0, 1]).
+        std: Normalisation standard deviation.
+
+    Returns:
+        A transform called as ``transform(image, mask)``.
+    """
     return v2.Compose(_normalize(mean, std))

@@ -59,6 +59,15 @@ class PascalVOC(SegmentationDataset):
     * from SBD's own ``benchmark_RELEASE/dataset`` (``img/ID.jpg``, ``cls/ID.mat`` with
       ``GTcls.Segmentation``, ``train.txt``, ``val.txt``) next to ``VOCdevkit`` or at ``sbd_root``; images
       in VOC train keep VOC's finer masks, the others use SBD's (read with scipy, only then needed).
+
+    Args:
+        root: The folder holding ``VOCdevkit``, ``VOCdevkit`` itself, or ``VOC2012``.
+        split: ``"train"``, ``"val"``, ``"trainval"`` or ``"train_aug"``.
+        sbd_root: SBD's folder, for ``train_aug`` when it is not next to ``VOCdevkit``.
+        **kwargs: Passed to :class:`~refineseg.data.datasets.SegmentationDataset` (``transforms``).
+
+    Raises:
+        DatasetError: If ``split`` is unknown or a folder, list or file is missing.
     """
 
     SPLITS = ("train", "val", "trainval", "train_aug")
@@ -81,7 +90,17 @@ class PascalVOC(SegmentationDataset):
         super().__init__(pairs, VOC_LABELS, name=f"VOC {split} ({voc})", **kwargs)
 
     def read_raw_mask(self, index: int) -> np.ndarray:
-        """SBD's ``.mat`` class masks (train_aug) or VOC's palette PNGs."""
+        """SBD's ``.mat`` class masks (train_aug) or VOC's palette PNGs.
+
+        Args:
+            index: The pair's index.
+
+        Returns:
+            HxW uint8 raw values.
+
+        Raises:
+            DatasetError: If the mask cannot be read.
+        """
         mask_path = self.pairs[index][1]
         return read_sbd_mask(mask_path) if mask_path.suffix == ".mat" else super().read_raw_mask(index)
 
@@ -124,7 +143,19 @@ def _find_sbd(voc: Path, sbd_root: Path | None) -> Path:
 
 
 def read_sbd_mask(path: Path) -> np.ndarray:
-    """The class mask (``GTcls.Segmentation``, values 0..20) of an SBD ``cls/*.mat`` file."""
+    """The class mask (``GTcls.Segmentation``, values 0..20) of an SBD ``cls/*.mat`` file.
+
+    Needs scipy.
+
+    Args:
+        path: The ``.mat`` file.
+
+    Returns:
+        HxW uint8 class ids.
+
+    Raises:
+        DatasetError: Without scipy, or if the file is not an SBD class mask of ids 0..255.
+    """
     try:
         from scipy.io import loadmat
     except ImportError:

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
+if TYPE_CHECKING:
+    from torchmetrics.classification import MulticlassConfusionMatrix
+
 __all__ = ["SegmentationMetrics", "confusion_matrix_metric", "metrics_from_confusion"]
 
 
-def confusion_matrix_metric(num_classes: int, ignore_index: int = 255):
+def confusion_matrix_metric(num_classes: int, ignore_index: int = 255) -> MulticlassConfusionMatrix:
     """A torchmetrics confusion matrix (rows: ground truth, columns: prediction) that
-    skips ignored pixels and reduces across processes in distributed runs."""
+    skips ignored pixels and reduces across processes in distributed runs.
+
+    Args:
+        num_classes: Number of classes.
+        ignore_index: Label value of pixels left out.
+
+    Returns:
+        The metric; ``update(preds, target)`` with class-index tensors, ``compute()`` gives the
+            ``(num_classes, num_classes)`` counts.
+    """
     from torchmetrics.classification import MulticlassConfusionMatrix
 
     return MulticlassConfusionMatrix(num_classes, ignore_index=ignore_index, validate_args=False)
@@ -22,7 +35,15 @@ def confusion_matrix_metric(num_classes: int, ignore_index: int = 255):
 @dataclass
 class SegmentationMetrics:
     """Fractions in 0..1. Classes absent from both ground truth and prediction have no
-    IoU (NaN) and do not count in the means."""
+    IoU (NaN) and do not count in the means.
+
+    Attributes:
+        miou: Mean intersection over union over the classes present.
+        per_class_iou: IoU of each class, NaN where the class is absent.
+        pixel_accuracy: Correct pixels / labelled pixels.
+        mean_accuracy: Mean over the classes in the ground truth of their per-class recall.
+        fwiou: Frequency-weighted IoU (each class's IoU weighted by its pixel share).
+    """
 
     miou: float
     per_class_iou: list[float]
@@ -31,6 +52,14 @@ class SegmentationMetrics:
     fwiou: float
 
     def as_dict(self, class_names: Sequence[str]) -> dict[str, object]:
+        """JSON-ready metrics, per-class IoU by class name (NaN as ``None``).
+
+        Args:
+            class_names: One name per class, in class-index order.
+
+        Returns:
+            A dict with the fields of this class.
+        """
         return {
             "miou": self.miou,
             "per_class_iou": {name: _json_float(v) for name, v in zip(class_names, self.per_class_iou, strict=True)},
@@ -45,6 +74,14 @@ def _json_float(value: float) -> float | None:
 
 
 def metrics_from_confusion(confusion: Tensor) -> SegmentationMetrics:
+    """The benchmark metrics of a confusion matrix.
+
+    Args:
+        confusion: Pixel counts, ``(C, C)``, rows ground truth, columns prediction.
+
+    Returns:
+        The metrics; means are 0.0 when no class is present at all.
+    """
     cm = confusion.double()
     tp = cm.diag()
     gt = cm.sum(1)

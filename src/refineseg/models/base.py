@@ -34,7 +34,13 @@ class ModelMeta:
     """What a model needs beyond its weights: categories, colours, input normalisation.
 
     Travels inside weights files, so a loaded model knows what its outputs mean.
-    ``mean``/``std`` apply to RGB images scaled to [0, 1].
+
+    Attributes:
+        class_names: One name per class, in class-index order, or ``None`` when unknown.
+        palette: One RGB colour per class, or ``None`` (a default palette is used).
+        mean: Per-channel mean subtracted from RGB images scaled to [0, 1].
+        std: Per-channel standard deviation the centred image is divided by.
+        provenance: Free-form notes on where the weights came from (dataset, recipe, source file).
     """
 
     class_names: list[str] | None = None
@@ -44,7 +50,11 @@ class ModelMeta:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-ready fields (tuples as lists), as weights files and exported files store them."""
+        """JSON-ready fields (tuples as lists), as weights files and exported files store them.
+
+        Returns:
+            A dict with the keys ``class_names``, ``palette``, ``mean``, ``std`` and ``provenance``.
+        """
         return {
             "class_names": list(self.class_names) if self.class_names else None,
             "palette": [list(c) for c in self.palette] if self.palette else None,
@@ -55,7 +65,14 @@ class ModelMeta:
 
     @classmethod
     def from_json(cls, fields: dict[str, Any]) -> ModelMeta:
-        """The inverse of :meth:`to_json`; missing fields take their defaults."""
+        """The inverse of :meth:`to_json`; missing fields take their defaults.
+
+        Args:
+            fields: A dict as :meth:`to_json` returns it, possibly with fields left out.
+
+        Returns:
+            The meta those fields describe.
+        """
         palette = fields.get("palette")
         return cls(
             class_names=fields.get("class_names"),
@@ -74,19 +91,41 @@ class InferenceModel(Protocol):
     """
 
     meta: ModelMeta
+    """Class names, palette and input normalisation."""
 
     @property
-    def num_classes(self) -> int: ...
+    def num_classes(self) -> int:
+        """Number of output channels (classes)."""
+        ...
 
-    def __call__(self, x: Tensor) -> Tensor: ...
+    def __call__(self, x: Tensor) -> Tensor:
+        """Logits for a batch of normalised images.
+
+        Args:
+            x: Images, ``(N, 3, H, W)``, normalised with ``meta.mean`` and ``meta.std``.
+
+        Returns:
+            Logits, ``(N, num_classes, H, W)``.
+        """
+        ...
 
 
 def cascade_blocks(reductions: Sequence[int], cascade: CascadeName) -> list[list[int]]:
     """Group feature indices into RefineNet blocks, coarsest block first.
 
-    ``"4-cascade"``: one block per resolution level (the published models);
-    ``"2-cascade"``: one block for 1/16+1/32 and one for 1/4+1/8; ``"single"``: one block
-    taking every feature. Features sharing a reduction always enter the same block.
+    Features sharing a reduction always enter the same block.
+
+    Args:
+        reductions: The encoder's reduction (input size / feature size) per feature.
+        cascade: ``"4-cascade"``: one block per resolution level (the published models);
+            ``"2-cascade"``: one block for 1/16+1/32 and one for 1/4+1/8; ``"single"``: one
+            block taking every feature.
+
+    Returns:
+        For each block, coarsest first, the indices of the features it takes.
+
+    Raises:
+        ValueError: If ``cascade`` is not one of the three names.
     """
     levels = sorted(set(reductions), reverse=True)
     if cascade == "4-cascade":
@@ -105,10 +144,23 @@ class CascadeDecoder(nn.Module):
     """Lateral convolutions from the encoder, then a cascade of blocks, coarse to fine.
 
     Each block takes the lateral features listed for it in ``cascade`` plus, after the
-    first, the previous block's output. ``make_block(in_channels, strides, n_laterals)``
-    builds one block; the two RefineNet flavours differ only there and in the lateral
-    kernel size. Dropout applies to the encoder features at ``dropout_reductions``, where
-    the published models have it.
+    first, the previous block's output. The two RefineNet flavours differ only in
+    ``make_block`` and in the lateral kernel size.
+
+    Args:
+        encoder: The encoder whose features the decoder refines.
+        cascade: Per block, coarsest first, the indices of the encoder features it takes
+            (see :func:`~refineseg.models.base.cascade_blocks`).
+        widths: Lateral convolution output channels, one per encoder feature.
+        lateral_kernel: Kernel size of the lateral convolutions (3 in RefineNet, 1 in
+            Light-Weight RefineNet).
+        make_block: ``make_block(in_channels, strides, n_laterals)`` builds one block.
+        dropout: Dropout probability on the encoder features at ``dropout_reductions``,
+            where the published models have it.
+        dropout_reductions: Reductions of the features dropout applies to.
+
+    Raises:
+        ValueError: If ``cascade`` does not use every encoder feature exactly once.
     """
 
     def __init__(
@@ -148,6 +200,14 @@ class CascadeDecoder(nn.Module):
         self.out_stride: float = previous[1] if previous else 0.0
 
     def forward(self, features: Sequence[Tensor]) -> Tensor:
+        """Refine the encoder features, coarse to fine.
+
+        Args:
+            features: The encoder's features, ``(N, C_i, H / r_i, W / r_i)`` each.
+
+        Returns:
+            The last block's output, ``(N, out_channels, H / out_stride, W / out_stride)``.
+        """
         laterals = [
             layer(self.dropout(f) if i in self.dropout_features else f)
             for i, (layer, f) in enumerate(zip(self.laterals, features, strict=True))
@@ -163,7 +223,16 @@ class CascadeDecoder(nn.Module):
 
 
 class SegmentationHead(nn.Module):
-    """Optional dropout, then a 3x3 classifier with bias."""
+    """Optional dropout, then a 3x3 classifier with bias.
+
+    Args:
+        in_channels: Channels of the decoder output.
+        num_classes: Number of classes (output channels).
+        dropout: Dropout probability before the classifier.
+
+    Raises:
+        ValueError: If ``num_classes`` is below 1.
+    """
 
     def __init__(self, in_channels: int, num_classes: int, dropout: float = 0.0) -> None:
         super().__init__()
@@ -173,6 +242,14 @@ class SegmentationHead(nn.Module):
         self.classifier = conv(in_channels, num_classes, 3, bias=True)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Classify every position.
+
+        Args:
+            x: Decoder features, ``(N, in_channels, h, w)``.
+
+        Returns:
+            Logits, ``(N, num_classes, h, w)``.
+        """
         return self.classifier(self.dropout(x))
 
 
@@ -183,10 +260,17 @@ class SegmentationModel(nn.Module):
     bilinearly with ``align_corners=False``. ``forward_lowres`` returns the raw 1/4 logits
     (cheaper for training losses computed at low resolution, and what the reference code
     returns).
+
+    Args:
+        encoder: The encoder.
+        decoder: The decoder on the encoder's features.
+        head: The classifier on the decoder's output.
     """
 
     arch: str | None = None
+    """The registered builder that made this model (set by the builders), or ``None``."""
     arch_kwargs: dict[str, Any]
+    """The builder's arguments that rebuild this architecture (saved in weights files)."""
 
     def __init__(self, encoder: Backbone, decoder: CascadeDecoder, head: SegmentationHead) -> None:
         super().__init__()
@@ -198,11 +282,29 @@ class SegmentationModel(nn.Module):
 
     @property
     def num_classes(self) -> int:
+        """Number of classes the head predicts."""
         return self.head.classifier.out_channels
 
     def forward_lowres(self, x: Tensor) -> Tensor:
+        """Logits at the decoder's resolution, without the final resize.
+
+        Args:
+            x: Normalised images, ``(N, 3, H, W)``.
+
+        Returns:
+            Logits at the decoder's resolution, ``(N, num_classes, h, w)``: 1/4 of the input
+                for the published encoders.
+        """
         return self.head(self.decoder(self.encoder(x)))
 
     def forward(self, x: Tensor) -> Tensor:
+        """Logits at the input's size.
+
+        Args:
+            x: Normalised images, ``(N, 3, H, W)``.
+
+        Returns:
+            Logits, ``(N, num_classes, H, W)``.
+        """
         logits = self.forward_lowres(x)
         return F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)

@@ -2,7 +2,7 @@
 
 Every builder takes ``num_classes`` (default 21, or the weights file's), ``weights`` (a
 refineseg ``.safetensors`` file or the name of a published checkpoint, see
-:mod:`refineseg.weights.published`) and ``weights_backbone`` (``"imagenet"``, a torchvision
+:mod:`refineseg.weights.catalogue`) and ``weights_backbone`` (``"imagenet"``, a torchvision
 weights name, or a local file; ``None`` leaves the encoder random). The remaining options
 are the model class's (:class:`RefineNet`, :class:`LightWeightRefineNet`).
 """
@@ -56,6 +56,21 @@ __all__ = [
 
 
 class RefineNetOptions(TypedDict, total=False):
+    """The architecture options RefineNet builders accept as keywords; all optional.
+
+    Attributes:
+        cascade: How encoder features are grouped into blocks (``"4-cascade"``, ...).
+        image_scales: Image scales of a multi-scale ResNet encoder, e.g. ``(1.2, 0.6)``
+            (ResNet builders only).
+        width: Lateral convolution channels below the coarsest level.
+        top_width: Lateral convolution channels at the coarsest level.
+        adaptive_rcus: RCUs on each encoder path entering a block.
+        output_rcus: RCUs after each block's pooling.
+        crp_stages: Chained residual pooling stages per block.
+        crp_order: ``"pool-conv"`` or ``"conv-pool"`` within each pooling stage.
+        dropout: Dropout on the 1/16 and 1/32 features and before the classifier.
+    """
+
     cascade: CascadeName
     image_scales: Sequence[float]
     width: int
@@ -68,6 +83,19 @@ class RefineNetOptions(TypedDict, total=False):
 
 
 class LightWeightOptions(TypedDict, total=False):
+    """The architecture options Light-Weight RefineNet builders accept as keywords; all optional.
+
+    Attributes:
+        cascade: How encoder features are grouped into blocks (``"4-cascade"``, ...).
+        width: Lateral convolution channels below the coarsest level.
+        top_width: Lateral convolution channels at the coarsest level.
+        crp_stages: Chained residual pooling stages per block.
+        crp_order: ``"pool-conv"`` or ``"conv-pool"`` within each pooling stage.
+        activation: ``"relu"`` or ``"relu6"``, starting each chained residual pooling.
+        lateral_fusion_conv: Whether encoder paths get a 1x1 fusion convolution.
+        dropout: Dropout on the 1/16 and 1/32 features.
+    """
+
     cascade: CascadeName
     width: int
     top_width: int
@@ -152,7 +180,23 @@ def refinenet_resnet18(
     weights_backbone: WeightsArg = None,
     **options: Unpack[RefineNetOptions],
 ) -> RefineNet:
-    """RefineNet on ResNet-18."""
+    """RefineNet on ResNet-18.
+
+    Args:
+        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
+        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
+            ``None`` for a new model.
+        weights_backbone: The encoder's initial weights: ``"imagenet"`` (torchvision's, downloaded
+            on first use), a torchvision weights name such as ``"IMAGENET1K_V2"`` or a local state
+            dict; ``None`` leaves it random. Not loaded with ``weights``.
+        **options: Architecture options of :class:`RefineNet` (see :class:`RefineNetOptions`).
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
+    """
     return _build(
         "refinenet_resnet18",
         RefineNet,
@@ -172,7 +216,23 @@ def refinenet_resnet34(
     weights_backbone: WeightsArg = None,
     **options: Unpack[RefineNetOptions],
 ) -> RefineNet:
-    """RefineNet on ResNet-34."""
+    """RefineNet on ResNet-34.
+
+    Args:
+        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
+        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
+            ``None`` for a new model.
+        weights_backbone: The encoder's initial weights: ``"imagenet"`` (torchvision's, downloaded
+            on first use), a torchvision weights name such as ``"IMAGENET1K_V2"`` or a local state
+            dict; ``None`` leaves it random. Not loaded with ``weights``.
+        **options: Architecture options of :class:`RefineNet` (see :class:`RefineNetOptions`).
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
+    """
     return _build(
         "refinenet_resnet34", RefineNet, partial(_resnet_encoder, 34), num_classes, weights, weights_backbone, options
     )
@@ -186,7 +246,23 @@ def refinenet_resnet50(
     weights_backbone: WeightsArg = None,
     **options: Unpack[RefineNetOptions],
 ) -> RefineNet:
-    """RefineNet on ResNet-50."""
+    """RefineNet on ResNet-50.
+
+    Args:
+        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
+        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
+            ``None`` for a new model.
+        weights_backbone: The encoder's initial weights: ``"imagenet"`` (torchvision's, downloaded
+            on first use), a torchvision weights name such as ``"IMAGENET1K_V2"`` or a local state
+            dict; ``None`` leaves it random. Not loaded with ``weights``.
+        **options: Architecture options of :class:`RefineNet` (see :class:`RefineNetOptions`).
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
+    """
     return _build(
         "refinenet_resnet50", RefineNet, partial(_resnet_encoder, 50), num_classes, weights, weights_backbone, options
     )
@@ -200,7 +276,23 @@ def refinenet_resnet101(
     weights_backbone: WeightsArg = None,
     **options: Unpack[RefineNetOptions],
 ) -> RefineNet:
-    """RefineNet-101, the published ``rf101`` (118,052,437 parameters at 21 classes)."""
+    """RefineNet-101, the published ``rf101`` (118,052,437 parameters at 21 classes).
+
+    Args:
+        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
+        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
+            ``None`` for a new model.
+        weights_backbone: The encoder's initial weights: ``"imagenet"`` (torchvision's, downloaded
+            on first use), a torchvision weights name such as ``"IMAGENET1K_V2"`` or a local state
+            dict; ``None`` leaves it random. Not loaded with ``weights``.
+        **options: Architecture options of :class:`RefineNet` (see :class:`RefineNetOptions`).
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
+    """
     return _build(
         "refinenet_resnet101", RefineNet, partial(_resnet_encoder, 101), num_classes, weights, weights_backbone, options
     )
@@ -214,7 +306,23 @@ def refinenet_resnet152(
     weights_backbone: WeightsArg = None,
     **options: Unpack[RefineNetOptions],
 ) -> RefineNet:
-    """RefineNet on ResNet-152."""
+    """RefineNet on ResNet-152.
+
+    Args:
+        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
+        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
+            ``None`` for a new model.
+        weights_backbone: The encoder's initial weights: ``"imagenet"`` (torchvision's, downloaded
+            on first use), a torchvision weights name such as ``"IMAGENET1K_V2"`` or a local state
+            dict; ``None`` leaves it random. Not loaded with ``weights``.
+        **options: Architecture options of :class:`RefineNet` (see :class:`RefineNetOptions`).
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
+    """
     return _build(
         "refinenet_resnet152", RefineNet, partial(_resnet_encoder, 152), num_classes, weights, weights_backbone, options
     )
@@ -228,7 +336,23 @@ def lw_refinenet_resnet18(
     weights_backbone: WeightsArg = None,
     **options: Unpack[LightWeightOptions],
 ) -> LightWeightRefineNet:
-    """Light-Weight RefineNet on ResNet-18."""
+    """Light-Weight RefineNet on ResNet-18.
+
+    Args:
+        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
+        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
+            ``None`` for a new model.
+        weights_backbone: The encoder's initial weights: ``"imagenet"`` (torchvision's, downloaded
+            on first use), a torchvision weights name such as ``"IMAGENET1K_V2"`` or a local state
+            dict; ``None`` leaves it random. Not loaded with ``weights``.
+        **options: Architecture options of :class:`LightWeightRefineNet` (see :class:`LightWeightOptions`).
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
+    """
     return _build(
         "lw_refinenet_resnet18",
         LightWeightRefineNet,
@@ -248,7 +372,23 @@ def lw_refinenet_resnet34(
     weights_backbone: WeightsArg = None,
     **options: Unpack[LightWeightOptions],
 ) -> LightWeightRefineNet:
-    """Light-Weight RefineNet on ResNet-34."""
+    """Light-Weight RefineNet on ResNet-34.
+
+    Args:
+        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
+        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
+            ``None`` for a new model.
+        weights_backbone: The encoder's initial weights: ``"imagenet"`` (torchvision's, downloaded
+            on first use), a torchvision weights name such as ``"IMAGENET1K_V2"`` or a local state
+            dict; ``None`` leaves it random. Not loaded with ``weights``.
+        **options: Architecture options of :class:`LightWeightRefineNet` (see :class:`LightWeightOptions`).
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
+    """
     return _build(
         "lw_refinenet_resnet34",
         LightWeightRefineNet,
@@ -268,7 +408,23 @@ def lw_refinenet_resnet50(
     weights_backbone: WeightsArg = None,
     **options: Unpack[LightWeightOptions],
 ) -> LightWeightRefineNet:
-    """Light-Weight RefineNet-50, the published ``rf_lw50`` (27,357,525 parameters at 21 classes)."""
+    """Light-Weight RefineNet-50, the published ``rf_lw50`` (27,357,525 parameters at 21 classes).
+
+    Args:
+        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
+        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
+            ``None`` for a new model.
+        weights_backbone: The encoder's initial weights: ``"imagenet"`` (torchvision's, downloaded
+            on first use), a torchvision weights name such as ``"IMAGENET1K_V2"`` or a local state
+            dict; ``None`` leaves it random. Not loaded with ``weights``.
+        **options: Architecture options of :class:`LightWeightRefineNet` (see :class:`LightWeightOptions`).
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
+    """
     return _build(
         "lw_refinenet_resnet50",
         LightWeightRefineNet,
@@ -288,7 +444,23 @@ def lw_refinenet_resnet101(
     weights_backbone: WeightsArg = None,
     **options: Unpack[LightWeightOptions],
 ) -> LightWeightRefineNet:
-    """Light-Weight RefineNet-101, the published ``rf_lw101`` (46,349,653 parameters at 21 classes)."""
+    """Light-Weight RefineNet-101, the published ``rf_lw101`` (46,349,653 parameters at 21 classes).
+
+    Args:
+        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
+        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
+            ``None`` for a new model.
+        weights_backbone: The encoder's initial weights: ``"imagenet"`` (torchvision's, downloaded
+            on first use), a torchvision weights name such as ``"IMAGENET1K_V2"`` or a local state
+            dict; ``None`` leaves it random. Not loaded with ``weights``.
+        **options: Architecture options of :class:`LightWeightRefineNet` (see :class:`LightWeightOptions`).
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
+    """
     return _build(
         "lw_refinenet_resnet101",
         LightWeightRefineNet,
@@ -308,7 +480,23 @@ def lw_refinenet_resnet152(
     weights_backbone: WeightsArg = None,
     **options: Unpack[LightWeightOptions],
 ) -> LightWeightRefineNet:
-    """Light-Weight RefineNet-152, the published ``rf_lw152`` (61,993,301 parameters at 21 classes)."""
+    """Light-Weight RefineNet-152, the published ``rf_lw152`` (61,993,301 parameters at 21 classes).
+
+    Args:
+        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
+        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
+            ``None`` for a new model.
+        weights_backbone: The encoder's initial weights: ``"imagenet"`` (torchvision's, downloaded
+            on first use), a torchvision weights name such as ``"IMAGENET1K_V2"`` or a local state
+            dict; ``None`` leaves it random. Not loaded with ``weights``.
+        **options: Architecture options of :class:`LightWeightRefineNet` (see :class:`LightWeightOptions`).
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
+    """
     return _build(
         "lw_refinenet_resnet152",
         LightWeightRefineNet,
@@ -336,7 +524,22 @@ def lw_refinenet_mobilenet_v2(
     weights_backbone: WeightsArg = None,
     **options: Unpack[LightWeightOptions],
 ) -> LightWeightRefineNet:
-    """Light-Weight RefineNet on the published MobileNet-v2 layout, ``mbv2`` (3,284,565 parameters at 21 classes)."""
+    """Light-Weight RefineNet on the published MobileNet-v2 layout, ``mbv2`` (3,284,565 parameters at 21 classes).
+
+    Args:
+        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
+        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
+            ``None`` for a new model.
+        weights_backbone: A local state dict in the encoder's layout, or ``None`` (random). Not
+            loaded with ``weights``.
+        **options: Architecture options of :class:`LightWeightRefineNet` (see :class:`LightWeightOptions`).
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
+    """
     return _build(
         "lw_refinenet_mobilenet_v2",
         LightWeightRefineNet,
@@ -357,7 +560,23 @@ def lw_refinenet_mobilenet_v2_torchvision(
     weights_backbone: WeightsArg = None,
     **options: Unpack[LightWeightOptions],
 ) -> LightWeightRefineNet:
-    """Light-Weight RefineNet on torchvision's MobileNet-v2 (``weights_backbone="imagenet"`` downloads its weights)."""
+    """Light-Weight RefineNet on torchvision's MobileNet-v2 (``weights_backbone="imagenet"`` downloads its weights).
+
+    Args:
+        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
+        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
+            ``None`` for a new model.
+        weights_backbone: The encoder's initial weights: ``"imagenet"`` (torchvision's, downloaded
+            on first use), a torchvision weights name such as ``"IMAGENET1K_V2"`` or a local state
+            dict; ``None`` leaves it random. Not loaded with ``weights``.
+        **options: Architecture options of :class:`LightWeightRefineNet` (see :class:`LightWeightOptions`).
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
+    """
     return _build(
         "lw_refinenet_mobilenet_v2_torchvision",
         LightWeightRefineNet,
@@ -383,7 +602,24 @@ def refinenet_timm(
     weights_backbone: WeightsArg = None,
     **options: Unpack[RefineNetOptions],
 ) -> RefineNet:
-    """RefineNet on any timm ``features_only`` model (``pip install 'refineseg[timm]'``)."""
+    """RefineNet on any timm ``features_only`` model (``pip install 'refineseg[timm]'``).
+
+    Args:
+        model_name: The timm model name, e.g. ``"resnet50"`` (required).
+        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
+        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
+            ``None`` for a new model.
+        weights_backbone: ``None`` (random) or ``"imagenet"`` (timm's pretrained weights);
+            not loaded with ``weights``.
+        **options: Architecture options of :class:`RefineNet` (see :class:`RefineNetOptions`).
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
+            For timm, also if ``model_name`` is missing.
+    """
     merged = _with_model_name(model_name, options)
     return _build("refinenet_timm", RefineNet, _timm_encoder, num_classes, weights, weights_backbone, merged)
 
@@ -397,7 +633,24 @@ def lw_refinenet_timm(
     weights_backbone: WeightsArg = None,
     **options: Unpack[LightWeightOptions],
 ) -> LightWeightRefineNet:
-    """Light-Weight RefineNet on any timm ``features_only`` model (``pip install 'refineseg[timm]'``)."""
+    """Light-Weight RefineNet on any timm ``features_only`` model (``pip install 'refineseg[timm]'``).
+
+    Args:
+        model_name: The timm model name, e.g. ``"resnet50"`` (required).
+        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
+        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
+            ``None`` for a new model.
+        weights_backbone: ``None`` (random) or ``"imagenet"`` (timm's pretrained weights);
+            not loaded with ``weights``.
+        **options: Architecture options of :class:`LightWeightRefineNet` (see :class:`LightWeightOptions`).
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
+            For timm, also if ``model_name`` is missing.
+    """
     merged = _with_model_name(model_name, options)
     return _build(
         "lw_refinenet_timm", LightWeightRefineNet, _timm_encoder, num_classes, weights, weights_backbone, merged
@@ -452,7 +705,23 @@ def lw_refinenet_efficientnet_lite0(
     weights_backbone: WeightsArg = None,
     **options: Unpack[LightWeightOptions],
 ) -> LightWeightRefineNet:
-    """Light-Weight RefineNet on EfficientNet-Lite0 (``weights_backbone="imagenet"``: offline, ``[imagenet]`` extra)."""
+    """Light-Weight RefineNet on EfficientNet-Lite0 (``weights_backbone="imagenet"``: offline, ``[imagenet]`` extra).
+
+    Args:
+        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
+        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
+            ``None`` for a new model.
+        weights_backbone: The encoder's initial weights: ``"imagenet"`` (the packaged file, offline,
+            ``[imagenet]`` extra) or a local state dict; ``None`` leaves it random. Not loaded
+            with ``weights``.
+        **options: Architecture options of :class:`LightWeightRefineNet` (see :class:`LightWeightOptions`).
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
+    """
     return _lw_lite("lite0", num_classes, weights, weights_backbone, options)
 
 
@@ -464,7 +733,23 @@ def lw_refinenet_efficientnet_lite1(
     weights_backbone: WeightsArg = None,
     **options: Unpack[LightWeightOptions],
 ) -> LightWeightRefineNet:
-    """Light-Weight RefineNet on EfficientNet-Lite1 (``weights_backbone="imagenet"``: offline, ``[imagenet]`` extra)."""
+    """Light-Weight RefineNet on EfficientNet-Lite1 (``weights_backbone="imagenet"``: offline, ``[imagenet]`` extra).
+
+    Args:
+        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
+        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
+            ``None`` for a new model.
+        weights_backbone: The encoder's initial weights: ``"imagenet"`` (the packaged file, offline,
+            ``[imagenet]`` extra) or a local state dict; ``None`` leaves it random. Not loaded
+            with ``weights``.
+        **options: Architecture options of :class:`LightWeightRefineNet` (see :class:`LightWeightOptions`).
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
+    """
     return _lw_lite("lite1", num_classes, weights, weights_backbone, options)
 
 
@@ -476,7 +761,23 @@ def lw_refinenet_efficientnet_lite2(
     weights_backbone: WeightsArg = None,
     **options: Unpack[LightWeightOptions],
 ) -> LightWeightRefineNet:
-    """Light-Weight RefineNet on EfficientNet-Lite2 (``weights_backbone="imagenet"``: offline, ``[imagenet]`` extra)."""
+    """Light-Weight RefineNet on EfficientNet-Lite2 (``weights_backbone="imagenet"``: offline, ``[imagenet]`` extra).
+
+    Args:
+        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
+        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
+            ``None`` for a new model.
+        weights_backbone: The encoder's initial weights: ``"imagenet"`` (the packaged file, offline,
+            ``[imagenet]`` extra) or a local state dict; ``None`` leaves it random. Not loaded
+            with ``weights``.
+        **options: Architecture options of :class:`LightWeightRefineNet` (see :class:`LightWeightOptions`).
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
+    """
     return _lw_lite("lite2", num_classes, weights, weights_backbone, options)
 
 
@@ -488,7 +789,23 @@ def refinenet_efficientnet_lite0(
     weights_backbone: WeightsArg = None,
     **options: Unpack[RefineNetOptions],
 ) -> RefineNet:
-    """RefineNet (RCUs, 64 channels) on EfficientNet-Lite0 (``weights_backbone="imagenet"``: offline)."""
+    """RefineNet (RCUs, 64 channels) on EfficientNet-Lite0 (``weights_backbone="imagenet"``: offline).
+
+    Args:
+        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
+        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
+            ``None`` for a new model.
+        weights_backbone: The encoder's initial weights: ``"imagenet"`` (the packaged file, offline,
+            ``[imagenet]`` extra) or a local state dict; ``None`` leaves it random. Not loaded
+            with ``weights``.
+        **options: Architecture options of :class:`RefineNet` (see :class:`RefineNetOptions`).
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
+    """
     return _rf_lite("lite0", num_classes, weights, weights_backbone, options)
 
 
@@ -500,7 +817,23 @@ def refinenet_efficientnet_lite1(
     weights_backbone: WeightsArg = None,
     **options: Unpack[RefineNetOptions],
 ) -> RefineNet:
-    """RefineNet (RCUs, 64 channels) on EfficientNet-Lite1 (``weights_backbone="imagenet"``: offline)."""
+    """RefineNet (RCUs, 64 channels) on EfficientNet-Lite1 (``weights_backbone="imagenet"``: offline).
+
+    Args:
+        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
+        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
+            ``None`` for a new model.
+        weights_backbone: The encoder's initial weights: ``"imagenet"`` (the packaged file, offline,
+            ``[imagenet]`` extra) or a local state dict; ``None`` leaves it random. Not loaded
+            with ``weights``.
+        **options: Architecture options of :class:`RefineNet` (see :class:`RefineNetOptions`).
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
+    """
     return _rf_lite("lite1", num_classes, weights, weights_backbone, options)
 
 
@@ -512,5 +845,21 @@ def refinenet_efficientnet_lite2(
     weights_backbone: WeightsArg = None,
     **options: Unpack[RefineNetOptions],
 ) -> RefineNet:
-    """RefineNet (RCUs, 64 channels) on EfficientNet-Lite2 (``weights_backbone="imagenet"``: offline)."""
+    """RefineNet (RCUs, 64 channels) on EfficientNet-Lite2 (``weights_backbone="imagenet"``: offline).
+
+    Args:
+        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
+        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
+            ``None`` for a new model.
+        weights_backbone: The encoder's initial weights: ``"imagenet"`` (the packaged file, offline,
+            ``[imagenet]`` extra) or a local state dict; ``None`` leaves it random. Not loaded
+            with ``weights``.
+        **options: Architecture options of :class:`RefineNet` (see :class:`RefineNetOptions`).
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
+    """
     return _rf_lite("lite2", num_classes, weights, weights_backbone, options)

@@ -17,6 +17,20 @@ class LightWeightRefineNet(SegmentationModel):
     1/32, a 1x1 fusion convolution on every encoder path that is fused with another,
     dropout 0.5 on the 1/16 and 1/32 features); the MobileNet-v2 model uses
     ``top_width=256, activation="relu6", lateral_fusion_conv=False, dropout=0``.
+
+    Args:
+        encoder: The encoder.
+        num_classes: Number of classes.
+        cascade: How encoder features are grouped into blocks (see
+            :func:`~refineseg.models.base.cascade_blocks`).
+        width: Lateral convolution channels below the coarsest level.
+        top_width: Lateral convolution channels at the coarsest level.
+        crp_stages: Chained residual pooling stages per block.
+        crp_order: ``"pool-conv"`` (the published models) or ``"conv-pool"`` in each pooling stage.
+        activation: The activation that starts each chained residual pooling.
+        lateral_fusion_conv: Whether encoder paths get a 1x1 fusion convolution (the
+            previous block's output always does).
+        dropout: Dropout on the 1/16 and 1/32 features.
     """
 
     def __init__(

@@ -17,6 +17,19 @@ class RefineNet(SegmentationModel):
     RCUs per block, dropout 0.5 on the 1/16 and 1/32 features and before the classifier.
     ``cascade`` picks the paper's other variants; a
     :class:`~refineseg.backbones.MultiScaleBackbone` gives the 2-scale model.
+
+    Args:
+        encoder: The encoder.
+        num_classes: Number of classes.
+        cascade: How encoder features are grouped into blocks (see
+            :func:`~refineseg.models.base.cascade_blocks`).
+        width: Lateral convolution channels below the coarsest level.
+        top_width: Lateral convolution channels at the coarsest level.
+        adaptive_rcus: RCUs on each encoder path entering a block.
+        output_rcus: RCUs after each block's pooling.
+        crp_stages: Chained residual pooling stages per block.
+        crp_order: ``"pool-conv"`` (the published models) or ``"conv-pool"`` in each pooling stage.
+        dropout: Dropout on the 1/16 and 1/32 features and before the classifier.
     """
 
     def __init__(

@@ -18,18 +18,40 @@ B = TypeVar("B", bound=Callable[..., SegmentationModel])
 
 
 def register_model(builder: B) -> B:
-    """Make a builder reachable through :func:`get_model` under its function name."""
+    """Make a builder reachable through :func:`get_model` under its function name.
+
+    Args:
+        builder: A function returning a model; used as a decorator.
+
+    Returns:
+        ``builder`` itself, unchanged.
+    """
     _BUILDERS[builder.__name__] = builder
     return builder
 
 
 def list_models() -> list[str]:
-    """Names accepted by :func:`get_model`, sorted."""
+    """Names accepted by :func:`get_model`, sorted.
+
+    Returns:
+        The registered builder names.
+    """
     return sorted(_BUILDERS)
 
 
 def get_model(name: str, **kwargs: Any) -> SegmentationModel:
-    """Build the model registered as ``name`` (see :func:`list_models`)."""
+    """Build the model registered as ``name`` (see :func:`list_models`).
+
+    Args:
+        name: A registered builder name, e.g. ``"lw_refinenet_resnet50"``.
+        **kwargs: The builder's keyword arguments (``num_classes``, ``weights``, ...).
+
+    Returns:
+        The built model.
+
+    Raises:
+        ValueError: If no builder is registered under ``name``.
+    """
     try:
         builder = _BUILDERS[name]
     except KeyError:
@@ -55,10 +77,24 @@ def build_model(
 ) -> SegmentationModel:
     """Shared tail of every builder: apply a weights file, record how to rebuild the model.
 
-    ``options`` are the caller's, ``defaults`` the builder's own. With ``weights``, the file's
-    architecture options and class count are used; an explicit argument that contradicts the
-    file is an error rather than a silent mismatch (a builder default never is). The encoder's
-    ImageNet weights are then irrelevant and not loaded.
+    With ``weights``, the file's architecture options and class count are used; an explicit
+    argument that contradicts the file is an error rather than a silent mismatch (a builder
+    default never is). The encoder's ImageNet weights are then irrelevant and not loaded.
+
+    Args:
+        name: The builder's registered name, recorded as the model's ``arch``.
+        make: ``make(num_classes=..., weights_backbone=..., **options)`` builds the model.
+        num_classes: The caller's class count, or ``None`` for the file's or the default (21).
+        weights: A refineseg weights file or published name to load, or ``None``.
+        weights_backbone: The encoder's initial weights, passed to ``make`` without ``weights``.
+        options: The caller's architecture options.
+        defaults: The builder's own option defaults, below the caller's and the file's.
+
+    Returns:
+        The model, with ``arch`` and ``arch_kwargs`` set and the weights loaded.
+
+    Raises:
+        ValueError: If the file holds another architecture or contradicts an explicit option.
     """
     options = {k: _jsonable(v) for k, v in options.items()}
     defaults = {k: _jsonable(v) for k, v in (defaults or {}).items()}

@@ -79,7 +79,13 @@ _PAGE_CSP = (
 
 
 class HTTPError(Exception):
-    """A request the server refuses; sent to the client as ``{"error": message}`` with ``status``."""
+    """A request the server refuses; sent to the client as ``{"error": message}`` with ``status``.
+
+    Args:
+        status: The HTTP status code.
+        message: One sentence for the client.
+        headers: Extra response headers (``Allow`` for a 405).
+    """
 
     def __init__(self, status: int, message: str, headers: Sequence[tuple[str, str]] = ()) -> None:
         super().__init__(message)
@@ -89,7 +95,19 @@ class HTTPError(Exception):
 
 
 class SegmentationServer(ThreadingHTTPServer):
-    """A threaded HTTP server holding one :class:`Segmenter` (and the lock that serialises its use)."""
+    """A threaded HTTP server holding one :class:`Segmenter` (and the lock that serialises its use).
+
+    Args:
+        address: ``(host, port)`` to bind; an IPv6 host (with ``:``) listens on IPv6.
+        segmenter: The model and its preprocessing.
+        max_upload_bytes: Larger uploads are refused with 413.
+        max_pixels: Larger images are refused with 413.
+        quiet: Whether to leave out the per-request log lines.
+
+    Raises:
+        ValueError: If a limit is not positive.
+        OSError: If the address cannot be bound.
+    """
 
     daemon_threads = True  # a hung client must not keep Ctrl-C from ending the process
     allow_reuse_port = False  # never share a port with another server
@@ -117,6 +135,7 @@ class SegmentationServer(ThreadingHTTPServer):
         super().__init__(address, RequestHandler)
 
     def server_bind(self) -> None:
+        """Bind the socket, without ``HTTPServer``'s DNS lookup of the host name."""
         # HTTPServer.server_bind looks the host's name up in DNS (socket.getfqdn), which can stall
         # for seconds on a machine without network; the name is never used here
         socketserver.TCPServer.server_bind(self)
@@ -125,17 +144,24 @@ class SegmentationServer(ThreadingHTTPServer):
         self.server_port = int(port)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hangs up or stalls is routine, not worth a traceback; anything else is."""
+        """A client that hangs up or stalls is routine, not worth a traceback; anything else is.
+
+        Args:
+            request: The client's socket.
+            client_address: The client's address.
+        """
         if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
             return
         super().handle_error(request, client_address)
 
     @property
     def host(self) -> str:
+        """The address listened on."""
         return str(self.server_address[0])
 
     @property
     def port(self) -> int:
+        """The port listened on (the one picked, after port 0)."""
         return int(self.server_address[1])
 
     @property
@@ -150,13 +176,18 @@ class SegmentationServer(ThreadingHTTPServer):
 
     @property
     def reachable_from_other_machines(self) -> bool:
+        """Whether the address listened on is not a loopback address."""
         try:
             return not ipaddress.ip_address(self.host.split("%")[0]).is_loopback
         except ValueError:
             return True
 
     def info(self) -> dict[str, Any]:
-        """What ``GET /api/info`` answers: the model, its classes and colours, and the upload limits."""
+        """What ``GET /api/info`` answers: the model, its classes and colours, and the upload limits.
+
+        Returns:
+            JSON-ready data: ``model``, ``precision``, ``num_classes``, ``classes``, ``limits``, ``formats``.
+        """
         seg = self.segmenter
         return {
             "model": self.model_name,
@@ -169,7 +200,15 @@ class SegmentationServer(ThreadingHTTPServer):
 
 
 def check_can_listen(host: str, port: int) -> None:
-    """Raise the ``OSError`` :func:`make_server` would, without a model: lets the CLI fail before loading one."""
+    """Raise the ``OSError`` :func:`make_server` would, without a model: lets the CLI fail before loading one.
+
+    Args:
+        host: The address to listen on.
+        port: The port (0 is always accepted).
+
+    Raises:
+        OSError: Naming ``host:port`` and why (e.g. the port is in use).
+    """
     if port == 0:
         return
     try:
@@ -189,9 +228,22 @@ def make_server(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     quiet: bool = False,
 ) -> SegmentationServer:
-    """A bound, not yet running server; call ``serve_forever()`` (port 0 picks a free port).
+    """A bound, not yet running server; call ``serve_forever()`` (or :func:`serve`).
 
-    A port in use or an unknown host raises an ``OSError`` whose message names ``host:port``.
+    Args:
+        segmenter: The model and its preprocessing.
+        host: The address to listen on.
+        port: The port; 0 picks a free one.
+        max_upload_bytes: Larger uploads are refused with 413.
+        max_pixels: Larger images are refused with 413.
+        quiet: Whether to leave out the per-request log lines.
+
+    Returns:
+        The server.
+
+    Raises:
+        ValueError: If ``port`` is out of range or a limit is not positive.
+        OSError: For a port in use or an unknown host; the message names ``host:port``.
     """
     if not 0 <= port <= 65535:
         raise ValueError(f"port {port} is out of range; expected 0 to 65535")
@@ -204,7 +256,14 @@ def make_server(
 
 
 def serve(server: SegmentationServer) -> None:
-    """Serve until Ctrl-C, printing the URL first; returns normally when interrupted."""
+    """Serve until Ctrl-C, printing the URL first; returns normally when interrupted.
+
+    A warning goes to stderr when the server is reachable from other machines. The server is
+    closed on return.
+
+    Args:
+        server: What :func:`make_server` returned.
+    """
     segmenter = server.segmenter
     try:
         print(
@@ -235,14 +294,25 @@ class RequestHandler(BaseHTTPRequestHandler):
     timeout = REQUEST_TIMEOUT_S
 
     def version_string(self) -> str:
+        """The ``Server`` header: ``refineseg``, without the Python version.
+
+        Returns:
+            ``server_version``.
+        """
         return self.server_version
 
     def setup(self) -> None:
+        """Set up the connection and its per-request state."""
         super().setup()
         self._started = time.monotonic()
         self._unread_body = False
 
     def parse_request(self) -> bool:
+        """Start timing a request, then parse it as ``http.server`` does.
+
+        Returns:
+            Whether the request line and headers were valid (else an error was sent).
+        """
         self._started = time.monotonic()
         self._unread_body = False
         return super().parse_request()
@@ -250,28 +320,39 @@ class RequestHandler(BaseHTTPRequestHandler):
     # -- methods ----------------------------------------------------------------------------------
 
     def do_GET(self) -> None:
+        """Route a GET request."""
         self._handle()
 
     def do_HEAD(self) -> None:
+        """Route a HEAD request."""
         self._handle()
 
     def do_POST(self) -> None:
+        """Route a POST request."""
         self._handle()
 
     def do_PUT(self) -> None:
+        """Route a PUT request (answered with 404 or 405)."""
         self._handle()
 
     def do_DELETE(self) -> None:
+        """Route a DELETE request (answered with 404 or 405)."""
         self._handle()
 
     def do_PATCH(self) -> None:
+        """Route a PATCH request (answered with 404 or 405)."""
         self._handle()
 
     def do_OPTIONS(self) -> None:
+        """Route an OPTIONS request (answered with 404 or 405)."""
         self._handle()
 
     def handle_expect_100(self) -> bool:
-        """Refuse an oversized upload before the client sends it (curl asks first for large files)."""
+        """Refuse an oversized upload before the client sends it (curl asks first for large files).
+
+        Returns:
+            Whether the client may send the body.
+        """
         length = self.headers.get("Content-Length", "")
         if self.command == "POST" and length.strip().isdigit() and int(length) > self.server.max_upload_bytes:
             self._unread_body = True
@@ -439,7 +520,13 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._discard_body()
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Malformed requests that ``http.server`` itself rejects get a JSON error like all others."""
+        """Malformed requests that ``http.server`` itself rejects get a JSON error like all others.
+
+        Args:
+            code: The HTTP status code.
+            message: The reason, or ``None`` for the status's phrase.
+            explain: Unused (``http.server``'s long explanation).
+        """
         self.close_connection = True
         try:
             phrase = HTTPStatus(code).phrase
@@ -462,7 +549,12 @@ class RequestHandler(BaseHTTPRequestHandler):
     # -- logging: one line per request ------------------------------------------------------------
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Silenced: :meth:`_log` writes the request's line once its size and duration are known."""
+        """Silenced: ``_log`` writes the request's line once its size and duration are known.
+
+        Args:
+            code: Unused.
+            size: Unused.
+        """
 
     def _log(self, status: int, size: int) -> None:
         if self.server.quiet:
@@ -476,6 +568,12 @@ class RequestHandler(BaseHTTPRequestHandler):
         )
 
     def log_message(self, format: str, *args: Any) -> None:
+        """Log ``http.server``'s own messages on stderr (unless quiet), non-printable characters replaced.
+
+        Args:
+            format: A ``%`` format string.
+            *args: Its arguments.
+        """
         if not self.server.quiet:
             print(f"{self.address_string()} {_printable(format % args)}", file=sys.stderr, flush=True)
 

@@ -17,6 +17,12 @@ class ExportBestWeights(L.Callback):
 
     The file carries the dataset's class names and palette and, as provenance, the epoch,
     step and validation metrics, so ``refineseg.load_model`` gets a self-describing model.
+
+    Args:
+        path: The weights file to write.
+        class_names: The dataset's class names, stored in the model's meta.
+        palette: The dataset's class colours, stored in the model's meta.
+        recipe: The run's configuration, stored in the provenance.
     """
 
     def __init__(
@@ -29,6 +35,12 @@ class ExportBestWeights(L.Callback):
         self.best = float("-inf")
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Write the weights file if the module's ``last_val_metrics`` has a better mIoU.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The :class:`~refineseg.training.module.SegmentationModule` being trained.
+        """
         if trainer.sanity_checking:
             return
         metrics = getattr(pl_module, "last_val_metrics", None)
@@ -51,7 +63,17 @@ class ExportBestWeights(L.Callback):
         save_model(model, self.path, provenance=provenance)
 
     def state_dict(self) -> dict[str, float]:
+        """The best mIoU so far, saved in checkpoints so a resumed run keeps it.
+
+        Returns:
+            ``{"best": miou}``.
+        """
         return {"best": self.best}
 
     def load_state_dict(self, state_dict: dict[str, float]) -> None:
+        """Restore the best mIoU from a checkpoint.
+
+        Args:
+            state_dict: What :meth:`state_dict` returned.
+        """
         self.best = state_dict["best"]

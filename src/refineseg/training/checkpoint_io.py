@@ -21,4 +21,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        """Save ``checkpoint`` to ``path`` atomically.
+
+        Args:
+            checkpoint: The checkpoint Lightning assembled.
+            path: The checkpoint file.
+            storage_options: Unused (as in ``TorchCheckpointIO``).
+        """
         atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))

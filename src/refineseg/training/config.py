@@ -13,43 +13,88 @@ __all__ = ["TrainConfig", "load_recipe"]
 
 @dataclass
 class TrainConfig:
-    """Everything a run needs; field names are the YAML keys and, with dashes, the CLI flags."""
+    """Everything a run needs; field names are the YAML keys and, with dashes, the CLI flags.
+
+    Attributes:
+        dataset: A registered dataset name.
+        root: The dataset's folder (required).
+        arch: A registered model builder.
+        model_options: Keyword options for the builder.
+        weights_backbone: The encoder's initial weights (``"imagenet"``, a name or a file).
+        init_weights: Start from a refineseg weights file (fine-tuning).
+        train_split: The split trained on.
+        val_split: The split validated on.
+        epochs: Training epochs.
+        batch_size: Images per step and process.
+        crop_size: Training crop: a square side, or ``(height, width)``.
+        scale_range: Bounds of the random scale augmentation.
+        optimizer: ``"sgd"`` or ``"adamw"``.
+        lr: Learning rate of the decoder and head.
+        encoder_lr_ratio: The encoder's rate as a fraction of ``lr`` (the published recipes
+            train the encoder 10x slower).
+        momentum: SGD momentum.
+        weight_decay: Weight decay.
+        schedule: ``"poly"`` (per step), ``"step"`` (at ``step_epochs``) or ``"constant"``.
+        poly_power: The poly schedule's power.
+        step_epochs: Epochs at which the step schedule multiplies the rate by ``step_gamma``.
+        step_gamma: The step schedule's factor.
+        class_weights: Cross-entropy class weights: ``median_frequency`` balances classes fully
+            (rare classes weigh up to ~40x more on CamVid); ``sqrt_median_frequency`` is its
+            square root, milder, keeping the large classes' accuracy.
+        loss: A loss name or a weighted sum: ce, dice, focal, lovasz, e.g. ``"ce+0.5*dice"``
+            (see :mod:`refineseg.training.losses`).
+        freeze_encoder_bn: Keep the encoder's batch norm statistics and parameters fixed.
+        accelerator: Lightning's accelerator (``"auto"``, ``"cpu"``, ``"gpu"``...).
+        devices: Lightning's devices per node.
+        num_nodes: Lightning's number of nodes.
+        strategy: Lightning's strategy (``"auto"``, ``"ddp"``...).
+        precision: ``None`` or ``"auto"``: 16/bf16-mixed on GPU; on CPU bf16-mixed where it has
+            native bf16, else 32-true; or any Lightning precision.
+        accumulate_grad_batches: Batches whose gradients are summed per optimiser step.
+        gradient_clip_val: Clip the gradient norm (stabilises training from scratch).
+        channels_last: Run the model in channels-last memory format.
+        cache_images: Decode the images once and keep them in memory.
+        num_workers: Data loader worker processes.
+        val_every: Validate every this many epochs.
+        limit_train_batches: Lightning's limit on training batches per epoch (count or fraction).
+        limit_val_batches: Lightning's limit on validation batches (count or fraction).
+        seed: Seeds the data order, augmentation and initialisation.
+        output: The run's folder (checkpoints, logs, ``best.safetensors``).
+        resume: Continue the run in ``output`` from its last checkpoint.
+        progress: Show progress bars.
+    """
 
     dataset: str = "camvid"
     root: str = ""
     arch: str = "lw_refinenet_mobilenet_v2"
     model_options: dict[str, Any] = field(default_factory=dict)
     weights_backbone: str | None = None
-    init_weights: str | None = None  # start from a refineseg weights file (fine-tuning)
+    init_weights: str | None = None
     train_split: str = "train"
     val_split: str = "val"
     epochs: int = 100
     batch_size: int = 6
-    crop_size: int | tuple[int, int] = 500  # a square side, or (height, width)
+    crop_size: int | tuple[int, int] = 500
     scale_range: tuple[float, float] = (0.5, 2.0)
     optimizer: Literal["sgd", "adamw"] = "sgd"
-    lr: float = 5e-3  # decoder and head
-    encoder_lr_ratio: float = 0.1  # the published recipes train the encoder 10x slower
+    lr: float = 5e-3
+    encoder_lr_ratio: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 1e-5
     schedule: Literal["poly", "step", "constant"] = "poly"
     poly_power: float = 0.9
     step_epochs: tuple[int, ...] = ()
     step_gamma: float = 0.1
-    # median_frequency balances classes fully (rare classes weigh up to ~40x more on CamVid);
-    # sqrt_median_frequency is its square root, milder, keeping the large classes' accuracy
     class_weights: Literal["none", "median_frequency", "sqrt_median_frequency"] = "none"
-    # a loss name or a weighted sum: ce, dice, focal, lovasz, e.g. "ce+0.5*dice" (training/losses.py)
     loss: str = "ce"
     freeze_encoder_bn: bool = False
     accelerator: str = "auto"
     devices: int | str = 1
     num_nodes: int = 1
     strategy: str = "auto"
-    # None or "auto": 16/bf16-mixed on GPU; on CPU bf16-mixed where it has native bf16, else 32-true
     precision: str | None = None
     accumulate_grad_batches: int = 1
-    gradient_clip_val: float | None = None  # clip the gradient norm (stabilises training from scratch)
+    gradient_clip_val: float | None = None
     channels_last: bool = True
     cache_images: bool = True
     num_workers: int = 0
@@ -62,6 +107,12 @@ class TrainConfig:
     progress: bool = True
 
     def validate(self) -> None:
+        """Check the settings before anything is built.
+
+        Raises:
+            ValueError: Naming the flag, for a missing root, a non-positive count, crop size
+                or rate, an unknown optimiser, a malformed loss or a bad scale range.
+        """
         if not self.root:
             raise ValueError("--root is required: the dataset's directory")
         for name in ("epochs", "batch_size", "accumulate_grad_batches", "val_every"):
@@ -85,12 +136,28 @@ class TrainConfig:
             raise ValueError(f"scale_range must satisfy 0 < low <= high, got {self.scale_range}")
 
     def to_dict(self) -> dict[str, Any]:
+        """The settings as JSON/YAML-ready data (tuples as lists).
+
+        Returns:
+            One key per field.
+        """
         out = dataclasses.asdict(self)
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
 
 def load_recipe(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a YAML recipe; unknown keys are an error naming the file and the key."""
+    """Read a YAML recipe; unknown keys are an error naming the file and the key.
+
+    Args:
+        path: The YAML file.
+
+    Returns:
+        The settings, ready for ``TrainConfig(**settings)`` (lists of sizes as tuples).
+
+    Raises:
+        FileNotFoundError: If ``path`` is not a file.
+        ValueError: If the file is not YAML, not a mapping, or has unknown keys.
+    """
     import yaml
 
     path = Path(path)

@@ -30,8 +30,12 @@ class DecodedImages(Dataset):
     """A dataset's images and masks, decoded once and kept in memory.
 
     PNG/JPEG decoding costs more than a RefineNet step's data work on a small CPU; for
-    small datasets (CamVid: 367 images, ~190 MB decoded) decoding once pays. With
-    ``cache=False`` files are decoded on every access.
+    small datasets (CamVid: 367 images, ~190 MB decoded) decoding once pays.
+
+    Args:
+        dataset: The dataset.
+        cache: Whether to decode everything now; ``False`` decodes on every access.
+        progress: Whether to show a progress bar while decoding.
     """
 
     def __init__(self, dataset: SegmentationDataset, *, cache: bool = True, progress: bool = False) -> None:
@@ -49,6 +53,14 @@ class DecodedImages(Dataset):
         return len(self.dataset)
 
     def pair(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """The decoded pair, from memory or from the files.
+
+        Args:
+            index: The pair's index.
+
+        Returns:
+            HxWx3 uint8 RGB image and HxW uint8 train-id mask.
+        """
         return self._cached[index] if self._cached is not None else self.dataset.read_pair(index)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
@@ -56,6 +68,16 @@ class DecodedImages(Dataset):
 
 
 def sample_seed(seed: int, epoch: int, index: int) -> int:
+    """A seed for one sample's augmentation in one epoch, from those three numbers alone.
+
+    Args:
+        seed: The run's seed.
+        epoch: The epoch.
+        index: The sample's index.
+
+    Returns:
+        A non-negative 63-bit seed (a hash, so nearby arguments give unrelated seeds).
+    """
     digest = hashlib.blake2b(f"{seed}:{epoch}:{index}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") & ((1 << 63) - 1)
 
@@ -73,6 +95,15 @@ class SeededSampler(DistributedSampler):
 
 
 class AugmentedDataset(Dataset):
+    """Decoded pairs through joint transforms; seeded items take ``(index, seed)`` keys.
+
+    Args:
+        images: The decoded pairs.
+        transforms: Called as ``transforms(image, mask)``.
+        seeded: Whether keys are ``(index, seed)`` from :class:`SeededSampler`, the transforms
+            then drawing from a generator seeded with ``seed``; else keys are indices.
+    """
+
     def __init__(self, images: DecodedImages, transforms: Callable[..., Any], *, seeded: bool) -> None:
         self.images = images
         self.transforms = transforms
@@ -91,7 +122,15 @@ class AugmentedDataset(Dataset):
 
 
 def class_pixel_counts(images: DecodedImages, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per class: its pixels over all masks, and the pixels of the masks that contain it."""
+    """Per class: its pixels over all masks, and the pixels of the masks that contain it.
+
+    Args:
+        images: The decoded pairs.
+        num_classes: Number of classes.
+
+    Returns:
+        ``(class pixels, pixels of the masks containing the class)``, float64, one entry per class.
+    """
     counts = np.zeros(num_classes, dtype=np.float64)
     present_pixels = np.zeros(num_classes, dtype=np.float64)
     for i in range(len(images)):
@@ -103,7 +142,15 @@ def class_pixel_counts(images: DecodedImages, num_classes: int) -> tuple[np.ndar
 
 
 def median_frequency_weights(images: DecodedImages, num_classes: int) -> torch.Tensor:
-    """Median-frequency balancing (Eigen & Fergus): freq_c = pixels of c / pixels of images containing c."""
+    """Median-frequency balancing (Eigen & Fergus): freq_c = pixels of c / pixels of images containing c.
+
+    Args:
+        images: The decoded training pairs.
+        num_classes: Number of classes.
+
+    Returns:
+        ``median(freq) / freq_c`` per class, float32; 0 for classes without pixels.
+    """
     counts, present_pixels = class_pixel_counts(images, num_classes)
     freq = np.divide(counts, present_pixels, out=np.zeros_like(counts), where=present_pixels > 0)
     median = np.median(freq[freq > 0])
@@ -116,6 +163,12 @@ class SegmentationDataModule(L.LightningDataModule):
 
     ``mean``/``std`` normalise the images; set them to the model's ``meta.mean``/``meta.std``
     (its encoder's pretrained normalisation) before the loaders are made.
+
+    Args:
+        config: The run's settings (dataset, splits, batch size, augmentation, workers).
+
+    Raises:
+        DatasetError: If a split cannot be built.
     """
 
     def __init__(self, config: TrainConfig) -> None:
@@ -130,15 +183,26 @@ class SegmentationDataModule(L.LightningDataModule):
 
     @property
     def num_classes(self) -> int:
+        """Number of classes of the training set."""
         return self.train_set.num_classes
 
     def setup(self, stage: str) -> None:
+        """Decode the training and validation images (once).
+
+        Args:
+            stage: Lightning's stage (``"fit"``...), not used.
+        """
         cache, progress = self.config.cache_images, self.config.progress
         if self.train_images is None:
             self.train_images = DecodedImages(self.train_set, cache=cache, progress=progress)
             self.val_images = DecodedImages(self.val_set, cache=cache, progress=progress)
 
     def train_dataloader(self) -> DataLoader:
+        """Augmented, seeded, sharded training batches (full batches only).
+
+        Returns:
+            The loader.
+        """
         assert self.train_images is not None
         c = self.config
         transforms = train_transforms(c.crop_size, scale_range=c.scale_range, mean=self.mean, std=self.std)
@@ -155,6 +219,11 @@ class SegmentationDataModule(L.LightningDataModule):
         )
 
     def val_dataloader(self) -> DataLoader:
+        """Validation images one at a time (they may differ in size), sharded.
+
+        Returns:
+            The loader.
+        """
         assert self.val_images is not None
         dataset = AugmentedDataset(self.val_images, eval_transforms(mean=self.mean, std=self.std), seeded=False)
         world, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
@@ -164,7 +233,19 @@ class SegmentationDataModule(L.LightningDataModule):
 
 
 def loss_class_weights(kind: str, images: DecodedImages, num_classes: int) -> torch.Tensor | None:
-    """Cross-entropy weights for ``TrainConfig.class_weights``: none, median-frequency or its square root."""
+    """Cross-entropy weights for ``TrainConfig.class_weights``: none, median-frequency or its square root.
+
+    Args:
+        kind: ``"none"``, ``"median_frequency"`` or ``"sqrt_median_frequency"``.
+        images: The decoded training pairs.
+        num_classes: Number of classes.
+
+    Returns:
+        One weight per class, or ``None`` for ``"none"``.
+
+    Raises:
+        ValueError: For another ``kind``.
+    """
     if kind == "none":
         return None
     if kind not in ("median_frequency", "sqrt_median_frequency"):

@@ -26,12 +26,25 @@ class FiniteGuard(L.Callback):
     and weights file written later) stay finite. Runs with a gradient scaler (16-bit mixed
     precision) skip that check: the scaler sees infinite gradients by design and skips
     those steps itself.
+
+    Args:
+        lr: The configured learning rate, which the advice names (the scheduled one drifts).
     """
 
     def __init__(self, *, lr: float | None = None) -> None:
         self.lr = lr  # the configured rate, which the advice names (the scheduled one drifts)
 
     def on_before_backward(self, trainer: L.Trainer, pl_module: L.LightningModule, loss: Tensor) -> None:
+        """Stop at a non-finite loss.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module being trained.
+            loss: The step's loss.
+
+        Raises:
+            TrainingDiverged: If the loss is NaN or infinite.
+        """
         if not bool(torch.isfinite(loss.detach())):
             value = float(loss.detach())
             raise TrainingDiverged(f"{_where(trainer)}: the loss is {value}; {_advice(self.lr)}")
@@ -39,6 +52,16 @@ class FiniteGuard(L.Callback):
     def on_before_optimizer_step(
         self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: torch.optim.Optimizer
     ) -> None:
+        """Stop at a non-finite gradient, before the optimiser applies it.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module being trained.
+            optimizer: The optimiser about to step.
+
+        Raises:
+            TrainingDiverged: If a gradient holds NaN or infinity (not with a gradient scaler).
+        """
         if getattr(trainer.precision_plugin, "scaler", None) is not None:
             return
         grads = [p.grad for p in pl_module.parameters() if p.grad is not None]
@@ -61,5 +84,13 @@ def _advice(lr: float | None) -> str:
 
 
 def missing_classes(pixel_counts: np.ndarray, class_names: list[str] | tuple[str, ...]) -> list[str]:
-    """Names of the classes with no pixel in ``pixel_counts`` (per train id)."""
+    """Names of the classes with no pixel in ``pixel_counts``.
+
+    Args:
+        pixel_counts: Pixels per train id.
+        class_names: Class names, in train-id order.
+
+    Returns:
+        The names of the classes with a count of 0.
+    """
     return [name for name, count in zip(class_names, pixel_counts, strict=True) if count == 0]

@@ -70,7 +70,12 @@ def _weights(weight: Tensor | None) -> Tensor | None:
 
 
 class CrossEntropyLoss(nn.Module):
-    """``F.cross_entropy`` with optional per-class ``weight`` (weighted mean over non-ignored pixels)."""
+    """``F.cross_entropy`` with optional per-class ``weight`` (weighted mean over non-ignored pixels).
+
+    Args:
+        weight: Per-class weights, ``(C,)``, or ``None``; pixels of zero-weight classes are ignored.
+        ignore_index: The target value of ignored pixels.
+    """
 
     weight: Tensor | None
 
@@ -81,6 +86,18 @@ class CrossEntropyLoss(nn.Module):
         self.register_buffer("weight", _weights(weight), persistent=False)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        """The loss of a batch.
+
+        Args:
+            logits: ``(N, C, H, W)``, any float dtype (computed in float32).
+            target: ``(N, H, W)`` int64 class indices or ``ignore_index``.
+
+        Returns:
+            A scalar float32 loss; 0 when every pixel is ignored.
+
+        Raises:
+            ValueError: If the shapes do not match.
+        """
         _check_inputs(logits, target)
         weight = None if self.weight is None else self.weight.to(logits.device)
         target = _drop_zero_weights(target, weight, self.ignore_index)
@@ -94,6 +111,14 @@ class FocalLoss(nn.Module):
     ``loss = sum_i w_{t_i} * -(1 - p_{t_i})**gamma * log p_{t_i} / sum_i w_{t_i}`` over the
     non-ignored pixels ``i`` with target ``t_i`` (``w = 1`` without ``weight``): the same
     normalisation as ``F.cross_entropy``'s weighted mean, so ``gamma=0`` is cross entropy exactly.
+
+    Args:
+        gamma: The focusing exponent, >= 0.
+        weight: Per-class weights, ``(C,)``, or ``None``.
+        ignore_index: The target value of ignored pixels.
+
+    Raises:
+        ValueError: If ``gamma`` is negative.
     """
 
     weight: Tensor | None
@@ -107,6 +132,18 @@ class FocalLoss(nn.Module):
         self.register_buffer("weight", _weights(weight), persistent=False)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        """The loss of a batch.
+
+        Args:
+            logits: ``(N, C, H, W)``, any float dtype (computed in float32).
+            target: ``(N, H, W)`` int64 class indices or ``ignore_index``.
+
+        Returns:
+            A scalar float32 loss; 0 when every pixel is ignored.
+
+        Raises:
+            ValueError: If the shapes do not match.
+        """
         _check_inputs(logits, target)
         log_p = F.log_softmax(logits.float(), dim=1)
         if self.gamma != 0:
@@ -119,6 +156,11 @@ class FocalLoss(nn.Module):
         return _zero_if_all_ignored(loss, target != self.ignore_index)
 
     def extra_repr(self) -> str:
+        """``gamma``, for ``repr``.
+
+        Returns:
+            ``"gamma=G"``.
+        """
         return f"gamma={self.gamma}"
 
 
@@ -154,6 +196,13 @@ class DiceLoss(nn.Module):
     ``smooth`` defaults to 0: a present class has ``sum(g) >= 1``, so no denominator is ever 0, and
     smoothing would only bias the loss of small classes (a class of one pixel predicted nowhere would
     get 0.5 rather than 1 with ``smooth=1``).
+
+    Args:
+        smooth: Added to numerator and denominator, >= 0.
+        ignore_index: The target value of ignored pixels.
+
+    Raises:
+        ValueError: If ``smooth`` is negative.
     """
 
     def __init__(self, smooth: float = 0.0, *, ignore_index: int = IGNORE_INDEX) -> None:
@@ -164,6 +213,18 @@ class DiceLoss(nn.Module):
         self.ignore_index = ignore_index
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        """The loss of a batch.
+
+        Args:
+            logits: ``(N, C, H, W)``, any float dtype (computed in float32).
+            target: ``(N, H, W)`` int64 class indices or ``ignore_index``.
+
+        Returns:
+            A scalar float32 loss; 0 when no class is present.
+
+        Raises:
+            ValueError: If the shapes do not match.
+        """
         probs, onehot, _ = _probs_and_onehot(logits, target, self.ignore_index)
         intersection = (probs * onehot).sum(1)
         target_sum = onehot.sum(1)
@@ -174,17 +235,27 @@ class DiceLoss(nn.Module):
         return _mean_over_present(1 - dice, target_sum > 0)
 
     def extra_repr(self) -> str:
+        """``smooth``, for ``repr``.
+
+        Returns:
+            ``"smooth=S"``.
+        """
         return f"smooth={self.smooth}"
 
 
 def lovasz_jaccard_gradient(fg_sorted: Tensor) -> Tensor:
     """Gradient of the Lovasz extension of the Jaccard loss with respect to errors sorted descending.
 
-    ``fg_sorted`` is ``C x P`` (0/1 float, one row per class) in the order of decreasing error. With
-    ``J_k`` the Jaccard loss of predicting the first ``k`` sorted pixels wrong (Berman et al. 2018,
-    Alg. 1): ``J_k = 1 - (G - cumfg_k) / (G + cumbg_k)``, where ``G`` is the class's pixel count and
-    ``cumfg``/``cumbg`` count foreground/background among the first ``k``; the gradient is
+    With ``J_k`` the Jaccard loss of predicting the first ``k`` sorted pixels wrong (Berman et al.
+    2018, Alg. 1): ``J_k = 1 - (G - cumfg_k) / (G + cumbg_k)``, where ``G`` is the class's pixel
+    count and ``cumfg``/``cumbg`` count foreground/background among the first ``k``; the gradient is
     ``J_k - J_{k-1}`` with ``J_0 = 0``. The union is never 0: it is ``G >= 1`` or, with ``G == 0``, ``k``.
+
+    Args:
+        fg_sorted: ``(C, P)`` 0/1 float, one row per class, in the order of decreasing error.
+
+    Returns:
+        ``(C, P)`` gradients.
     """
     total = fg_sorted.sum(1, keepdim=True)
     intersection = total - fg_sorted.cumsum(1)
@@ -201,6 +272,9 @@ class LovaszSoftmaxLoss(nn.Module):
     and dotted with :func:`lovasz_jaccard_gradient`; the result is averaged over the present classes
     (``classes="present"``, flat over the batch). Like the mIoU it optimises, every present class
     counts equally, so it is class-balanced by construction and takes no class weights.
+
+    Args:
+        ignore_index: The target value of ignored pixels.
     """
 
     def __init__(self, *, ignore_index: int = IGNORE_INDEX) -> None:
@@ -208,6 +282,18 @@ class LovaszSoftmaxLoss(nn.Module):
         self.ignore_index = ignore_index
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        """The loss of a batch.
+
+        Args:
+            logits: ``(N, C, H, W)``, any float dtype (computed in float32).
+            target: ``(N, H, W)`` int64 class indices or ``ignore_index``.
+
+        Returns:
+            A scalar float32 loss; 0 when no class is present.
+
+        Raises:
+            ValueError: If the shapes do not match.
+        """
         probs, onehot, valid = _probs_and_onehot(logits, target, self.ignore_index)
         # Ignored pixels get error -1 so they sort after every real pixel (errors are >= 0): the
         # prefixes over real pixels, hence their gradients, are those without the ignored pixels.
@@ -220,7 +306,14 @@ class LovaszSoftmaxLoss(nn.Module):
 
 
 class CombinedLoss(nn.Module):
-    """Weighted sum of losses, e.g. cross entropy for stable early training plus Lovasz for IoU."""
+    """Weighted sum of losses, e.g. cross entropy for stable early training plus Lovasz for IoU.
+
+    Args:
+        terms: ``(weight, loss)`` pairs.
+
+    Raises:
+        ValueError: If ``terms`` is empty.
+    """
 
     def __init__(self, terms: Sequence[tuple[float, nn.Module]]) -> None:
         super().__init__()
@@ -230,12 +323,26 @@ class CombinedLoss(nn.Module):
         self.losses = nn.ModuleList(loss for _, loss in terms)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        """The weighted sum of the terms' losses.
+
+        Args:
+            logits: ``(N, C, H, W)``.
+            target: ``(N, H, W)`` int64 class indices or the ignore index.
+
+        Returns:
+            A scalar loss.
+        """
         total = torch.zeros((), device=logits.device)
         for weight, loss in zip(self.weights, self.losses, strict=True):
             total = total + weight * loss(logits, target)
         return total
 
     def extra_repr(self) -> str:
+        """The terms' weights, for ``repr``.
+
+        Returns:
+            ``"weights=[...]"``.
+        """
         return f"weights={self.weights}"
 
 
@@ -256,6 +363,15 @@ def parse_loss_spec(spec: str) -> list[tuple[float, str]]:
 
     Validation only, no tensors: usable as an argparse ``type`` or in a config check. Weights are
     positive finite numbers (default 1); a name may appear once; spaces and case are ignored.
+
+    Args:
+        spec: E.g. ``"ce"`` or ``"ce+0.5*lovasz"``.
+
+    Returns:
+        ``(weight, name)`` per term, in order.
+
+    Raises:
+        ValueError: Naming the bad term and the grammar.
     """
     terms: list[tuple[float, str]] = []
     for raw in spec.split("+"):
@@ -279,9 +395,19 @@ def parse_loss_spec(spec: str) -> list[tuple[float, str]]:
 def build_loss(spec: str, *, ignore_index: int = IGNORE_INDEX, class_weights: Tensor | None = None) -> nn.Module:
     """Build the loss described by ``spec`` (see :func:`parse_loss_spec`), e.g. ``"ce+0.5*lovasz"``.
 
-    ``class_weights`` go to ``ce`` and ``focal``; ``dice`` and ``lovasz`` average over present
-    classes, so they are class-balanced by construction and take none. A single unweighted term
-    gives that loss itself, anything else a :class:`CombinedLoss`. Raises ``ValueError`` on a bad spec.
+    A single unweighted term gives that loss itself, anything else a :class:`CombinedLoss`.
+
+    Args:
+        spec: The loss spec.
+        ignore_index: The target value of ignored pixels.
+        class_weights: Per-class weights for ``ce`` and ``focal``; ``dice`` and ``lovasz``
+            average over present classes, so they are class-balanced by construction and take none.
+
+    Returns:
+        The loss module, called as ``loss(logits, target)``.
+
+    Raises:
+        ValueError: On a bad spec.
     """
     terms = parse_loss_spec(spec)
 

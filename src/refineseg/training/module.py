@@ -20,6 +20,18 @@ __all__ = ["SegmentationModule"]
 
 
 class SegmentationModule(L.LightningModule):
+    """A segmentation model trained as a recipe says: loss, optimiser groups, schedule, validation mIoU.
+
+    The encoder trains at ``lr * encoder_lr_ratio``, the rest at ``lr``; validation fills a
+    confusion matrix and logs ``val/miou``, ``val/pixel_accuracy`` and ``val/mean_accuracy``,
+    keeping the last metrics as ``last_val_metrics``.
+
+    Args:
+        model: The model to train.
+        config: The run's settings.
+        class_weights: Per-class loss weights, or ``None``.
+    """
+
     def __init__(self, model: SegmentationModel, config: TrainConfig, *, class_weights: Tensor | None = None) -> None:
         super().__init__()
         self.model = model
@@ -36,7 +48,14 @@ class SegmentationModule(L.LightningModule):
         return [m for m in self.model.encoder.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
     def train(self, mode: bool = True) -> SegmentationModule:
-        """Frozen encoder batch norm stays in eval mode (fixed statistics) while training."""
+        """Frozen encoder batch norm stays in eval mode (fixed statistics) while training.
+
+        Args:
+            mode: Training (``True``) or evaluation mode.
+
+        Returns:
+            The module itself.
+        """
         super().train(mode)
         if mode and self.config.freeze_encoder_bn:
             for module in self._encoder_norms():
@@ -44,6 +63,14 @@ class SegmentationModule(L.LightningModule):
         return self
 
     def forward(self, x: Tensor) -> Tensor:
+        """The model's logits.
+
+        Args:
+            x: Normalised images, ``(N, 3, H, W)``.
+
+        Returns:
+            Logits, ``(N, num_classes, H, W)``.
+        """
         return self.model(x)
 
     def _prepare(self, images: Tensor) -> Tensor:
@@ -52,6 +79,15 @@ class SegmentationModule(L.LightningModule):
         return images
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        """Compute and log the loss of one batch.
+
+        Args:
+            batch: Images ``(N, 3, H, W)`` and masks ``(N, H, W)``.
+            batch_idx: The batch's index in the epoch.
+
+        Returns:
+            The loss.
+        """
         images, masks = batch
         logits = self.model(self._prepare(images))
         loss = self.loss(logits, masks)
@@ -61,6 +97,12 @@ class SegmentationModule(L.LightningModule):
         return loss
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        """Log the loss and add the predictions to the confusion matrix.
+
+        Args:
+            batch: Images ``(N, 3, H, W)`` and masks ``(N, H, W)``.
+            batch_idx: The batch's index.
+        """
         images, masks = batch
         logits = self.model(self._prepare(images))
         loss = self.loss(logits, masks)
@@ -68,6 +110,7 @@ class SegmentationModule(L.LightningModule):
         self.log("val/loss", loss, on_epoch=True, sync_dist=True, batch_size=images.shape[0])
 
     def on_validation_epoch_end(self) -> None:
+        """Log the epoch's validation metrics and keep them as ``last_val_metrics``."""
         metrics = metrics_from_confusion(self.val_confusion.compute())
         self.val_confusion.reset()
         self.log("val/miou", metrics.miou, prog_bar=True, sync_dist=True)
@@ -76,6 +119,11 @@ class SegmentationModule(L.LightningModule):
         self.last_val_metrics = metrics
 
     def configure_optimizers(self) -> Any:
+        """SGD or AdamW with an encoder and a decoder group, and the recipe's schedule.
+
+        Returns:
+            The optimiser, or Lightning's dict of optimiser and scheduler.
+        """
         c = self.config
         encoder = [p for p in self.model.encoder.parameters() if p.requires_grad]
         encoder_ids = {id(p) for p in self.model.encoder.parameters()}
@@ -107,6 +155,10 @@ class SegmentationModule(L.LightningModule):
         (:class:`SeededSampler`), this makes a run resumed at an epoch boundary continue
         exactly as the uninterrupted run would have. (Reseeding here rather than at epoch
         start keeps the data loader's own draws out of the sequence.)
+
+        Args:
+            batch: The batch (unused).
+            batch_idx: The batch's index in the epoch.
         """
         if batch_idx != 0:
             return

@@ -22,7 +22,12 @@ __all__ = ["EpochReport", "quiet_lightning"]
 
 
 class EpochReport(L.Callback):
-    """One line per epoch on ``stream``: ``epoch 3/40  loss 0.4120  val mIoU 45.21% (best 46.00%, epoch 2)  61 s``."""
+    """One line per epoch on ``stream``: ``epoch 3/40  loss 0.4120  val mIoU 45.21% (best 46.00%, epoch 2)  61 s``.
+
+    Args:
+        progress: Whether to show a step bar (on stderr) during each epoch.
+        stream: Where the epoch lines go (default: stdout).
+    """
 
     def __init__(self, *, progress: bool = True, stream: TextIO | None = None) -> None:
         self.progress = progress
@@ -38,11 +43,23 @@ class EpochReport(L.Callback):
         print(line, file=self.stream or sys.stdout, flush=True)
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Say how many processes a distributed run uses (Lightning's own banner is silenced).
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module being trained.
+        """
         if trainer.is_global_zero and trainer.world_size > 1:  # Lightning's own banner is silenced
             strategy = type(trainer.strategy).__name__
             self._say(f"distributed: {trainer.world_size} processes ({strategy}, {trainer.num_nodes} node(s))")
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Start the epoch's clock, loss sum and step bar.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module being trained.
+        """
         self._start = time.monotonic()
         self._loss_sum, self._steps, self._validated = 0.0, 0, False
         if self.progress and trainer.is_global_zero:
@@ -60,6 +77,15 @@ class EpochReport(L.Callback):
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
+        """Add the step's loss to the epoch's sum and advance the bar.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module being trained.
+            outputs: What ``training_step`` returned.
+            batch: The batch.
+            batch_idx: The batch's index.
+        """
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if loss is not None:
             # Lightning hands back the loss divided by the accumulation factor; summed on the
@@ -73,9 +99,20 @@ class EpochReport(L.Callback):
             self._bar.update()
 
     def mean_loss(self) -> float:
+        """The mean training loss of the epoch so far (call after at least one step).
+
+        Returns:
+            The mean loss.
+        """
         return float(self._loss_sum) / self._steps
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Track the best validation mIoU and its epoch.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module being trained.
+        """
         metrics = getattr(pl_module, "last_val_metrics", None)
         if trainer.sanity_checking or metrics is None:
             return
@@ -84,6 +121,12 @@ class EpochReport(L.Callback):
             self.best = (metrics.miou, trainer.current_epoch + 1)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Close the bar and print the epoch's line.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module being trained.
+        """
         if self._bar is not None:
             self._bar.close()
             self._bar = None
@@ -98,14 +141,31 @@ class EpochReport(L.Callback):
         self._say("  ".join(parts))
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        """Close the step bar, so the error shows on a clean line.
+
+        Args:
+            trainer: The trainer.
+            pl_module: The module being trained.
+            exception: The exception that stopped the run.
+        """
         if self._bar is not None:
             self._bar.close()
             self._bar = None
 
     def state_dict(self) -> dict[str, Any]:
+        """The best mIoU and its epoch, saved in checkpoints.
+
+        Returns:
+            ``{"best": (miou, epoch) or None}``.
+        """
         return {"best": self.best}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the best mIoU and its epoch from a checkpoint.
+
+        Args:
+            state_dict: What :meth:`state_dict` returned.
+        """
         self.best = state_dict.get("best")
 
 
@@ -113,7 +173,11 @@ class EpochReport(L.Callback):
 def quiet_lightning() -> Iterator[None]:
     """Keep Lightning's info banners ("GPU available", tips advertising its cloud services) and
     the deprecation warnings it triggers inside torch out of the user's terminal; errors and
-    our own warnings still show."""
+    our own warnings still show.
+
+    Yields:
+        Nothing; log levels and warning filters are restored on exit.
+    """
     loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric", "lightning")]
     levels = [logger.level for logger in loggers]
     with warnings.catch_warnings():

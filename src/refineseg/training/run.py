@@ -19,6 +19,14 @@ BEST_WEIGHTS = "best.safetensors"
 
 
 def last_checkpoint(output: str | os.PathLike[str]) -> Path | None:
+    """The checkpoint ``--resume`` continues from.
+
+    Args:
+        output: A run's folder.
+
+    Returns:
+        ``OUTPUT/checkpoints/last.ckpt`` if it exists, else ``None``.
+    """
     path = Path(output) / CHECKPOINT_DIR / "last.ckpt"
     return path if path.is_file() else None
 
@@ -37,7 +45,21 @@ def _precision(config: TrainConfig, accelerator: str) -> Any:
 
 
 def train(config: TrainConfig) -> Path:
-    """Train and return the path of the best weights file (``OUTPUT/best.safetensors``)."""
+    """Train a model as ``config`` says.
+
+    Args:
+        config: The run's settings.
+
+    Returns:
+        The best weights file, ``OUTPUT/best.safetensors``.
+
+    Raises:
+        ValueError: For invalid settings, a batch larger than the training set, or
+            ``init_weights`` with another number of classes.
+        FileNotFoundError: With ``resume`` but no checkpoint in ``output``.
+        FileExistsError: Without ``resume`` when ``output`` already holds a run.
+        TrainingDiverged: If the loss or a gradient becomes non-finite.
+    """
     import lightning as L
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger

@@ -54,12 +54,25 @@ def import_annotations(
 ) -> ImportReport:
     """Convert the ``fmt`` export at ``source`` into the generic layout at ``output``.
 
-    ``images`` is the image folder (None: LabelMe's ``imagePath`` beside each JSON, CVAT's
-    ``SOURCE/JPEGImages``, VOC's ``JPEGImages`` beside the mask folder; COCO needs it).
-    ``classes`` is a class-name file for labelme and voc. ``val_fraction`` of the written images
-    (a shuffle by ``seed`` of their sorted names: the same inputs and seed give the same split)
-    go to ``val``. Raises :class:`DatasetError` for an unusable source or a non-empty ``output``
-    before anything is written.
+    Args:
+        fmt: One of :data:`FORMATS`: ``"coco"``, ``"labelme"``, ``"cvat"`` or ``"voc"``.
+        source: The export: a file or folder, as the format has it.
+        images: The image folder (``None``: LabelMe's ``imagePath`` beside each JSON, CVAT's
+            ``SOURCE/JPEGImages``, VOC's ``JPEGImages`` beside the mask folder; COCO needs it).
+        output: The new dataset folder; it must not exist or be empty.
+        val_fraction: The share of the written images that go to ``val``, in [0, 1).
+        seed: Seeds the shuffle of the sorted image names: the same inputs and seed give the
+            same split.
+        classes: A class-name file, for labelme and voc.
+        strict: Whether any problem makes the import write nothing.
+
+    Returns:
+        What was written, with every problem met.
+
+    Raises:
+        ValueError: For an unknown format or a ``val_fraction`` outside [0, 1).
+        DatasetError: For an unusable source or a non-empty ``output``, before anything is written.
+        AnnotationImportError: If nothing was written (``strict`` with problems, or no usable image).
     """
     if fmt not in _READERS:
         raise ValueError(f"unknown annotation format {fmt!r}; expected one of {', '.join(FORMATS)}")

@@ -49,12 +49,15 @@ MAX_CLASSES = 255
 
 @dataclass(frozen=True)
 class Sample:
-    """One annotated image; ``draw(width, height)`` makes its HxW uint8 mask (None when it cannot).
+    """One annotated image, its mask drawn only when it is written.
 
-    ``source`` names the annotation (file, and entry where a file holds many) in problem messages;
-    ``image`` is None when the reader could not find the image (and has reported it); ``size`` is
-    the (width, height) the annotation was made for, when the format records it, checked against
-    the image before drawing.
+    Attributes:
+        source: Names the annotation (file, and entry where a file holds many) in problem messages.
+        image: The image file, or ``None`` when the reader could not find it (and has reported it).
+        draw: ``draw(width, height)`` makes the HxW uint8 mask, or ``None`` when it cannot
+            (having reported why).
+        size: The ``(width, height)`` the annotation was made for, when the format records it;
+            checked against the image before drawing.
     """
 
     source: str
@@ -65,18 +68,34 @@ class Sample:
 
 @dataclass
 class ImportReport:
-    """What an import wrote: images per split, the classes, and every problem met (one line each)."""
+    """What an import wrote: images per split, the classes, and every problem met (one line each).
+
+    Attributes:
+        format: The annotation format.
+        output: The dataset folder.
+        class_names: The classes, in train-id order.
+        train: Images written to ``train``.
+        val: Images written to ``val``.
+        skipped: Annotated images that were not written (each has a problem line).
+        problems: One line per problem.
+        written: ``False`` when nothing was put at ``output``.
+    """
 
     format: str
     output: Path
     class_names: tuple[str, ...]
     train: int = 0
     val: int = 0
-    skipped: int = 0  # annotated images that were not written (each has a problem line)
+    skipped: int = 0
     problems: list[str] = field(default_factory=list)
-    written: bool = False  # False when nothing was put at ``output``
+    written: bool = False
 
     def summary(self) -> str:
+        """One line: where, images per split, the classes and the number of problems.
+
+        Returns:
+            The line, without a newline.
+        """
         where = f"wrote {self.output}" if self.written else f"nothing written to {self.output}"
         parts = [f"train {self.train} image{_s(self.train)}"]
         if self.val:
@@ -90,7 +109,12 @@ class ImportReport:
 
 
 class AnnotationImportError(DatasetError):
-    """An import that wrote nothing (``strict`` and problems, or no usable image); ``report`` lists why."""
+    """An import that wrote nothing (``strict`` and problems, or no usable image).
+
+    Args:
+        message: The error message.
+        report: The import's report, whose ``problems`` list why; kept as ``self.report``.
+    """
 
     def __init__(self, message: str, report: ImportReport) -> None:
         super().__init__(message)
@@ -102,7 +126,14 @@ def _s(n: int) -> str:
 
 
 def check_output(output: Path) -> None:
-    """Refuse an ``output`` that holds anything: an import never overwrites or merges."""
+    """Refuse an ``output`` that holds anything: an import never overwrites or merges.
+
+    Args:
+        output: The import's output folder.
+
+    Raises:
+        DatasetError: If ``output`` is a non-empty folder or exists and is not a folder.
+    """
     if output.is_dir():
         if any(output.iterdir()):
             raise DatasetError(f"{output}: exists and is not empty; give a new --output (nothing is overwritten)")
@@ -112,14 +143,28 @@ def check_output(output: Path) -> None:
 
 def class_token(name: str) -> str:
     """``name`` as one ``classes.txt`` field: whitespace and ``#`` (a comment there) become ``_`` and the
-    ``@ignore`` keyword is escaped, so the file reads back with the same classes in the same order."""
+    ``@ignore`` keyword is escaped, so the file reads back with the same classes in the same order.
+
+    Args:
+        name: A class name.
+
+    Returns:
+        The field (``"unnamed"`` for an empty name).
+    """
     token = "_".join(name.replace("#", "_").split()) or "unnamed"
     return f"_{token}" if token == IGNORE_LINE else token
 
 
 def classes_txt(labels: LabelSpace) -> str:
     """``classes.txt``: ``NAME R G B`` per class (names made unique fields), then ``@ignore value=255``,
-    which says that 255 in the masks is void on purpose (a class may have no pixels, e.g. in a small split)."""
+    which says that 255 in the masks is void on purpose (a class may have no pixels, e.g. in a small split).
+
+    Args:
+        labels: The classes and their colours.
+
+    Returns:
+        The file's text.
+    """
     lines, seen = [], set()
     for name, (r, g, b) in zip(labels.class_names, labels.palette, strict=True):
         token = base = class_token(name)
@@ -133,7 +178,17 @@ def classes_txt(labels: LabelSpace) -> str:
 
 def read_class_file(path: Path) -> tuple[list[str], list[Colour] | None]:
     """Class names, one per line (``NAME`` or ``NAME R G B``; a name may contain spaces), and their
-    colours when every line gives one. Blank lines and ``#`` comments are skipped."""
+    colours when every line gives one. Blank lines and ``#`` comments are skipped.
+
+    Args:
+        path: The class-name file.
+
+    Returns:
+        ``(names, colours)``; ``colours`` is ``None`` unless every line gives one.
+
+    Raises:
+        DatasetError: If the file is unreadable or names no class.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -156,12 +211,26 @@ def read_class_file(path: Path) -> tuple[list[str], list[Colour] | None]:
 
 
 def out_of_bounds(xs: Iterable[float], ys: Iterable[float], width: int, height: int) -> bool:
-    """Whether any vertex lies outside the image's extent, [0, width] x [0, height] in pixel units."""
+    """Whether any vertex lies outside the image's extent, [0, width] x [0, height] in pixel units.
+
+    Args:
+        xs: Vertex x coordinates.
+        ys: Vertex y coordinates.
+        width: Image width.
+        height: Image height.
+
+    Returns:
+        ``True`` if a vertex lies outside.
+    """
     return any(x < 0 or x > width for x in xs) or any(y < 0 or y > height for y in ys)
 
 
 class ImageFinder:
-    """Finds images in one folder by relative file name or by stem; the folder is listed once, lazily."""
+    """Finds images in one folder by relative file name or by stem; the folder is listed once, lazily.
+
+    Args:
+        folder: The image folder (it may not exist: then nothing is found).
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -176,7 +245,14 @@ class ImageFinder:
             self._by_stem.setdefault(p.stem, []).append(p)
 
     def by_name(self, name: str) -> Path | None:
-        """``folder/name`` (``name`` may hold sub-folders), else a file of the same base name in ``folder``."""
+        """``folder/name`` (``name`` may hold sub-folders), else a file of the same base name in ``folder``.
+
+        Args:
+            name: A relative file name, with ``/`` or ``\\`` separators.
+
+        Returns:
+            The image, or ``None``.
+        """
         name = name.replace("\\", "/")
         direct = self.folder / name
         if direct.is_file():
@@ -187,7 +263,14 @@ class ImageFinder:
         return self._by_name.get(Path(name).name)
 
     def by_stem(self, stem: str) -> list[Path]:
-        """Every image whose name is ``stem`` plus an image suffix (``stem`` may hold sub-folders)."""
+        """Every image whose name is ``stem`` plus an image suffix (``stem`` may hold sub-folders).
+
+        Args:
+            stem: A relative file name without suffix.
+
+        Returns:
+            The matching images (several when suffixes differ), possibly none.
+        """
         rel = Path(stem.replace("\\", "/"))
         if rel.parent != Path("."):
             folder = self.folder / rel.parent
@@ -201,7 +284,15 @@ class ImageFinder:
 
 
 def palette_png(mask: np.ndarray, palette: Sequence[Colour]) -> Image.Image:
-    """``mask`` (HxW uint8 class ids) as a palette-mode image whose colours are the classes' (255: ignore)."""
+    """``mask`` (HxW uint8 class ids) as a palette-mode image whose colours are the classes' (255: ignore).
+
+    Args:
+        mask: HxW uint8 class ids, 255 ignored.
+        palette: One colour per class.
+
+    Returns:
+        A ``"P"`` mode image; pixel value = class id.
+    """
     height, width = mask.shape
     im = Image.frombytes("P", (width, height), np.ascontiguousarray(mask, dtype=np.uint8).tobytes())
     colours = [*palette, *[(0, 0, 0)] * (256 - len(palette))]
@@ -213,8 +304,14 @@ def palette_png(mask: np.ndarray, palette: Sequence[Colour]) -> Image.Image:
 def split_names(names: Iterable[str], *, val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
     """(train, val): a shuffle by ``seed`` of the sorted names, so the split depends on nothing else.
 
-    ``val`` gets ``round(val_fraction * n)`` names, at least one when the fraction is above 0, and
-    never all of them (training needs an image).
+    Args:
+        names: The image name stems.
+        val_fraction: The share for ``val``: ``round(val_fraction * n)`` names, at least one
+            when the fraction is above 0, and never all of them (training needs an image).
+        seed: Seeds the shuffle.
+
+    Returns:
+        ``(train, val)``, each sorted.
     """
     order = sorted(names)
     random.Random(seed).shuffle(order)
@@ -244,7 +341,25 @@ def write_dataset(
 ) -> ImportReport:
     """Copy the images, draw the masks, split, and write ``classes.txt``, all in a ``.partial`` folder
     renamed to ``output`` at the end; on ``strict`` with problems, or when nothing could be written,
-    the folder is removed and :class:`AnnotationImportError` carries the report."""
+    the folder is removed and :class:`AnnotationImportError` carries the report.
+
+    Args:
+        fmt: The annotation format, for the report.
+        samples: The reader's samples.
+        labels: The reader's label space.
+        output: The dataset folder to create.
+        val_fraction: The share of images for ``val`` (see :func:`split_names`).
+        seed: Seeds the split.
+        strict: Whether any problem makes the import write nothing.
+        problems: The reader's problem lines; this adds its own.
+
+    Returns:
+        The report, with ``written`` set.
+
+    Raises:
+        DatasetError: For more than 255 classes or an output that is not empty.
+        AnnotationImportError: If nothing was written.
+    """
     if labels.num_classes > MAX_CLASSES:
         raise DatasetError(f"{labels.num_classes} classes: an 8-bit mask holds at most {MAX_CLASSES} (255 is ignore)")
     report = ImportReport(fmt, output, labels.class_names, problems=problems)

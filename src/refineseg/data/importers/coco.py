@@ -41,7 +41,22 @@ def _mask_api() -> Any:
 def read_coco(
     source: Path, *, images: Path | None, classes: Path | None, problems: list[str]
 ) -> tuple[LabelSpace, list[Sample]]:
-    """The classes and one sample per image entry of the COCO instances file ``source``."""
+    """The classes and one sample per image entry of the COCO instances file ``source``.
+
+    Args:
+        source: The COCO instances JSON file.
+        images: The folder holding the images' ``file_name`` (required).
+        classes: Must be ``None``: the categories name the classes (background is class 0).
+        problems: Problem lines are appended here.
+
+    Returns:
+        ``(labels, samples)``.
+
+    Raises:
+        ValueError: If ``images`` is missing or ``classes`` is given.
+        ImportError: Without pycocotools (the ``[annotations]`` extra).
+        DatasetError: If the file is missing, unreadable or has malformed categories.
+    """
     if classes is not None:
         raise ValueError("coco: the categories name the classes; --classes is for labelme and voc")
     if images is None:

@@ -25,7 +25,21 @@ __all__ = ["read_cvat", "read_labelmap"]
 def read_cvat(
     source: Path, *, images: Path | None, classes: Path | None, problems: list[str]
 ) -> tuple[LabelSpace, list[Sample]]:
-    """The labelmap's classes and one sample per mask (those the id lists name, when there are lists)."""
+    """The labelmap's classes and one sample per mask (those the id lists name, when there are lists).
+
+    Args:
+        source: The unpacked "Segmentation mask 1.1" export (``labelmap.txt``, ``SegmentationClass/``).
+        images: The image folder (default: ``SOURCE/JPEGImages``).
+        classes: Must be ``None``: ``labelmap.txt`` names the classes.
+        problems: Problem lines are appended here.
+
+    Returns:
+        ``(labels, samples)``.
+
+    Raises:
+        ValueError: If ``classes`` is given or no image folder is found.
+        DatasetError: If ``labelmap.txt`` or the masks are missing or malformed.
+    """
     if classes is not None:
         raise ValueError("cvat: labelmap.txt names the classes; --classes is for labelme and voc")
     require_dir(source, "CVAT 'Segmentation mask 1.1' export folder")
@@ -66,7 +80,17 @@ def read_cvat(
 
 
 def read_labelmap(path: Path) -> LabelSpace:
-    """``labelmap.txt``'s labels in file order, ``background`` first (added in black when absent)."""
+    """``labelmap.txt``'s labels in file order, ``background`` first (added in black when absent).
+
+    Args:
+        path: CVAT's ``labelmap.txt`` (``name:R,G,B:parts:actions`` lines).
+
+    Returns:
+        The classes with their mask colours.
+
+    Raises:
+        DatasetError: If the file is missing, a line is malformed or two labels share a colour.
+    """
     if not path.is_file():
         raise DatasetError(f"{path}: missing (expected CVAT's 'Segmentation mask 1.1' export with labelmap.txt)")
     entries: list[tuple[str, Colour]] = []

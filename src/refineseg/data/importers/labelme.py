@@ -36,7 +36,22 @@ IGNORE_NAME = "__ignore__"
 def read_labelme(
     source: Path, *, images: Path | None, classes: Path | None, problems: list[str]
 ) -> tuple[LabelSpace, list[Sample]]:
-    """The classes and one sample per LabelMe file under ``source`` (searched recursively, sorted)."""
+    """The classes and one sample per LabelMe file under ``source`` (searched recursively, sorted).
+
+    Args:
+        source: The folder of LabelMe ``.json`` files.
+        images: The image folder, searched by file name (default: each file's ``imagePath``,
+            relative to the JSON).
+        classes: A class-name file fixing the classes and their order (default: background,
+            then the labels used, sorted).
+        problems: Problem lines are appended here.
+
+    Returns:
+        ``(labels, samples)``.
+
+    Raises:
+        DatasetError: If ``source`` holds no ``.json`` file or the class file is unusable.
+    """
     require_dir(source, "LabelMe folder of .json files")
     files = sorted(source.rglob("*.json"))
     if not files:

@@ -25,7 +25,22 @@ __all__ = ["read_voc"]
 def read_voc(
     source: Path, *, images: Path | None, classes: Path | None, problems: list[str]
 ) -> tuple[LabelSpace, list[Sample]]:
-    """The classes and one sample per ``.png`` mask in ``source`` (images matched by stem)."""
+    """The classes and one sample per ``.png`` mask in ``source`` (images matched by stem).
+
+    Args:
+        source: The folder of palette PNG masks (like VOC's ``SegmentationClass/``).
+        images: The image folder (default: ``JPEGImages`` beside ``source``).
+        classes: A class-name file (default: the PASCAL VOC classes), one name per mask index.
+        problems: Problem lines are appended here.
+
+    Returns:
+        ``(labels, samples)``.
+
+    Raises:
+        ValueError: If no image folder is found.
+        DatasetError: If ``source`` holds no mask, only 0/255 binary masks, indices beyond the
+            classes, or masks that are not palette or greyscale PNGs.
+    """
     require_dir(source, "folder of VOC-style palette masks")
     masks = [p for p in images_in(source) if p.suffix.lower() == ".png"]
     if not masks:
