@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ._distributed import add_distributed, distributed_options
 from ._options import add_precision, calibration_images
 
 HELP = "evaluate a model on a dataset split (mIoU, per-class IoU, accuracies, fwIoU)"
@@ -56,6 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_precision(p, default="fp32", calibration_default="default: the dataset's training split")
     p.add_argument("--no-progress", dest="progress", action="store_false")
+    add_distributed(p)
     p.set_defaults(run=run)
 
 
@@ -72,28 +74,35 @@ def run(args: argparse.Namespace) -> int:
         from .._plot import require_matplotlib
 
         require_matplotlib("--confusion")  # before the evaluation, not after it
-    model = open_model(args.weights)
-    dataset = get_dataset(args.dataset, args.root, args.split)
+    distributed = distributed_options(args)
     calibration = calibration_images(
         args, wanted=args.precision == "int8", flag="--precision int8", fallback=lambda: _training_images(args)
     )
-    result = evaluate(
-        model,
-        dataset,
-        scales=args.scales,
-        flip=args.flip,
-        crop_size=args.crop_size,
-        device=args.device,
-        progress=args.progress,
-        optimize=args.optimize,
-        precision=args.precision,
-        calibration=calibration,
-    )
+    options = {
+        "scales": args.scales,
+        "flip": args.flip,
+        "crop_size": args.crop_size,
+        "progress": args.progress,
+        "optimize": args.optimize,
+        "precision": args.precision,
+        "calibration": calibration,
+    }
+    if distributed is None:
+        dataset = get_dataset(args.dataset, args.root, args.split)
+        result = evaluate(open_model(args.weights), dataset, device=args.device, **options)
+    else:
+        from ..distributed import EvaluationJob, evaluate_distributed
+
+        job = EvaluationJob(str(args.weights), args.dataset, str(args.root), args.split, options)
+        result = evaluate_distributed(job, distributed)
+        if result is None:  # this process's share is counted; rank 0 reports and writes
+            return 0
     print(format_table(result))
     empty = result.empty_classes
     if empty:  # an mIoU over fewer classes than declared must not pass for a result
         print(
-            f"warning: {len(empty)} class(es) have no ground-truth pixels in {dataset.name}: {', '.join(empty)}; "
+            f"warning: {len(empty)} class(es) have no ground-truth pixels in {args.dataset} {args.split}: "
+            f"{', '.join(empty)}; "
             "their IoU is n/a and the mIoU averages the other classes (refineseg check-data shows what the masks hold)",
             file=sys.stderr,
         )

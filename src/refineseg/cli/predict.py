@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ._distributed import add_distributed, distributed_options
 from ._options import add_precision, calibration_images, images_in
 
 HELP = "segment images, folders, globs and videos (the shipped CamVid model unless --weights)"
@@ -86,6 +87,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_precision(p, default="auto", calibration_default="default: the inputs themselves")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    add_distributed(p)
     p.set_defaults(run=run)
 
 
@@ -117,39 +119,48 @@ def run(args: argparse.Namespace) -> int:
         flag="--precision int8",
         fallback=lambda: images_in(args.inputs, option="--precision int8: the inputs", exclude=args.output),
     )
-    segmenter = Segmenter.from_pretrained(
-        args.weights,
-        device=args.device,
-        scales=args.scales,
-        flip=args.flip,
-        whole_image_pixels=args.tile_above,
-        tile_size=args.tile_size,
-        backend=backend,
-        optimize=args.optimize,
-        compile=args.compile,
-        precision=args.precision,
-        calibration=calibration,
-    )
+    settings = {
+        "scales": args.scales,
+        "flip": args.flip,
+        "whole_image_pixels": args.tile_above,
+        "tile_size": args.tile_size,
+        "backend": backend,
+        "optimize": args.optimize,
+        "compile": args.compile,
+        "precision": args.precision,
+        "calibration": calibration,
+    }
+    options = {
+        "batch_size": args.batch_size,
+        "overlay": args.overlay,
+        "alpha": args.alpha,
+        "probabilities": args.probabilities,
+        "video_labels": args.video_labels,
+        "progress": args.progress,
+    }
+    distributed = distributed_options(args)
+    if distributed is None:
+        segmenter = Segmenter.from_pretrained(args.weights, device=args.device, **settings)
 
-    from tqdm.auto import tqdm
+        from tqdm.auto import tqdm
 
-    def report_error(message: str) -> None:  # tqdm.write keeps the progress bar intact
-        tqdm.write(f"refineseg predict: error: {message}", file=sys.stderr)
+        def report_error(message: str) -> None:  # tqdm.write keeps the progress bar intact
+            tqdm.write(f"refineseg predict: error: {message}", file=sys.stderr)
 
-    report = predict_paths(
-        segmenter,
-        args.inputs,
-        args.output,
-        batch_size=args.batch_size,
-        overlay=args.overlay,
-        alpha=args.alpha,
-        probabilities=args.probabilities,
-        video_labels=args.video_labels,
-        progress=args.progress,
-        on_error=report_error,
-    )
+        report = predict_paths(segmenter, args.inputs, args.output, on_error=report_error, **options)
+        precision = segmenter.precision
+    else:
+        from ..distributed import PredictionJob, predict_distributed
+
+        job = PredictionJob(str(args.weights), [str(i) for i in args.inputs], str(args.output), settings, options)
+        gathered = predict_distributed(job, distributed)
+        if gathered is None:  # this process's share is written; rank 0 reports
+            return 0
+        report, precision = gathered
+        for message in report.errors:
+            print(f"refineseg predict: error: {message}", file=sys.stderr)
     videos = f" and {report.videos} video(s), {report.frames} frames," if report.videos else ""
-    print(f"segmented {report.images} image(s){videos} into {args.output} ({segmenter.precision})")
+    print(f"segmented {report.images} image(s){videos} into {args.output} ({precision})")
     if report.errors:
         print(f"{len(report.errors)} input(s) failed (see the errors above)", file=sys.stderr)
         return 1

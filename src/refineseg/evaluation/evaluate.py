@@ -24,6 +24,18 @@ __all__ = ["EvaluationResult", "evaluate", "format_table", "save_confusion_png",
 
 @dataclass
 class EvaluationResult:
+    """What :func:`evaluate` measured on one split.
+
+    Attributes:
+        metrics: mIoU, per-class IoU, pixel and mean accuracy, fwIoU.
+        confusion: The ``KxK`` confusion matrix of pixel counts, rows the ground truth,
+            columns the prediction.
+        class_names: One name per class, in class-index order.
+        num_images: How many images were evaluated.
+        settings: How they were predicted: ``scales``, ``flip``, ``crop_size`` and the
+            ``precision`` the model ran in.
+    """
+
     metrics: SegmentationMetrics
     confusion: Tensor
     class_names: list[str]
@@ -31,6 +43,11 @@ class EvaluationResult:
     settings: dict[str, Any]
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-ready results: the metrics (per-class IoU by name), the image count and the settings.
+
+        Returns:
+            A flat dict; a NaN IoU (an absent class) is ``None``.
+        """
         return {**self.metrics.as_dict(self.class_names), "num_images": self.num_images, **self.settings}
 
     @property
@@ -52,8 +69,12 @@ def evaluate(
     optimize: bool = True,
     precision: str = "fp32",
     calibration: Sequence[ImageLike] | None = None,
+    indices: Sequence[int] | None = None,
 ) -> EvaluationResult:
     """Run ``model`` on every image of ``dataset`` at full resolution and accumulate a confusion matrix.
+
+    ``indices`` restricts it to those images (a process's share in a distributed evaluation,
+    whose confusion matrices add up to the whole split's).
 
     Images are normalised with the model's own ``meta.mean``/``meta.std``. A PyTorch model
     runs through :func:`~refineseg.optimize_for_inference` unless ``optimize`` is false (the
@@ -62,6 +83,27 @@ def evaluate(
     model in bf16 (see :mod:`refineseg.inference.precision`); ``"int8"`` quantizes it with
     ONNX Runtime, calibrated on the ``calibration`` images (take them from the training
     split, never from the split being evaluated).
+
+    Args:
+        model: A PyTorch model or an exported one; its classes must be the dataset's.
+        dataset: The split to evaluate on, images at full resolution.
+        scales: Image scales whose predictions are averaged (multi-scale testing).
+        flip: Also average the horizontally flipped prediction.
+        crop_size: Predict in sliding ``crop_size`` windows instead of on the whole image.
+        device: Where the model runs.
+        progress: Show a progress bar on stderr.
+        optimize: Run a PyTorch model through :func:`~refineseg.optimize_for_inference`.
+        precision: ``"fp32"``, ``"bf16"``, ``"int8"`` or ``"auto"``.
+        calibration: The images that calibrate int8 (only with ``precision="int8"``).
+        indices: Evaluate only these images of ``dataset`` (default: all of them).
+
+    Returns:
+        The metrics, the confusion matrix, the class names, the image count and the settings.
+
+    Raises:
+        ValueError: If the model and the dataset have different numbers of classes, or the
+            precision and calibration do not go together (see
+            :func:`~refineseg.inference.prepare.prepare_model`).
     """
     if model.num_classes != dataset.num_classes:
         raise ValueError(f"the model predicts {model.num_classes} classes, {dataset.name} has {dataset.num_classes}")
@@ -73,21 +115,31 @@ def evaluate(
 
     model = prepare_model(model, device=device, precision=precision, optimize=optimize, calibration=calibration)
     confusion = confusion_matrix_metric(dataset.num_classes, dataset.ignore_index).to(device)
-    indices: Any = range(len(dataset))
+    chosen = range(len(dataset)) if indices is None else indices
+    items: Any = chosen
     if progress:
         from tqdm.auto import tqdm
 
-        indices = tqdm(indices, desc=f"evaluating {dataset.name}", unit="img")
-    for i in indices:
+        items = tqdm(chosen, desc=f"evaluating {dataset.name}", unit="img")
+    for i in items:
         image, mask = transform(*dataset[i])
         probs = predict_probabilities(model, image[None].to(device), scales=scales, flip=flip, crop_size=crop_size)
         confusion.update(probs.argmax(1), mask[None].to(device))
     matrix = confusion.compute().cpu()
     settings = {"scales": list(scales), "flip": flip, "crop_size": crop_size, "precision": precision_of(model)}
-    return EvaluationResult(metrics_from_confusion(matrix), matrix, list(dataset.class_names), len(dataset), settings)
+    return EvaluationResult(metrics_from_confusion(matrix), matrix, list(dataset.class_names), len(chosen), settings)
 
 
 def format_table(result: EvaluationResult) -> str:
+    """The per-class IoU table and the summary metrics, as plain text.
+
+    Args:
+        result: What :func:`evaluate` returned.
+
+    Returns:
+        One line per class (IoU in percent, ``n/a`` for an absent class), then the mIoU,
+        pixel accuracy, mean accuracy and fwIoU.
+    """
     width = max(len(n) for n in result.class_names)
     lines = [f"{'class':<{width}}  IoU (%)"]
     for name, iou in zip(result.class_names, result.metrics.per_class_iou, strict=True):
@@ -102,6 +154,13 @@ def format_table(result: EvaluationResult) -> str:
 
 
 def write_json(result: EvaluationResult, path: str | os.PathLike[str], **extra: Any) -> None:
+    """Write :meth:`EvaluationResult.as_dict` as indented JSON, atomically.
+
+    Args:
+        result: What :func:`evaluate` returned.
+        path: The JSON file to write.
+        **extra: More top-level keys (the weights, the dataset, ...); they override the result's.
+    """
     text = json.dumps({**result.as_dict(), **extra}, indent=2)
     atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text + "\n"))
 

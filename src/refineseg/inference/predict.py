@@ -61,6 +61,7 @@ def predict_paths(
     video_labels: bool = False,
     progress: bool = True,
     on_error: Callable[[str], None] | None = None,
+    part: tuple[int, int] = (0, 1),
 ) -> PredictionReport:
     """Segment every input and write the results under ``output``; failures are collected, not raised.
 
@@ -75,6 +76,9 @@ def predict_paths(
         video_labels: Also write a label PNG per video frame.
         progress: Show a progress bar.
         on_error: Called with each error line as it happens (the report keeps them too).
+        part: ``(index, count)``: segment only every ``count``-th runnable input from the
+            ``index``-th, as process ``index`` of ``count`` does in a distributed run; inputs
+            that name nothing are reported by part 0 alone.
 
     Returns:
         What was segmented and written, and what failed.
@@ -84,6 +88,9 @@ def predict_paths(
     """
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
+    index, count = part
+    if not 0 <= index < count:
+        raise ValueError(f"part must be (index, count) with 0 <= index < count, got {part}")
     out = Path(output)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--output {out}: exists and is not a directory")
@@ -96,8 +103,9 @@ def predict_paths(
             on_error(message)
 
     items, errors = collect_inputs(inputs, exclude=out)
-    runnable, refused = plan_outputs(items, out, options)
-    for message in errors + refused:
+    runnable, refused = plan_outputs(items, out, options)  # planned in full: names clash across parts too
+    runnable = runnable[index::count]
+    for message in (errors + refused) if index == 0 else []:
         fail(message)
 
     from tqdm.auto import tqdm
