@@ -25,10 +25,13 @@ __all__ = ["Activations", "BlockActivations", "capture_activations"]
 class BlockActivations:
     """What one RefineNet block saw and made (``1xCxHxW`` tensors).
 
-    ``inputs``: the lateral features listed for the block, then the previous block's output;
-    ``fused``: after multi-resolution fusion (``None`` for a single-input block);
-    ``pool_input``: the chained residual pooling's input after its activation;
-    ``stages``: what each pooling stage adds to the sum; ``pool_output``: the sum.
+    Attributes:
+        inputs: The lateral features listed for the block, then the previous block's output.
+        fused: After multi-resolution fusion (``None`` for a single-input block).
+        pool_input: The chained residual pooling's input after its activation.
+        stages: What each pooling stage adds to the sum.
+        pool_output: The sum: the chained residual pooling's output.
+        output: The block's output.
     """
 
     inputs: list[Tensor] = field(default_factory=list)
@@ -41,7 +44,13 @@ class BlockActivations:
 
 @dataclass
 class Activations:
-    """Every activation :func:`~refineseg.analysis.visualize.visualize` draws, from one forward pass."""
+    """Every activation :func:`~refineseg.analysis.visualize.visualize` draws, from one forward pass.
+
+    Attributes:
+        encoder: The encoder's features, fine to coarse (``1xCxHxW`` each).
+        blocks: What each RefineNet block saw and made, in the decoder's order.
+        logits: The model's ``1xKxHxW`` output.
+    """
 
     encoder: list[Tensor]
     blocks: list[BlockActivations]

@@ -65,8 +65,15 @@ _BAR = 0.12  # inches: the colour bar's height
 class MapPanel:
     """An ``hxw`` feature map coloured from ``low`` (bottom of the colormap) to ``high`` (top).
 
-    ``stride`` is the map's output stride in input pixels; ``None`` stretches it over the image.
     A flat map (``high == low``) is drawn in the bottom colour.
+
+    Attributes:
+        title: The caption above the panel.
+        detail: The caption below it.
+        values: The ``hxw`` map.
+        low: The value at the bottom of the colormap.
+        high: The value at its top.
+        stride: The map's output stride in input pixels; ``None`` stretches it over the image.
     """
 
     title: str
@@ -79,7 +86,13 @@ class MapPanel:
 
 @dataclass(frozen=True)
 class PicturePanel:
-    """An ``HxWx3`` uint8 picture at the input image's size (the image, or a prediction over it)."""
+    """An ``HxWx3`` uint8 picture at the input image's size (the image, or a prediction over it).
+
+    Attributes:
+        title: The caption above the panel.
+        detail: The caption below it.
+        rgb: The ``HxWx3`` uint8 picture.
+    """
 
     title: str
     detail: str

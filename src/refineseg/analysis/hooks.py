@@ -12,7 +12,11 @@ __all__ = ["removing_hooks"]
 
 @contextmanager
 def removing_hooks() -> Iterator[list[RemovableHandle]]:
-    """A list to put hook handles in; every one is removed on exit, also after an error."""
+    """A list to put hook handles in; every one is removed on exit, also after an error.
+
+    Yields:
+        The list of handles, empty at first; append each hook's handle to it.
+    """
     handles: list[RemovableHandle] = []
     try:
         yield handles

@@ -29,7 +29,19 @@ __all__ = ["ModelSummary", "SummaryRow", "format_summary", "mermaid_diagram", "s
 
 @dataclass
 class SummaryRow:
-    """One part of the model; ``module`` is its name in ``model.named_modules()``."""
+    """One part of the model; ``module`` is its name in ``model.named_modules()``.
+
+    Attributes:
+        part: What the part is in the architecture (``"encoder"``, ``"lateral"``,
+            ``"block 2 pooling"``, ``"head"``, ...).
+        module: The part's name in ``model.named_modules()``.
+        level: Its output's resolution level (``"1/8"``: an eighth of the input's side),
+            empty for an output that is not a ``NxCxHxW`` map.
+        out_shape: The shape of its output for the summarised input.
+        params: Its parameters.
+        flops: Its FLOPs for the summarised input (a multiply-add counts as two).
+        seconds: Median time of one run of the part, ``None`` unless timed.
+    """
 
     part: str
     module: str
@@ -41,11 +53,25 @@ class SummaryRow:
 
     @property
     def channels(self) -> int:
+        """The output's channels (its second dimension), 0 for an output of fewer dimensions."""
         return self.out_shape[1] if len(self.out_shape) > 1 else 0
 
 
 @dataclass
 class ModelSummary:
+    """What :func:`summarize` finds: one row per part, the totals and the shares per group.
+
+    Attributes:
+        arch: The model's architecture name (its class name when it has none).
+        input_shape: The ``1x3xHxW`` input it ran on.
+        rows: The parts, in execution order; they do not overlap.
+        total_params: The whole model's parameters.
+        total_flops: The whole model's FLOPs for that input.
+        total_seconds: Median time of one run of the whole model, ``None`` unless timed.
+        groups: Per coarse group (encoder, laterals, each block, head), the summed
+            ``"params"``, ``"flops"`` and ``"seconds"`` of its rows.
+    """
+
     arch: str
     input_shape: tuple[int, ...]
     rows: list[SummaryRow]
@@ -55,6 +81,11 @@ class ModelSummary:
     groups: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
+        """The summary as plain, JSON-ready data.
+
+        Returns:
+            The fields of this class, rows as dicts of their fields.
+        """
         return asdict(self)
 
 
@@ -105,6 +136,14 @@ def summarize(model: SegmentationModel, size: tuple[int, int] = (512, 512), *, t
 
     ``time_repeats > 0`` also times each part (median over that many runs after one warm-up,
     with ``optimize_for_inference`` applied first, as ``refineseg predict`` runs it).
+
+    Args:
+        model: A PyTorch RefineNet; put in eval mode, its weights unchanged.
+        size: The (height, width) of the zero image it runs on.
+        time_repeats: How many timed runs to take the median of; 0 does not time.
+
+    Returns:
+        The rows, totals and group shares (times only when ``time_repeats > 0``).
     """
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -205,7 +244,14 @@ def _si(value: float) -> str:
 
 
 def format_summary(summary: ModelSummary) -> str:
-    """The per-part table, totals, and shares per group, as plain text."""
+    """The per-part table, totals, and shares per group, as plain text.
+
+    Args:
+        summary: What :func:`summarize` returned.
+
+    Returns:
+        The table's lines joined by newlines, with a time column when it was timed.
+    """
     timed = summary.total_seconds is not None
     head = f"{'part':22} {'module':28} {'level':>6} {'channels':>8} {'out shape':>20} {'params':>12} {'FLOPs':>9}"
     lines = [f"{summary.arch}, input {'x'.join(map(str, summary.input_shape))}", head + ("  time ms" if timed else "")]
@@ -231,7 +277,14 @@ def format_summary(summary: ModelSummary) -> str:
 
 
 def mermaid_diagram(model: SegmentationModel) -> str:
-    """A Mermaid flowchart of the model's real wiring: encoder levels, laterals, the cascade, the head."""
+    """A Mermaid flowchart of the model's real wiring: encoder levels, laterals, the cascade, the head.
+
+    Args:
+        model: A PyTorch RefineNet (nothing is run).
+
+    Returns:
+        The flowchart's source, starting ``flowchart BT``.
+    """
     encoder, decoder = model.encoder, model.decoder
     lines = ["flowchart BT", '  img["image"]']
     for i, (channels, stride) in enumerate(zip(encoder.channels, encoder.strides, strict=True)):

@@ -66,7 +66,17 @@ _NEEDS = "drawing activations"  # what the missing-matplotlib error names
 
 
 def activation_norm(activation: Tensor) -> np.ndarray:
-    """The per-pixel L2 norm over channels of a ``CxHxW`` or ``1xCxHxW`` activation, ``HxW`` float32."""
+    """The per-pixel L2 norm over channels of a ``CxHxW`` or ``1xCxHxW`` activation.
+
+    Args:
+        activation: The activation tensor, on any device and of any float type.
+
+    Returns:
+        The ``HxW`` float32 norm.
+
+    Raises:
+        ValueError: If ``activation`` is not one ``CxHxW`` map.
+    """
     t = activation.detach().float()
     if t.dim() == 4 and t.shape[0] == 1:
         t = t[0]
@@ -76,7 +86,14 @@ def activation_norm(activation: Tensor) -> np.ndarray:
 
 
 def display_range(norm: np.ndarray) -> tuple[float, float]:
-    """The values mapped to the bottom and top of the colour scale: the minimum and the 99th percentile."""
+    """The values mapped to the bottom and top of the colour scale: the minimum and the 99th percentile.
+
+    Args:
+        norm: A map of values, such as :func:`activation_norm` returns.
+
+    Returns:
+        (low, high), with ``high >= low``.
+    """
     low = float(norm.min())
     high = float(np.percentile(norm, DISPLAY_PERCENTILE))
     return low, max(high, low)
@@ -269,7 +286,13 @@ def _block_figures(
 
 @dataclass
 class ActivationFigures:
-    """The figures :func:`visualize` writes, by file name, and the summary of their panels."""
+    """The figures :func:`visualize` writes, by file name, and the summary of their panels.
+
+    Attributes:
+        figures: ``levels.png``, ``blocks.png`` and ``pooling.png``, by file name.
+        summary: The panels and the model's prediction, as summary.json holds them (but the
+            image's name and original size).
+    """
 
     figures: dict[str, Figure]
     summary: dict[str, Any]
@@ -314,7 +337,15 @@ def activation_figures(model: SegmentationModel, rgb: np.ndarray, *, size: int |
 
 
 def check_not_overwriting(image: str | os.PathLike[str], output_dir: str | os.PathLike[str]) -> None:
-    """Refuse an output folder in which one of the files written would be the input image."""
+    """Refuse an output folder in which one of the files written would be the input image.
+
+    Args:
+        image: The input image file.
+        output_dir: The folder :func:`visualize` is to write into.
+
+    Raises:
+        ValueError: If one of :data:`OUTPUT_FILES` in ``output_dir`` is ``image``.
+    """
     source = Path(image)
     for name in OUTPUT_FILES:
         target = Path(output_dir) / name

@@ -10,8 +10,14 @@ __all__ = ["add_calibration", "add_precision", "calibration_images", "images_in"
 
 
 def add_precision(parser: argparse.ArgumentParser, *, default: str, calibration_default: str) -> None:
-    """``--precision`` and the int8 calibration options; ``calibration_default`` says, in the
-    help, which images calibrate int8 when ``--calibration`` is not given."""
+    """Add ``--precision`` and the int8 calibration options to ``parser``.
+
+    Args:
+        parser: The command's parser.
+        default: The ``--precision`` default.
+        calibration_default: Which images calibrate int8 when ``--calibration`` is not
+            given, as the help says it.
+    """
     from ..constants import PRECISIONS
 
     parser.add_argument(
@@ -29,7 +35,13 @@ def add_precision(parser: argparse.ArgumentParser, *, default: str, calibration_
 
 
 def add_calibration(parser: argparse.ArgumentParser, *, default: str, flag: str) -> None:
-    """``--calibration`` (images, folders, globs) and ``--calibration-images N`` for int8."""
+    """Add ``--calibration`` (images, folders, globs) and ``--calibration-images N`` for int8.
+
+    Args:
+        parser: The command's parser.
+        default: Which images calibrate when ``--calibration`` is not given, as the help says it.
+        flag: The option that asks for int8 (``"--int8"``, ``"--precision int8"``), named in the help.
+    """
     from ..constants import DEFAULT_CALIBRATION_IMAGES
 
     parser.add_argument(
@@ -49,8 +61,19 @@ def add_calibration(parser: argparse.ArgumentParser, *, default: str, flag: str)
 
 
 def images_in(inputs: Sequence[str], *, option: str, exclude: Path | None = None) -> list[Path]:
-    """The image files that ``inputs`` (files, folders, globs) name, videos left out, skipping
-    ``exclude`` (an output folder inside an input folder); errors name ``option``."""
+    """The image files that ``inputs`` (files, folders, globs) name, videos left out.
+
+    Args:
+        inputs: Image files, folders and glob patterns.
+        option: The option they were given to, named in the errors.
+        exclude: A folder to skip (an output folder inside an input folder).
+
+    Returns:
+        The image files, in the order found.
+
+    Raises:
+        ValueError: If an input names nothing, or no image is found.
+    """
     from ..inference.inputs import collect_inputs
 
     items, errors = collect_inputs(inputs, exclude=exclude)
@@ -65,8 +88,21 @@ def images_in(inputs: Sequence[str], *, option: str, exclude: Path | None = None
 def calibration_images(
     args: argparse.Namespace, *, wanted: bool, flag: str, fallback: Callable[[], Sequence[Path]] | None = None
 ) -> list[Path] | None:
-    """The calibration images ``args`` name (or ``fallback()``'s), at most ``--calibration-images``
-    of them; ``None`` when int8 is not ``wanted``. Errors name the option and what was expected."""
+    """The calibration images ``args`` name (or ``fallback()``'s), at most ``--calibration-images`` of them.
+
+    Args:
+        args: The parsed command line, with the options of :func:`add_calibration`.
+        wanted: Whether int8 was asked for.
+        flag: The option that asks for int8, named in the errors.
+        fallback: Where the images come from without ``--calibration`` (none: it is required).
+
+    Returns:
+        The images, spread evenly over those found; ``None`` when int8 is not ``wanted``.
+
+    Raises:
+        ValueError: If ``--calibration-images`` is below 1, ``--calibration`` is given without
+            int8, int8 has no images, or the images cannot be found.
+    """
     from ..inference.quantize import spread
 
     if args.calibration_images < 1:

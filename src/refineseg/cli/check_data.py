@@ -42,6 +42,11 @@ examples:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``check-data`` command to the ``refineseg`` parser.
+
+    Args:
+        sub: The ``refineseg`` parser's sub-command action (``add_subparsers``).
+    """
     from ..constants import DATASET_NAMES
 
     p = sub.add_parser(
@@ -68,6 +73,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Check the dataset ``args`` names, print the report, and write ``--json`` and ``--plot``.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status: 0 when nothing would break training (warnings allowed), 1 on an error.
+
+    Raises:
+        ValueError: If ``--workers`` is below 1, or the dataset or a split cannot be found.
+        ImportError: If ``--plot`` is given and matplotlib is not installed.
+    """
     from .._io import atomic_write
     from ..data.check import check_dataset, format_report
 

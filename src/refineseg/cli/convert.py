@@ -21,6 +21,11 @@ example:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``convert`` command to the ``refineseg`` parser.
+
+    Args:
+        sub: The ``refineseg`` parser's sub-command action (``add_subparsers``).
+    """
     from ..constants import REFERENCE_ARCHS
 
     p = sub.add_parser(
@@ -37,6 +42,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Convert the reference checkpoint ``args`` names and write the weights file.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status, 0.
+
+    Raises:
+        ValueError: If ``--output`` is not a ``.safetensors`` name or is the input, or the
+            checkpoint does not match ``--arch``.
+        FileExistsError: If ``--output`` exists and ``--force`` is not given.
+    """
     from ..weights.convert import convert_checkpoint
 
     if args.output.suffix != ".safetensors":

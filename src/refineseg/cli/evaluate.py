@@ -29,6 +29,11 @@ examples:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add ``refineseg evaluate`` to the command line.
+
+    Args:
+        sub: The ``refineseg`` parser's sub-parsers.
+    """
     from ..constants import DATASET_NAMES
 
     p = sub.add_parser(
@@ -62,6 +67,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Evaluate the weights on the dataset split, print the table and write the metrics JSON.
+
+    With distributed options, every process evaluates its share and rank 0 alone prints and writes.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status: 0.
+
+    Raises:
+        ValueError: A bad option value (``--output`` not ``.json``, a non-positive scale, ...).
+        FileNotFoundError: The weights or the dataset are missing.
+        ImportError: A needed extra (``[plot]`` for ``--confusion``, ``[train]`` for several devices) is missing.
+    """
     from ..data import get_dataset
     from ..evaluation import evaluate, format_table, save_confusion_png, write_json
     from ..inference.backends import open_model

@@ -41,6 +41,11 @@ examples:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``export`` command to the ``refineseg`` parser.
+
+    Args:
+        sub: The ``refineseg`` parser's sub-command action (``add_subparsers``).
+    """
     from ..constants import CALIBRATION_METHODS
 
     p = sub.add_parser(
@@ -95,6 +100,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Export the model ``args`` names, check it against PyTorch, and print the check's summary.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status, 0.
+
+    Raises:
+        ValueError: If the options contradict each other (``--format`` and the ``--output``
+            suffix, ``--opset`` or ``--int8`` without ONNX, ...), a size or tolerance is out of
+            range, ``--output`` is the weights file, or the exported model fails the check.
+        ImportError: If the export format's extra (``refineseg[onnx]``) is not installed.
+    """
     import sys
     import warnings
 

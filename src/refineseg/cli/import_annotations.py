@@ -49,6 +49,11 @@ examples:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``import-annotations`` command to the ``refineseg`` parser.
+
+    Args:
+        sub: The ``refineseg`` parser's sub-command action (``add_subparsers``).
+    """
     from ..constants import ANNOTATION_FORMATS as FORMATS
 
     p = sub.add_parser(
@@ -68,6 +73,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Import the annotations ``args`` names into a new generic dataset and print what was done.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status, 0 (problems are listed but, without ``--strict``, do not fail).
+
+    Raises:
+        AnnotationImportError: If the import fails (a ``ValueError``), or ``--strict`` and an
+            annotation has a problem; the problems are printed on stderr first.
+    """
     from ..data.importers import AnnotationImportError, import_annotations
 
     try:

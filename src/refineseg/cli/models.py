@@ -8,6 +8,11 @@ HELP = "list the model architectures, the shipped weights and the published chec
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``models`` command to the ``refineseg`` parser.
+
+    Args:
+        sub: The ``refineseg`` parser's sub-command action (``add_subparsers``).
+    """
     p = sub.add_parser("models", help=HELP, description=HELP)
     p.add_argument("--params", action="store_true", help="also count parameters (at 21 classes)")
     p.add_argument(
@@ -19,6 +24,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print the architectures and the weights (or, with ``--hardware``, this CPU's features).
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status, 0.
+    """
     import torch
 
     from ..models import get_model, list_models

@@ -42,6 +42,11 @@ examples:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add ``refineseg predict`` to the command line.
+
+    Args:
+        sub: The ``refineseg`` parser's sub-parsers.
+    """
     from ..constants import DEFAULT_TILE_SIZE, DEFAULT_WHOLE_IMAGE_PIXELS
 
     p = sub.add_parser(
@@ -92,6 +97,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Segment the inputs and write the outputs; failed inputs are listed, not fatal until the end.
+
+    With distributed options, every process segments and writes its share and rank 0 reports.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status: 0, or 1 when an input failed.
+
+    Raises:
+        ValueError: A bad option value or a backend that cannot run these weights.
+        FileNotFoundError: The weights are missing.
+        ImportError: A needed extra is missing.
+    """
     from ..inference import Segmenter
     from ..inference.backends import default_backend
     from ..inference.predict import predict_paths

@@ -28,6 +28,11 @@ examples:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``summary`` command to the ``refineseg`` parser.
+
+    Args:
+        sub: The ``refineseg`` parser's sub-command action (``add_subparsers``).
+    """
     p = sub.add_parser(
         "summary", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -41,6 +46,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print the per-part table (or the Mermaid flowchart) of the model ``args`` names.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status, 0.
+
+    Raises:
+        ValueError: If ``--num-classes``, ``--size`` or ``--time`` is out of range, or the name
+            is neither a model name nor a weights file.
+    """
     from .._io import atomic_write
     from ..analysis.summary import format_summary, mermaid_diagram, summarize
     from ..models import get_model, list_models

@@ -42,6 +42,11 @@ def _int_or_float(value: str) -> int | float:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``train`` command to the ``refineseg`` parser.
+
+    Args:
+        sub: The ``refineseg`` parser's sub-command action (``add_subparsers``).
+    """
     from ..constants import DATASET_NAMES, LOSS_DESCRIPTIONS
 
     p = sub.add_parser(
@@ -119,6 +124,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def build_config(args: argparse.Namespace) -> Any:
+    """The training configuration: the defaults, then the ``--config`` recipe, then the flags given.
+
+    Args:
+        args: The parsed command line; options left at ``None`` keep the recipe's value.
+
+    Returns:
+        A :class:`~refineseg.training.TrainConfig`.
+
+    Raises:
+        ValueError: If ``--arch`` names no architecture, the recipe is not a valid one, or a
+            setting is out of range.
+        FileNotFoundError: If the ``--config`` recipe does not exist.
+        ImportError: If the ``[train]`` extra is not installed.
+    """
     from ..training import TrainConfig, load_recipe
 
     settings: dict[str, Any] = load_recipe(args.config) if args.config else {}
@@ -138,6 +157,17 @@ def build_config(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train as ``args`` say and print where the best weights are.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status, 0.
+
+    Raises:
+        ImportError: If the ``[train]`` extra is not installed.
+    """
     from ..training import train  # first: without the [train] extra, its ImportError says what to install
 
     # isort: split

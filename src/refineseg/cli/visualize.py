@@ -30,6 +30,11 @@ examples:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``visualize`` command to the ``refineseg`` parser.
+
+    Args:
+        sub: The ``refineseg`` parser's sub-command action (``add_subparsers``).
+    """
     p = sub.add_parser(
         "visualize", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -58,6 +63,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Draw the activations of the model ``args`` names on the image and print the files written.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status, 0.
+
+    Raises:
+        ValueError: If ``--max-side`` or ``--panel-size`` is out of range, or a file written
+            would be the input image.
+        NotADirectoryError: If ``--output`` is a file.
+        ImportError: If matplotlib is not installed.
+    """
     from .._plot import require_matplotlib
     from ..analysis.visualize import check_not_overwriting, visualize
     from ..inference.images import load_image
