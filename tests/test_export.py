@@ -125,6 +125,7 @@ def test_one_backend_chooser_reads_the_suffix_everywhere(onnx_export, weights, r
         None,
         None,
     ]
+    assert exported_format("hf://org/model.onnx") is None  # a Hub repository, whatever its name ends in
     assert default_backend(onnx_file) == "onnxruntime" and default_backend(weights) == "pytorch"
     assert isinstance(open_model(onnx_file), OnnxRuntimeModel)
     assert open_model(weights).arch == "lw_refinenet_resnet18"

@@ -15,6 +15,7 @@ from . import (
     import_annotations,
     models,
     predict,
+    push_to_hub,
     serve,
     summary,
     train,
@@ -33,12 +34,18 @@ COMMANDS = (
     export,
     train,
     evaluate,
+    push_to_hub,
     summary,
     visualize,
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``refineseg`` parser with every command's sub-parser (building it imports no torch).
+
+    Returns:
+        The parser.
+    """
     parser = argparse.ArgumentParser(
         prog="refineseg",
         description="RefineNet and Light-Weight RefineNet semantic segmentation.",
@@ -53,6 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``refineseg`` command line.
+
+    Bad input (a missing file, a wrong option value, a missing extra) is reported as one line
+    on stderr, ``refineseg COMMAND: error: ...``, with exit status 1, never as a traceback.
+
+    Args:
+        argv: The arguments after ``refineseg``; ``None`` reads ``sys.argv``.
+
+    Returns:
+        The exit status: 0 on success.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     # the library's one-time notes (int8 quantizing, ...) on stderr, named after the command

@@ -42,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--weights",
         default="camvid",
-        help="a refineseg .safetensors weights file, shipped weights name (default camvid), "
+        help="a refineseg .safetensors weights file, shipped weights name (default camvid), hf://ORG/NAME[@REVISION], "
         "or a file from `refineseg export`: .onnx (run by ONNX Runtime) or .pt2 (torch.export)",
     )
     p.add_argument("--dataset", required=True, choices=DATASET_NAMES)

@@ -52,7 +52,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "export", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument(
-        "--weights", default="camvid", help="a .safetensors weights file or shipped weights name (default camvid)"
+        "--weights",
+        default="camvid",
+        help="a .safetensors weights file, shipped weights name (default camvid) or hf://ORG/NAME[@REVISION]",
     )
     p.add_argument(
         "--output",

@@ -55,7 +55,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, folders or glob patterns")
     p.add_argument("--output", "-o", type=Path, required=True, help="folder for the results (created if needed)")
     p.add_argument(
-        "--weights", default="camvid", help="a .safetensors weights file or shipped weights name (default camvid)"
+        "--weights",
+        default="camvid",
+        help="a .safetensors weights file, shipped weights name (default camvid) or hf://ORG/NAME[@REVISION]",
     )
     p.add_argument("--batch-size", type=int, default=4, help="same-size images per forward pass (default 4)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default cpu)")

@@ -43,7 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--output", "-o", type=Path, required=True, metavar="DIR", help="folder for the pictures (created if needed)"
     )
     p.add_argument(
-        "--weights", default="camvid", help="a .safetensors weights file or shipped weights name (default camvid)"
+        "--weights",
+        default="camvid",
+        help="a .safetensors weights file, shipped weights name (default camvid) or hf://ORG/NAME[@REVISION]",
     )
     p.add_argument(
         "--max-side",

@@ -31,8 +31,13 @@ def exported_format(weights: str | os.PathLike[str]) -> ExportFormat | None:
 
     Returns:
         ``"onnx"``, ``"torch_export"`` or ``"torchscript"`` for an exported file; ``None`` for a
-        catalogue name or a refineseg weights file.
+        catalogue name, a refineseg weights file or a Hub repository (``hf://ORG/NAME``, whose
+        name or revision may end in anything, ``.onnx`` included).
     """
+    from ..weights.hub import is_hub_spec
+
+    if isinstance(weights, str) and is_hub_spec(weights):
+        return None
     return EXPORT_SUFFIXES.get(Path(weights).suffix.lower())
 
 
@@ -52,8 +57,8 @@ def open_model(weights: str | os.PathLike[str], *, threads: int | None = None) -
     """Open whatever ``weights`` names, ready for inference on the CPU.
 
     Args:
-        weights: A catalogue name (``"camvid"``), a refineseg ``.safetensors`` file, or a file
-            written by ``refineseg export`` (``.onnx``, ``.pt2``, ``.pt``/``.ts``/``.torchscript``).
+        weights: A catalogue name (``"camvid"``), a refineseg ``.safetensors`` file, a Hugging
+            Face Hub repository (``hf://ORG/NAME[@REVISION]``), or a file written by ``refineseg export`` (``.onnx``, ``.pt2``, ``.pt``/``.ts``/``.torchscript``).
         threads: ONNX Runtime's intra-op thread count (PyTorch uses its global setting).
 
     Returns:

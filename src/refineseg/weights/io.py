@@ -139,9 +139,14 @@ def save_model(
 def _resolve(weights: str | os.PathLike[str]) -> Path:
     """A catalogue name (shipped or published weights) wins over a file or folder of that name in
     the working directory (a dataset folder called ``camvid``, say): the name means the same
-    wherever it runs. Paths are ``os.PathLike`` objects or strings with a suffix or a separator."""
+    wherever it runs. Paths are ``os.PathLike`` objects or strings with a suffix or a separator.
+    An ``hf://ORG/NAME[@REVISION]`` string is a Hugging Face Hub repository's ``model.safetensors``,
+    downloaded into (or read from) the Hub's cache."""
     from .catalogue import CATALOGUE, weights_path
+    from .hub import hub_weights_path, is_hub_spec
 
+    if is_hub_spec(weights):
+        return hub_weights_path(str(weights))
     name = weights if isinstance(weights, str) else None
     bare = name is not None and not Path(name).suffix and os.sep not in name and "/" not in name
     if name is not None and bare and (name in CATALOGUE or not Path(name).exists()):
