@@ -98,3 +98,32 @@ def test_precision_benchmark_times_each_precision_and_scores_the_shipped_model(t
     assert rows["int8"]["rel"] > 0 and 0 < rows["int8"]["agree"] <= 1  # int8 is not
     assert set(report["camvid_val_miou"]) == {"fp32", "bf16", "int8"}  # the shipped model, per precision
     assert "points against fp32" in out
+
+
+def _has_commit(commit: str) -> bool:
+    command = ["git", "cat-file", "-e", f"{commit}^{{commit}}"]
+    try:
+        return subprocess.run(command, cwd=BENCHMARKS.parent, capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.mark.skipif(platform.system() != "Linux", reason="peak memory is read from /proc")
+@pytest.mark.skipif(not _has_commit("87301a6"), reason="the old server comes from git history this checkout lacks")
+def test_serve_load_compares_the_new_server_with_the_old(tmp_path):
+    pytest.importorskip("fastapi", reason="the [serve] extra is not installed")
+    image = tmp_path / "photo.png"
+    write_image(image, np.random.default_rng(0).integers(0, 256, size=(40, 56, 3), dtype=np.uint8))
+    out = _run(
+        "serve_load.py",
+        *("--requests", "4", "--concurrency", "2", "--warmup", "0", "--format", "png"),
+        *("--image", str(image), "--json", str(tmp_path / "r.json")),
+    )
+    assert "cpu: " in out and "new / old" in out and "same answer from both servers: yes" in out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert len(report["results"]) == 2
+    assert all(
+        r["throughput"] > 0 and r["p99_ms"] >= r["p50_ms"] > 0 and r["peak_rss_mib"] > 0
+        for r in report["results"].values()
+    )
+    assert set(report["ratios_new_over_old"]) == {"throughput", "p50_ms", "p99_ms", "peak_rss_mib"}

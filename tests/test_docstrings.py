@@ -203,7 +203,6 @@ def test_main_passes_a_clean_module(tmp_path, capsys):
     assert capsys.readouterr().out == "docstrings: 2 public objects checked, no problems\n"
 
 
-@pytest.mark.xfail(strict=False, reason="serve/weights/cli being rewritten")
 def test_refineseg_docstrings_are_complete():
     checked, problems = _tool().check(ROOT / "src", "refineseg")
     assert checked > 500

@@ -19,7 +19,7 @@ from PIL import Image
 
 import refineseg
 
-from .test_serve import HEIGHT, WIDTH, sample_image, start_server, stop_server, tiny_model
+from .test_serve import HEIGHT, WIDTH, live_server, sample_image, tiny_model
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -98,58 +98,54 @@ def test_page_segments_an_upload_and_shows_rejections(chromium, tmp_path):
     notes.write_text("shopping list: milk, bread\n")
     screenshot = tmp_path / "page.png"
 
-    server, thread = start_server(segmenter, quiet=True)
     problems: list[str] = []
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, headless=True, args=LAUNCH_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1100, "height": 900})
-                page.set_default_timeout(30_000)
-                page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-                page.on(
-                    "console",
-                    lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None,
-                )
-                page.goto(server.url)
-                expect(page.locator("#model")).to_contain_text("lw_refinenet_mobilenet_v2 · 3 classes")
+    with live_server(segmenter, quiet=True) as server, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.set_default_timeout(30_000)
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            page.on(
+                "console",
+                lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None,
+            )
+            page.goto(server.url)
+            expect(page.locator("#model")).to_contain_text("lw_refinenet_mobilenet_v2 · 3 classes")
 
-                page.set_input_files("#file", str(image_path))
-                page.wait_for_function(
-                    """() => {
+            page.set_input_files("#file", str(image_path))
+            page.wait_for_function(
+                """() => {
                         const img = document.querySelector('#overlay');
                         return !!img.getAttribute('src') && img.complete && img.naturalWidth > 0;
                     }"""
-                )
-                size = page.eval_on_selector("#overlay", "img => [img.naturalWidth, img.naturalHeight]")
-                assert size == [WIDTH, HEIGHT]
-                expect(page.locator("#status")).to_have_attribute("data-state", "done")
-                expect(page.locator("#error")).to_be_hidden()
+            )
+            size = page.eval_on_selector("#overlay", "img => [img.naturalWidth, img.naturalHeight]")
+            assert size == [WIDTH, HEIGHT]
+            expect(page.locator("#status")).to_have_attribute("data-state", "done")
+            expect(page.locator("#error")).to_be_hidden()
 
-                rows = page.locator("#legend li")
-                expect(rows).to_have_count(len(expected))
-                assert rows.evaluate_all("rows => rows.map(r => r.dataset.class)") == list(expected)
-                shares = [float(t.strip().rstrip("%")) for t in page.locator("#legend li .share").all_text_contents()]
-                assert sum(shares) == pytest.approx(100.0, abs=0.05 * len(shares) + 1e-9)
-                assert shares == pytest.approx([100.0 * s for s in expected.values()], abs=0.051)
-                colors = page.locator("#legend li .swatch").evaluate_all(
-                    "spans => spans.map(s => getComputedStyle(s).backgroundColor)"
-                )
-                palette = dict(zip(segmenter.class_names, segmenter.palette, strict=True))
-                assert colors == [f"rgb({', '.join(map(str, palette[name]))})" for name in expected]
-                page.screenshot(path=str(screenshot), full_page=True)
+            rows = page.locator("#legend li")
+            expect(rows).to_have_count(len(expected))
+            assert rows.evaluate_all("rows => rows.map(r => r.dataset.class)") == list(expected)
+            shares = [float(t.strip().rstrip("%")) for t in page.locator("#legend li .share").all_text_contents()]
+            assert sum(shares) == pytest.approx(100.0, abs=0.05 * len(shares) + 1e-9)
+            assert shares == pytest.approx([100.0 * s for s in expected.values()], abs=0.051)
+            colors = page.locator("#legend li .swatch").evaluate_all(
+                "spans => spans.map(s => getComputedStyle(s).backgroundColor)"
+            )
+            palette = dict(zip(segmenter.class_names, segmenter.palette, strict=True))
+            assert colors == [f"rgb({', '.join(map(str, palette[name]))})" for name in expected]
+            page.screenshot(path=str(screenshot), full_page=True)
 
-                page.set_input_files("#file", str(notes))
-                error = page.locator("#error")
-                expect(error).to_be_visible()
-                expect(error).to_contain_text("notes.png")
-                expect(error).to_contain_text("not a readable image")
-                expect(page.locator("#status")).to_have_attribute("data-state", "error")
-                expect(rows).to_have_count(0)
-            finally:
-                browser.close()
-    finally:
-        stop_server(server, thread)
+            page.set_input_files("#file", str(notes))
+            error = page.locator("#error")
+            expect(error).to_be_visible()
+            expect(error).to_contain_text("notes.png")
+            expect(error).to_contain_text("not a readable image")
+            expect(page.locator("#status")).to_have_attribute("data-state", "error")
+            expect(rows).to_have_count(0)
+        finally:
+            browser.close()
 
     assert not problems, problems
     data = screenshot.read_bytes()
