@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
 from torch import Tensor, nn
+
+from ..state_dicts import read_state_dict
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -95,7 +96,8 @@ class StagedBackbone(Backbone):
 def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, Tensor]:
     """Read a state dict from ``.safetensors`` or a PyTorch pickle, never running code.
 
-    A pickled checkpoint holding ``{"state_dict": ...}`` gives that inner state dict.
+    A pickled checkpoint holding ``{"state_dict": ...}`` (or ``model``, ``segmenter``) gives that inner
+    state dict; :func:`refineseg.state_dicts.read_state_dict` does the reading.
 
     Args:
         path: A ``.safetensors`` file or a PyTorch ``.pth``/``.pt`` file (read with ``weights_only``).
@@ -105,21 +107,10 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, Tensor]:
 
     Raises:
         FileNotFoundError: If ``path`` is not a file.
-        ValueError: If the pickle holds something other than a state dict.
+        ValueError: If the file holds pickled objects beyond tensors (refused: they could run
+            code), is unreadable, or holds something other than a state dict.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such weights file")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(path)
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise ValueError(f"{path}: expected a state dict, found {type(state).__name__}")
-    return state
+    return read_state_dict(path)
 
 
 WeightsArg = str | os.PathLike[str] | None

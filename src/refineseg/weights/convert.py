@@ -12,17 +12,15 @@ anything left over or missing is an error, never a partial load.
 from __future__ import annotations
 
 import os
-import pickle
-import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor
 
 from ..constants import REFERENCE_ARCHS
 from ..models.base import SegmentationModel
+from ..state_dicts import StateDictError, read_state_dict
 from .io import WeightsError, save_model, strict_load
 
 __all__ = [
@@ -44,7 +42,6 @@ _ARCH_LAYOUT = {
     "lw_refinenet_resnet152": "lw_resnet",
     "lw_refinenet_mobilenet_v2": "lw_mobilenet",
 }
-_WRAPPER_KEYS = ("model", "segmenter", "state_dict")
 
 
 class ConversionError(WeightsError):
@@ -200,30 +197,11 @@ def load_reference_checkpoint(path: str | os.PathLike[str]) -> dict[str, Tensor]
         ConversionError: No such file, a file with pickled objects beyond tensors (refused:
             they could run code), an unreadable file, or not a state dict of tensors.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConversionError(f"{path}: no such checkpoint file")
     try:
-        obj: Any = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
-        detail = f" (it calls {found.group(1)})" if found else ""
-        raise ConversionError(
-            f"{path}: refused to load: the file contains pickled Python objects beyond tensors{detail}, "
-            "which could run code; only plain state dicts are converted"
-        ) from None
-    except Exception as exc:  # truncated zip, not a torch file at all, ...
-        raise ConversionError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
-    while isinstance(obj, Mapping):
-        wrapper = next((k for k in _WRAPPER_KEYS if k in obj and isinstance(obj[k], Mapping)), None)
-        if wrapper is None:
-            break
-        obj = obj[wrapper]
-    if not isinstance(obj, Mapping) or not all(isinstance(v, Tensor) for v in obj.values()):
-        raise ConversionError(
-            f"{path}: expected a state dict of tensors (optionally under 'model'/'segmenter'/'state_dict')"
-        )
-    return {k.removeprefix("module."): v for k, v in obj.items()}
+        state = read_state_dict(path, what="checkpoint")
+    except (FileNotFoundError, StateDictError) as exc:
+        raise ConversionError(str(exc)) from None
+    return {k.removeprefix("module."): v for k, v in state.items()}
 
 
 def convert_checkpoint(
