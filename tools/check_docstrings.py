@@ -281,7 +281,15 @@ def check(
         ModuleNotFoundError: If ``package`` is not in ``package_dir``.
     """
     capture = _Capture()
-    log = logging.getLogger("griffe")
+    # griffe's messages go to the "griffe" logger, unless a tool re-pointed them: importing
+    # mkdocstrings' Python handler makes them a LoggerAdapter of mkdocs' own logger
+    log = getattr(griffe.logger, "logger", None)
+    if not isinstance(log, logging.Logger):
+        log = logging.getLogger("griffe")
+    # its own level: a library imported earlier (Lightning) may have raised the root logger's
+    # level, and the warnings would be dropped before any handler saw them
+    level = log.level
+    log.setLevel(logging.WARNING)
     log.addHandler(capture)
     try:
         root = griffe.load(
@@ -303,6 +311,7 @@ def check(
             checker.module(module)
     finally:
         log.removeHandler(capture)
+        log.setLevel(level)
     return checker.checked, checker.problems
 
 
