@@ -407,3 +407,29 @@ def test_voc_refuses_binary_0_255_masks_with_the_generic_fix(tmp_path):
     with pytest.raises(DatasetError, match=r"only 0 and 255: binary masks.*'NAME value=255'"):
         import_annotations("voc", source, images=None, output=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+# -- one class name everywhere ----------------------------------------------------------------
+
+
+def test_a_class_name_with_a_space_is_spelt_one_way_everywhere(tmp_path, capsys):
+    # labelme's own labels.txt says "potted plant"; classes.txt cannot hold a space in a name
+    folder = tmp_path / "labelme"
+    folder.mkdir()
+    write_image(folder / "a.png")
+    labelme_file(folder, "a", "a.png", [shape("potted plant", "rectangle", [[2, 2], [9, 9]])])
+    labels = tmp_path / "labels.txt"
+    labels.write_text("__ignore__\n_background_\npotted plant\n")
+    for name, extra in (("found", []), ("listed", ["--classes", str(labels)])):
+        root = tmp_path / name
+        assert main(["import-annotations", "labelme", str(folder), "--output", str(root), *extra]) == 0
+        out = capsys.readouterr().out
+        assert "2 classes (background, potted_plant)" in out, out
+        assert "potted plant" not in out
+        written = [line.split()[0] for line in (root / "classes.txt").read_text().splitlines()]
+        assert written == ["background", "potted_plant", "@ignore"]
+        assert get_dataset("generic", root, "train").class_names == ("background", "potted_plant")
+        report = import_annotations(
+            "labelme", folder, images=None, output=tmp_path / f"{name}_api", classes=extra[-1] if extra else None
+        )
+        assert report.class_names == ("background", "potted_plant")

@@ -9,6 +9,7 @@ not exist or is complete: an interrupted or refused (``strict``) import leaves n
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import secrets
@@ -32,6 +33,7 @@ __all__ = [
     "Sample",
     "check_output",
     "class_token",
+    "class_tokens",
     "classes_txt",
     "out_of_bounds",
     "palette_png",
@@ -155,6 +157,28 @@ def class_token(name: str) -> str:
     return f"_{token}" if token == IGNORE_LINE else token
 
 
+def class_tokens(names: Iterable[str]) -> tuple[str, ...]:
+    """The class names as ``classes.txt`` fields (:func:`class_token`), made unique (``car``, ``car_2``):
+    the one spelling an import uses everywhere (``classes.txt``, its report, the dataset read back).
+
+    Args:
+        names: The class names, in class-index order.
+
+    Returns:
+        One field per name, in the same order.
+    """
+    tokens: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        token = base = class_token(name)
+        suffix = 2
+        while token in seen:
+            token, suffix = f"{base}_{suffix}", suffix + 1
+        seen.add(token)
+        tokens.append(token)
+    return tuple(tokens)
+
+
 def classes_txt(labels: LabelSpace) -> str:
     """``classes.txt``: ``NAME R G B`` per class (names made unique fields), then ``@ignore value=255``,
     which says that 255 in the masks is void on purpose (a class may have no pixels, e.g. in a small split).
@@ -165,14 +189,10 @@ def classes_txt(labels: LabelSpace) -> str:
     Returns:
         The file's text.
     """
-    lines, seen = [], set()
-    for name, (r, g, b) in zip(labels.class_names, labels.palette, strict=True):
-        token = base = class_token(name)
-        suffix = 2
-        while token in seen:
-            token, suffix = f"{base}_{suffix}", suffix + 1
-        seen.add(token)
-        lines.append(f"{token} {r} {g} {b}\n")
+    lines = [
+        f"{token} {r} {g} {b}\n"
+        for token, (r, g, b) in zip(class_tokens(labels.class_names), labels.palette, strict=True)
+    ]
     return "".join(lines) + f"{IGNORE_LINE} value={IGNORE_INDEX}\n"
 
 
@@ -362,6 +382,8 @@ def write_dataset(
     """
     if labels.num_classes > MAX_CLASSES:
         raise DatasetError(f"{labels.num_classes} classes: an 8-bit mask holds at most {MAX_CLASSES} (255 is ignore)")
+    # the names as classes.txt spells them, so the report says what the dataset will read back
+    labels = dataclasses.replace(labels, class_names=class_tokens(labels.class_names))
     report = ImportReport(fmt, output, labels.class_names, problems=problems)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f"{output.name}.partial-{secrets.token_hex(4)}")
