@@ -532,9 +532,9 @@ class _SplitCheck:
         labels = dataset.labels
         scans: Iterable[PairScan] = scan_pairs(dataset, workers=self.workers)
         if self.progress:
-            from tqdm.auto import tqdm
+            from .._progress import progress_bar
 
-            scans = tqdm(scans, total=len(dataset), desc=f"checking {self.split}", unit="img", file=sys.stderr)
+            scans = progress_bar(scans, total=len(dataset), desc=f"checking {self.split}", unit="img", file=sys.stderr)
         raw_pixels: Counter[RawKey] = Counter()
         raw_images: Counter[RawKey] = Counter()
         class_pixels = [0] * labels.num_classes
