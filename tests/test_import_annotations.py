@@ -433,3 +433,31 @@ def test_a_class_name_with_a_space_is_spelt_one_way_everywhere(tmp_path, capsys)
             "labelme", folder, images=None, output=tmp_path / f"{name}_api", classes=extra[-1] if extra else None
         )
         assert report.class_names == ("background", "potted_plant")
+
+
+def test_coco_background_category_of_labelme2coco_is_background(tmp_path):
+    # labelme2coco writes labels.txt's _background_ as category 0 and __ignore__ not at all
+    images = tmp_path / "images"
+    write_image(images / "a.jpg")
+
+    def poly(x0, y0, x1, y1):
+        return [[x0, y0, x1, y0, x1, y1, x0, y1]]
+
+    data = {
+        "images": [{"id": 0, "file_name": "a.jpg", "width": W, "height": H}],
+        "categories": [{"id": 0, "name": "_background_"}, {"id": 1, "name": "car"}, {"id": 2, "name": "person"}],
+        "annotations": [
+            {"id": 0, "image_id": 0, "category_id": 1, "segmentation": poly(0, 0, 20, 16), "iscrowd": 0},
+            # a background region: a hole in the car (smaller, so painted later)
+            {"id": 1, "image_id": 0, "category_id": 0, "segmentation": poly(2, 2, 6, 6), "iscrowd": 0},
+            {"id": 2, "image_id": 0, "category_id": 2, "segmentation": poly(10, 4, 14, 12), "iscrowd": 0},
+        ],
+    }
+    (tmp_path / "c.json").write_text(json.dumps(data))
+    root = tmp_path / "out"
+    report = import_annotations("coco", tmp_path / "c.json", images=images, output=root)
+    assert report.class_names == ("background", "car", "person") and report.problems == []
+    assert (root / "classes.txt").read_text().splitlines()[:3] == ["background 0 0 0", "car 128 0 0", "person 0 128 0"]
+    np.testing.assert_array_equal(
+        mask_of(root, "train", "a"), box(4, 12, 10, 14, 2, box(2, 6, 2, 6, 0, box(0, 16, 0, 20, 1)))
+    )

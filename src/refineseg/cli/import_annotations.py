@@ -18,7 +18,8 @@ Convert an annotation tool's export into refineseg's generic layout, ready for
 
 formats (SOURCE):
   coco     a COCO instances JSON file (polygons, uncompressed or compressed RLE);
-           categories are classes 1..N by category id, 0 is background; needs --images
+           categories are classes 1..N by category id, 0 is background (so is a category
+           named _background_, as labelme2coco writes it); needs --images
   labelme  a folder of LabelMe .json files (searched recursively); classes are background
            then every label, sorted, unless --classes FILE lists them; points and lines
            are skipped; images from each file's imagePath, or by file name in --images

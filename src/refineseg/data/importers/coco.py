@@ -1,6 +1,8 @@
 """COCO instances JSON -> class-index masks.
 
-Categories become classes 1..N in the order of their category id (0 is ``background``).
+Categories become classes 1..N in the order of their category id (0 is ``background``); a category
+named ``_background_`` (labelme2coco writes LabelMe's ``labels.txt`` so, as id 0) or ``background``
+is class 0, its annotations painted as background.
 Segmentations may be polygons, uncompressed RLE or compressed RLE; pycocotools rasterises them,
 after polygons are clipped to the image and every RLE is checked to cover exactly the image
 (pycocotools' C decoder does not bound-check, so a bad RLE must never reach it).
@@ -27,15 +29,13 @@ __all__ = ["read_coco"]
 
 Annotation = dict[str, Any]
 
+BACKGROUND_NAMES = ("background", "_background_")  # categories that are class 0 (labelme2coco writes the latter)
+
 
 def _mask_api() -> Any:
-    try:
-        from pycocotools import mask
-    except ImportError:
-        raise ImportError(
-            "importing COCO annotations needs pycocotools: pip install 'refineseg[annotations]'"
-        ) from None
-    return mask
+    from ..._extras import require
+
+    return require("pycocotools.mask", "annotations", purpose="importing COCO annotations", name="pycocotools")
 
 
 def read_coco(
@@ -64,8 +64,11 @@ def read_coco(
     mask_api = _mask_api()
     data = _load(source)
     categories = _categories(source, data["categories"])
-    cat_to_class = {cat_id: index for index, (cat_id, _) in enumerate(categories, start=1)}
-    names = ("background", *(name for _, name in categories))
+    # labelme2coco writes labels.txt's "_background_" as a category: it is class 0, not a class of its own
+    cat_to_class = {cat_id: 0 for cat_id, name in categories if name in BACKGROUND_NAMES}
+    kept = [(cat_id, name) for cat_id, name in categories if cat_id not in cat_to_class]
+    cat_to_class.update({cat_id: index for index, (cat_id, _) in enumerate(kept, start=1)})
+    names = ("background", *(name for _, name in kept))
     labels = LabelSpace(names, default_palette(len(names)))
 
     entries: dict[int, dict[str, Any]] = {}
