@@ -461,3 +461,35 @@ def test_coco_background_category_of_labelme2coco_is_background(tmp_path):
     np.testing.assert_array_equal(
         mask_of(root, "train", "a"), box(4, 12, 10, 14, 2, box(2, 6, 2, 6, 0, box(0, 16, 0, 20, 1)))
     )
+
+
+def test_labelme_classes_found_only_in_skipped_files_are_not_classes(tmp_path, capsys):
+    folder = tmp_path / "labelme"
+    folder.mkdir()
+    write_image(folder / "a.png")
+    write_image(folder / "small.png", size=(10, 8))
+    labelme_file(
+        folder,
+        "a",
+        "a.png",
+        [shape("car", "rectangle", [[2, 2], [9, 9]]), shape("zebra", "rectangle", [[12, 2], [18, 9]])],
+    )
+    labelme_file(folder, "b", "missing.png", [shape("bus", "rectangle", [[0, 0], [4, 4]])])  # image missing
+    labelme_file(folder, "small", "small.png", [shape("cat", "rectangle", [[0, 0], [4, 4]])])  # annotated for 20x16
+    labelme_file(folder, "c", "a.png", [shape("dog", "polygon", [[1, 1], [2, 2]])])  # a.png again: skipped
+    root = tmp_path / "out"
+    assert main(["import-annotations", "labelme", str(folder), "--output", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "3 classes (background, car, zebra)" in out, out
+    assert "not classes: 'bus', 'cat', 'dog'" in out
+    assert (root / "classes.txt").read_text() == "background 0 0 0\ncar 128 0 0\nzebra 0 128 0\n@ignore value=255\n"
+    np.testing.assert_array_equal(mask_of(root, "train", "a"), box(2, 10, 12, 19, 2, box(2, 10, 2, 10, 1)))
+    assert get_dataset("generic", root, "train").class_names == ("background", "car", "zebra")
+    with Image.open(root / "train" / "masks" / "a.png") as im:
+        assert im.getpalette()[:9] == [0, 0, 0, 128, 0, 0, 0, 128, 0]
+
+    # a class file declares the classes: all of them are kept, in its order
+    labels = tmp_path / "labels.txt"
+    labels.write_text("_background_\nbus\ncar\nzebra\n")
+    report = import_annotations("labelme", folder, images=None, output=tmp_path / "listed", classes=labels)
+    assert report.class_names == ("background", "bus", "car", "zebra")

@@ -21,8 +21,9 @@ formats (SOURCE):
            categories are classes 1..N by category id, 0 is background (so is a category
            named _background_, as labelme2coco writes it); needs --images
   labelme  a folder of LabelMe .json files (searched recursively); classes are background
-           then every label, sorted, unless --classes FILE lists them; points and lines
-           are skipped; images from each file's imagePath, or by file name in --images
+           then every label with pixels in an imported mask, sorted, unless --classes FILE
+           lists them; points and lines are skipped; images from each file's imagePath, or
+           by file name in --images
   cvat     CVAT's 'Segmentation mask 1.1' export folder (labelmap.txt, SegmentationClass/);
            labelmap order, background first; images in --images or SOURCE/JPEGImages
   voc      a folder of palette index PNGs like VOC's SegmentationClass/; names from
@@ -107,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {line}", file=sys.stderr)
         raise
     print(report.summary())
+    if report.notes:
+        print(f"notes ({len(report.notes)}):")
+        for line in report.notes:
+            print(f"  {line}")
     if report.problems:
         print(f"problems ({len(report.problems)}):")
         for line in report.problems:

@@ -36,7 +36,7 @@ __all__ = ["FORMATS", "AnnotationImportError", "ImportReport", "import_annotatio
 
 Reader = Callable[..., tuple[LabelSpace, list[Sample]]]
 
-# reader(source, *, images, classes, problems) -> (labels, samples)
+# reader(source, *, images, classes, problems, notes) -> (labels, samples)
 _READERS: dict[str, Reader] = {"coco": read_coco, "labelme": read_labelme, "cvat": read_cvat, "voc": read_voc}
 FORMATS = tuple(_READERS)
 
@@ -87,11 +87,13 @@ def import_annotations(
         raise DatasetError(f"{classes}: no such file (class names)")
     check_output(output_path)
     problems: list[str] = []
+    notes: list[str] = []
     labels, samples = _READERS[fmt](
         source_path,
         images=Path(images) if images is not None else None,
         classes=Path(classes) if classes is not None else None,
         problems=problems,
+        notes=notes,
     )
     return write_dataset(
         fmt=fmt,
@@ -102,4 +104,7 @@ def import_annotations(
         seed=seed,
         strict=strict,
         problems=problems,
+        notes=notes,
+        # LabelMe without --classes: the classes are the labels found, so only those with pixels count
+        found_classes=fmt == "labelme" and classes is None,
     )

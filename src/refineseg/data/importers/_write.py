@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from ..._io import atomic_write
-from ..datasets import IGNORE_INDEX, IMAGE_SUFFIXES, DatasetError, LabelSpace, images_in
+from ..datasets import IGNORE_INDEX, IMAGE_SUFFIXES, DatasetError, LabelSpace, default_palette, images_in
 from ..labels import IGNORE_LINE, Colour
 
 __all__ = [
@@ -80,6 +80,8 @@ class ImportReport:
         val: Images written to ``val``.
         skipped: Annotated images that were not written (each has a problem line).
         problems: One line per problem.
+        notes: One line per thing worth knowing that is not a problem (``strict`` ignores them),
+            e.g. shapes without area that were left out.
         written: ``False`` when nothing was put at ``output``.
     """
 
@@ -90,6 +92,7 @@ class ImportReport:
     val: int = 0
     skipped: int = 0
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     written: bool = False
 
     def summary(self) -> str:
@@ -358,10 +361,16 @@ def write_dataset(
     seed: int,
     strict: bool,
     problems: list[str],
+    notes: list[str] | None = None,
+    found_classes: bool = False,
 ) -> ImportReport:
     """Copy the images, draw the masks, split, and write ``classes.txt``, all in a ``.partial`` folder
     renamed to ``output`` at the end; on ``strict`` with problems, or when nothing could be written,
     the folder is removed and :class:`AnnotationImportError` carries the report.
+
+    With ``found_classes`` (the reader collected the classes from the annotations rather than
+    from a declaration), a class no written mask shows (its annotations are only in skipped
+    files, or drew no pixel) is dropped and the masks renumbered, with a note.
 
     Args:
         fmt: The annotation format, for the report.
@@ -372,6 +381,9 @@ def write_dataset(
         seed: Seeds the split.
         strict: Whether any problem makes the import write nothing.
         problems: The reader's problem lines; this adds its own.
+        notes: The reader's notes (lines that are not problems); this adds its own.
+        found_classes: Whether classes 1.. were found in the annotations (not declared), so that
+            those without a pixel in a written mask are dropped.
 
     Returns:
         The report, with ``written`` set.
@@ -384,17 +396,22 @@ def write_dataset(
         raise DatasetError(f"{labels.num_classes} classes: an 8-bit mask holds at most {MAX_CLASSES} (255 is ignore)")
     # the names as classes.txt spells them, so the report says what the dataset will read back
     labels = dataclasses.replace(labels, class_names=class_tokens(labels.class_names))
-    report = ImportReport(fmt, output, labels.class_names, problems=problems)
+    notes = [] if notes is None else notes
+    report = ImportReport(fmt, output, labels.class_names, problems=problems, notes=notes)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f"{output.name}.partial-{secrets.token_hex(4)}")
     partial.mkdir()
     try:
         staged = partial / "train"
         written: dict[str, str] = {}  # mask stem -> image file name
+        shown = np.zeros(256, dtype=bool)  # the mask values some written mask holds
         for sample in samples:
-            name = _write_sample(sample, labels, staged, written, problems)
+            name = _write_sample(sample, labels, staged, written, problems, shown)
             if name is None:
                 report.skipped += 1
+        if found_classes:
+            labels = _drop_unshown(labels, shown, staged / "masks", written, notes)
+            report.class_names = labels.class_names
         train, val = split_names(written, val_fraction=val_fraction, seed=seed)
         if val:
             for sub in ("images", "masks"):
@@ -421,10 +438,47 @@ def write_dataset(
     return report
 
 
+def _save_png(path: Path, image: Image.Image) -> None:
+    atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
+
+
+def _drop_unshown(
+    labels: LabelSpace, shown: np.ndarray, masks: Path, written: dict[str, str], notes: list[str]
+) -> LabelSpace:
+    """``labels`` without the classes (but background) that no written mask shows; the masks in
+    ``masks`` renumbered to match (rewritten only when a class is dropped)."""
+    keep = [0, *(i for i in range(1, labels.num_classes) if shown[i])]
+    if len(keep) == labels.num_classes:
+        return labels
+    dropped = [name for i, name in enumerate(labels.class_names) if i not in keep]
+    n = len(dropped)
+    notes.append(
+        f"{n} label{_s(n)} in no imported mask (only in skipped files, or drawing no pixel), so not classes: "
+        + ", ".join(repr(name) for name in dropped)
+    )
+    default = labels.palette == default_palette(labels.num_classes)
+    palette = default_palette(len(keep)) if default else tuple(labels.palette[i] for i in keep)
+    kept = LabelSpace(tuple(labels.class_names[i] for i in keep), palette)
+    table = np.full(256, IGNORE_INDEX, dtype=np.uint8)
+    table[keep] = np.arange(len(keep), dtype=np.uint8)
+    for stem in written:
+        path = masks / f"{stem}.png"
+        with Image.open(path) as im:
+            values = table[np.asarray(im, dtype=np.uint8)]
+        _save_png(path, palette_png(values, kept.palette))
+    return kept
+
+
 def _write_sample(
-    sample: Sample, labels: LabelSpace, staged: Path, written: dict[str, str], problems: list[str]
+    sample: Sample,
+    labels: LabelSpace,
+    staged: Path,
+    written: dict[str, str],
+    problems: list[str],
+    shown: np.ndarray,
 ) -> str | None:
-    """Copy one image and write its mask into ``staged``; the mask's stem, or None (with a problem) if skipped."""
+    """Copy one image and write its mask into ``staged``; the mask's stem, or None (with a problem) if
+    skipped. The values the mask holds are marked in ``shown``."""
     image = sample.image
     if image is None:
         return None
@@ -458,7 +512,7 @@ def _write_sample(
         )
         return None
     atomic_write(staged / "images" / image.name, lambda tmp: shutil.copyfile(image, tmp))
-    png = palette_png(mask, labels.palette)
-    atomic_write(staged / "masks" / f"{stem}.png", lambda tmp: png.save(tmp, format="PNG"))
+    shown |= np.bincount(mask.ravel(), minlength=256) > 0
+    _save_png(staged / "masks" / f"{stem}.png", palette_png(mask, labels.palette))
     written[stem] = image.name
     return stem

@@ -39,7 +39,12 @@ def _mask_api() -> Any:
 
 
 def read_coco(
-    source: Path, *, images: Path | None, classes: Path | None, problems: list[str]
+    source: Path,
+    *,
+    images: Path | None,
+    classes: Path | None,
+    problems: list[str],
+    notes: list[str] | None = None,
 ) -> tuple[LabelSpace, list[Sample]]:
     """The classes and one sample per image entry of the COCO instances file ``source``.
 
@@ -48,6 +53,7 @@ def read_coco(
         images: The folder holding the images' ``file_name`` (required).
         classes: Must be ``None``: the categories name the classes (background is class 0).
         problems: Problem lines are appended here.
+        notes: Lines worth knowing that are not problems are appended here.
 
     Returns:
         ``(labels, samples)``.

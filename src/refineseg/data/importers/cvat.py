@@ -23,7 +23,12 @@ __all__ = ["read_cvat", "read_labelmap"]
 
 
 def read_cvat(
-    source: Path, *, images: Path | None, classes: Path | None, problems: list[str]
+    source: Path,
+    *,
+    images: Path | None,
+    classes: Path | None,
+    problems: list[str],
+    notes: list[str] | None = None,
 ) -> tuple[LabelSpace, list[Sample]]:
     """The labelmap's classes and one sample per mask (those the id lists name, when there are lists).
 
@@ -32,6 +37,7 @@ def read_cvat(
         images: The image folder (default: ``SOURCE/JPEGImages``).
         classes: Must be ``None``: ``labelmap.txt`` names the classes.
         problems: Problem lines are appended here.
+        notes: Lines worth knowing that are not problems are appended here.
 
     Returns:
         ``(labels, samples)``.

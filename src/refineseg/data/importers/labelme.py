@@ -1,6 +1,7 @@
 """LabelMe JSON files -> class-index masks, rasterised as LabelMe's own ``shape_to_mask`` does.
 
-Classes: ``background`` (0), then every shape label met in the folder, sorted, unless a
+Classes: ``background`` (0), then every shape label that paints a pixel of an imported mask,
+sorted (a label found only in skipped files is not a class; a note names it), unless a
 ``--classes`` file lists them (LabelMe's ``labels.txt`` works: ``__ignore__`` and ``_background_``
 are understood). A shape labelled ``__ignore__`` is painted as ignore (255).
 
@@ -34,7 +35,12 @@ IGNORE_NAME = "__ignore__"
 
 
 def read_labelme(
-    source: Path, *, images: Path | None, classes: Path | None, problems: list[str]
+    source: Path,
+    *,
+    images: Path | None,
+    classes: Path | None,
+    problems: list[str],
+    notes: list[str] | None = None,
 ) -> tuple[LabelSpace, list[Sample]]:
     """The classes and one sample per LabelMe file under ``source`` (searched recursively, sorted).
 
@@ -45,6 +51,7 @@ def read_labelme(
         classes: A class-name file fixing the classes and their order (default: background,
             then the labels used, sorted).
         problems: Problem lines are appended here.
+        notes: Lines worth knowing that are not problems are appended here.
 
     Returns:
         ``(labels, samples)``.

@@ -23,7 +23,12 @@ __all__ = ["read_voc"]
 
 
 def read_voc(
-    source: Path, *, images: Path | None, classes: Path | None, problems: list[str]
+    source: Path,
+    *,
+    images: Path | None,
+    classes: Path | None,
+    problems: list[str],
+    notes: list[str] | None = None,
 ) -> tuple[LabelSpace, list[Sample]]:
     """The classes and one sample per ``.png`` mask in ``source`` (images matched by stem).
 
@@ -32,6 +37,7 @@ def read_voc(
         images: The image folder (default: ``JPEGImages`` beside ``source``).
         classes: A class-name file (default: the PASCAL VOC classes), one name per mask index.
         problems: Problem lines are appended here.
+        notes: Lines worth knowing that are not problems are appended here.
 
     Returns:
         ``(labels, samples)``.
