@@ -1,6 +1,8 @@
 """`refineseg import-annotations`: COCO, LabelMe, CVAT and VOC exports -> the generic layout."""
 
+import base64
 import hashlib
+import io
 import json
 from pathlib import Path
 
@@ -493,3 +495,111 @@ def test_labelme_classes_found_only_in_skipped_files_are_not_classes(tmp_path, c
     labels.write_text("_background_\nbus\ncar\nzebra\n")
     report = import_annotations("labelme", folder, images=None, output=tmp_path / "listed", classes=labels)
     assert report.class_names == ("background", "bus", "car", "zebra")
+
+
+def _embedded(image: Image.Image, fmt: str) -> tuple[str, bytes]:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return base64.b64encode(buffer.getvalue()).decode("ascii"), buffer.getvalue()
+
+
+def test_labelme_embedded_image_data_stands_in_for_a_missing_image(tmp_path):
+    folder = tmp_path / "labelme"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+    car = [shape("car", "rectangle", [[2, 2], [9, 9]])]
+    encoded = {}
+    for stem, fmt in (("png_inside", "PNG"), ("jpeg_inside", "JPEG")):
+        text, raw = _embedded(Image.fromarray(pixels), fmt)
+        encoded[stem] = raw
+        labelme_file(folder, stem, f"gone/{stem}.jpg", car)  # the image file is not there
+        doc = json.loads((folder / f"{stem}.json").read_text())
+        doc["imageData"] = text
+        (folder / f"{stem}.json").write_text(json.dumps(doc))
+    labelme_file(folder, "broken", "gone/broken.png", car)
+    doc = json.loads((folder / "broken.json").read_text())
+    doc["imageData"] = base64.b64encode(b"not an image").decode("ascii")
+    (folder / "broken.json").write_text(json.dumps(doc))
+
+    root = tmp_path / "out"
+    report = import_annotations("labelme", folder, images=None, output=root)
+    assert report.train == 2 and report.skipped == 1, report.problems
+    assert (
+        len(report.problems) == 1
+        and "broken.json: the embedded imageData is not a readable image" in report.problems[0]
+    )
+    images = root / "train" / "images"
+    assert sorted(p.name for p in images.iterdir()) == ["jpeg_inside.jpg", "png_inside.png"]
+    for stem, raw in encoded.items():
+        path = next(images.glob(f"{stem}.*"))
+        assert path.read_bytes() == raw  # the embedded image itself, not a re-encoding
+        with Image.open(path) as im, Image.open(io.BytesIO(raw)) as embedded:
+            np.testing.assert_array_equal(np.asarray(im), np.asarray(embedded))
+        np.testing.assert_array_equal(mask_of(root, "train", stem), box(2, 10, 2, 10, 1))
+
+
+def test_labelme_oriented_rectangles_are_filled(tmp_path):
+    folder = tmp_path / "labelme"
+    folder.mkdir()
+    write_image(folder / "a.png")
+    rotated = [[10, 2], [15, 7], [10, 12], [5, 7]]  # a square turned by 45 degrees
+    labelme_file(
+        folder,
+        "a",
+        "a.png",
+        [
+            shape("box", "oriented_rectangle", [[1, 1], [4, 1], [4, 3], [1, 3]]),
+            shape("diamond", "oriented_rectangle", rotated),
+            shape("box", "oriented_rectangle", [[1, 1], [4, 1], [4, 3]]),  # three points: not one
+        ],
+    )
+    root = tmp_path / "out"
+    report = import_annotations("labelme", folder, images=None, output=root)
+    assert report.class_names == ("background", "box", "diamond")
+    assert len(report.problems) == 1 and "shape 2 ('box', oriented_rectangle): needs 4 points" in report.problems[0]
+    expected = box(1, 4, 1, 5, 1)
+    for y in range(H):
+        for x in range(W):
+            if abs(x - 10) + abs(y - 7) <= 5:
+                expected[y, x] = 2
+    np.testing.assert_array_equal(mask_of(root, "train", "a"), expected)
+
+
+def test_strict_clips_sub_pixel_overshoot_and_refuses_real_out_of_image_shapes(tmp_path):
+    # labelme's examples/semantic_segmentation/2011_000006.json has a vertex 0.77 px outside its image
+    folder = tmp_path / "labelme"
+    folder.mkdir()
+    write_image(folder / "a.png")
+    near = [[W - 5, 3], [W + 0.77, 3], [W + 0.77, 9], [W - 5, 9]]
+    labelme_file(
+        folder,
+        "a",
+        "a.png",
+        [shape("car", "polygon", near), shape("car", "polygon", [[-0.5, -0.99], [4, -0.2], [3, 5]])],
+    )
+    root = tmp_path / "ok"
+    report = import_annotations("labelme", folder, images=None, output=root, strict=True)
+    assert report.problems == [] and report.written
+    assert mask_of(root, "train", "a")[3:10, W - 5 :].all()
+
+    labelme_file(folder, "a", "a.png", [shape("car", "polygon", [[W - 5, 3], [W + 1, 3], [W + 1, 9]])])
+    with pytest.raises(AnnotationImportError, match="1 problem"):
+        import_annotations("labelme", folder, images=None, output=tmp_path / "refused", strict=True)
+    assert not (tmp_path / "refused").exists()
+
+    images = tmp_path / "coco_images"
+    write_image(images / "a.jpg")
+    for name, x in (("near", W + 0.77), ("far", W + 1.5)):
+        data = {
+            "images": [{"id": 1, "file_name": "a.jpg", "width": W, "height": H}],
+            "categories": [{"id": 1, "name": "car"}],
+            "annotations": [
+                {"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[W - 5, 3, x, 3, x, 9]], "iscrowd": 0}
+            ],
+        }
+        (tmp_path / f"{name}.json").write_text(json.dumps(data))
+    report = import_annotations("coco", tmp_path / "near.json", images=images, output=tmp_path / "coco", strict=True)
+    assert report.problems == []
+    with pytest.raises(AnnotationImportError, match="1 problem"):
+        import_annotations("coco", tmp_path / "far.json", images=images, output=tmp_path / "coco_far", strict=True)

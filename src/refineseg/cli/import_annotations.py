@@ -22,8 +22,9 @@ formats (SOURCE):
            named _background_, as labelme2coco writes it); needs --images
   labelme  a folder of LabelMe .json files (searched recursively); classes are background
            then every label with pixels in an imported mask, sorted, unless --classes FILE
-           lists them; points and lines are skipped; images from each file's imagePath, or
-           by file name in --images
+           lists them; polygons, rectangles, oriented rectangles, circles and masks are
+           filled, points and lines skipped; images from each file's imagePath, or by file
+           name in --images, else the image the file embeds (imageData)
   cvat     CVAT's 'Segmentation mask 1.1' export folder (labelmap.txt, SegmentationClass/);
            labelmap order, background first; images in --images or SOURCE/JPEGImages
   voc      a folder of palette index PNGs like VOC's SegmentationClass/; names from
@@ -35,9 +36,10 @@ overlaps (where shapes cover the same pixel):
   coco     annotations are painted in decreasing area, so a smaller object in front of a
            larger one stays visible; iscrowd regions are painted last, as ignore (255)
 
-Bad annotations (a missing image, a polygon outside the image (clipped), an unknown
-category, an empty or degenerate polygon, an unknown colour, an unreadable file) are
-listed at the end, one line each, and do not stop the import; with --strict any of them
+Bad annotations (a missing image, a polygon a pixel or more outside the image (clipped;
+less than a pixel over the border is clipped quietly), an unknown category, an empty or
+degenerate polygon, an unknown colour, an unreadable file) are listed at the end, one
+line each, and do not stop the import; with --strict any of them
 makes it write nothing and exit 1. --output must not exist or be empty: nothing is ever
 overwritten, and ROOT appears only once complete. The split is a shuffle by --seed of the
 sorted image names: the same inputs and seed give the same split.

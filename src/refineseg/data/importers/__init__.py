@@ -11,7 +11,8 @@ Overlaps, where shapes or objects cover the same pixel (coco, labelme):
 * COCO: annotations are painted in decreasing area, so a smaller object in front of a larger one
   stays visible; ``iscrowd`` regions are painted last, as ignore (255).
 
-Bad annotations (a missing image, a polygon outside the image (clipped), an unknown category,
+Bad annotations (a missing image, a polygon a pixel or more outside the image (clipped; a vertex
+less than a pixel over the border is clipped quietly), an unknown category,
 an empty or degenerate polygon, an unknown colour, an unreadable file) do not stop an import:
 each becomes one line of ``ImportReport.problems`` naming the file. With ``strict=True`` any
 problem makes the import write nothing and raise :class:`AnnotationImportError`. ``ROOT`` must

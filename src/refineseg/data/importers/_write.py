@@ -10,6 +10,7 @@ not exist or is complete: an interrupted or refused (``strict``) import leaves n
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import random
 import secrets
@@ -28,6 +29,7 @@ from ..labels import IGNORE_LINE, Colour
 __all__ = [
     "IGNORE_COLOUR",
     "AnnotationImportError",
+    "EmbeddedImage",
     "ImageFinder",
     "ImportReport",
     "Sample",
@@ -35,6 +37,7 @@ __all__ = [
     "class_token",
     "class_tokens",
     "classes_txt",
+    "far_out_of_bounds",
     "out_of_bounds",
     "palette_png",
     "read_class_file",
@@ -47,6 +50,10 @@ __all__ = [
 IGNORE_COLOUR: Colour = (224, 224, 192)
 # the most classes an 8-bit mask holds when 255 means "ignore"
 MAX_CLASSES = 255
+# vertices less than this (pixels) outside the image are clipped without a problem: a click on the border
+SUBPIXEL = 1.0
+# Pillow's format name -> the suffix an embedded image is written with
+FORMAT_SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "TIFF": ".tif", "WEBP": ".webp"}
 
 
 @dataclass(frozen=True)
@@ -60,12 +67,29 @@ class Sample:
             (having reported why).
         size: The ``(width, height)`` the annotation was made for, when the format records it;
             checked against the image before drawing.
+        embedded: The image stored in the annotation, used when ``image`` is ``None``.
     """
 
     source: str
     image: Path | None
     draw: Callable[[int, int], np.ndarray | None]
     size: tuple[int, int] | None = None
+    embedded: EmbeddedImage | None = None
+
+
+@dataclass(frozen=True)
+class EmbeddedImage:
+    """An image stored inside the annotation file (LabelMe's ``imageData``), read when written.
+
+    It is written as it is stored (the same bytes), named ``stem`` plus the suffix of its format.
+
+    Attributes:
+        stem: The name stem to write it under.
+        read: Returns the image file's bytes; may raise ``OSError`` or ``ValueError``.
+    """
+
+    stem: str
+    read: Callable[[], bytes]
 
 
 @dataclass
@@ -246,6 +270,25 @@ def out_of_bounds(xs: Iterable[float], ys: Iterable[float], width: int, height: 
         ``True`` if a vertex lies outside.
     """
     return any(x < 0 or x > width for x in xs) or any(y < 0 or y > height for y in ys)
+
+
+def far_out_of_bounds(xs: Iterable[float], ys: Iterable[float], width: int, height: int) -> bool:
+    """Whether any vertex lies :data:`SUBPIXEL` (1 px) or more outside the image's extent: a shape
+    that really reaches out of the image, not a click on its border that overshot by a fraction of a
+    pixel (such vertices are clipped without a problem).
+
+    Args:
+        xs: Vertex x coordinates.
+        ys: Vertex y coordinates.
+        width: Image width.
+        height: Image height.
+
+    Returns:
+        ``True`` if a vertex lies 1 px or more outside.
+    """
+    return any(x <= -SUBPIXEL or x >= width + SUBPIXEL for x in xs) or any(
+        y <= -SUBPIXEL or y >= height + SUBPIXEL for y in ys
+    )
 
 
 class ImageFinder:
@@ -479,26 +522,14 @@ def _write_sample(
 ) -> str | None:
     """Copy one image and write its mask into ``staged``; the mask's stem, or None (with a problem) if
     skipped. The values the mask holds are marked in ``shown``."""
-    image = sample.image
-    if image is None:
+    found = _image_source(sample, written, problems)
+    if found is None:
         return None
-    if image.suffix.lower() not in IMAGE_SUFFIXES:
-        problems.append(f"{sample.source}: {image.name} is not one of the image types {', '.join(IMAGE_SUFFIXES)}")
-        return None
-    stem = image.stem
-    if stem in written:
-        problems.append(
-            f"{sample.source}: image {image.name} has the same name stem as {written[stem]}, already imported; skipped"
-        )
-        return None
-    try:
-        width, height = _image_size(image)
-    except (OSError, ValueError) as exc:
-        problems.append(f"{sample.source}: image {image} is not readable ({exc})")
-        return None
+    name, (width, height), copy = found
+    stem = Path(name).stem
     if sample.size is not None and sample.size != (width, height):
         problems.append(
-            f"{sample.source}: annotated for {sample.size[0]}x{sample.size[1]} but image {image.name} is "
+            f"{sample.source}: annotated for {sample.size[0]}x{sample.size[1]} but image {name} is "
             f"{width}x{height}; skipped"
         )
         return None
@@ -507,12 +538,55 @@ def _write_sample(
         return None
     if mask.shape != (height, width):
         problems.append(
-            f"{sample.source}: mask is {mask.shape[1]}x{mask.shape[0]} but image {image.name} is {width}x{height}; "
-            "skipped"
+            f"{sample.source}: mask is {mask.shape[1]}x{mask.shape[0]} but image {name} is {width}x{height}; skipped"
         )
         return None
-    atomic_write(staged / "images" / image.name, lambda tmp: shutil.copyfile(image, tmp))
+    atomic_write(staged / "images" / name, copy)
     shown |= np.bincount(mask.ravel(), minlength=256) > 0
     _save_png(staged / "masks" / f"{stem}.png", palette_png(mask, labels.palette))
-    written[stem] = image.name
+    written[stem] = name
     return stem
+
+
+def _image_source(
+    sample: Sample, written: dict[str, str], problems: list[str]
+) -> tuple[str, tuple[int, int], Callable[[str], object]] | None:
+    """The image's file name, its size and how to copy it (the file, or the embedded bytes); None with a
+    problem when it cannot be imported."""
+    image = sample.image
+    if image is not None:
+        name, stem = image.name, image.stem
+        if image.suffix.lower() not in IMAGE_SUFFIXES:
+            problems.append(f"{sample.source}: {name} is not one of the image types {', '.join(IMAGE_SUFFIXES)}")
+            return None
+    elif sample.embedded is not None:
+        stem = sample.embedded.stem
+        try:
+            data = sample.embedded.read()
+            with Image.open(io.BytesIO(data)) as im:  # reads the header only
+                fmt, size = im.format, im.size
+        except (OSError, ValueError) as exc:
+            problems.append(f"{sample.source}: the embedded imageData is not a readable image ({exc}); skipped")
+            return None
+        suffix = FORMAT_SUFFIXES.get(fmt or "")
+        if suffix is None:
+            problems.append(
+                f"{sample.source}: the embedded imageData is a {fmt} image, not one of {', '.join(FORMAT_SUFFIXES)}; skipped"
+            )
+            return None
+        name = stem + suffix
+    else:
+        return None  # the reader has reported the missing image
+    if stem in written:
+        problems.append(
+            f"{sample.source}: image {name} has the same name stem as {written[stem]}, already imported; skipped"
+        )
+        return None
+    if image is None:
+        return name, size, lambda tmp: Path(tmp).write_bytes(data)
+    try:
+        size = _image_size(image)
+    except (OSError, ValueError) as exc:
+        problems.append(f"{sample.source}: image {image} is not readable ({exc})")
+        return None
+    return name, size, lambda tmp: shutil.copyfile(image, tmp)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..datasets import IGNORE_INDEX, DatasetError, LabelSpace, default_palette
-from ._write import ImageFinder, Sample, out_of_bounds
+from ._write import ImageFinder, Sample, far_out_of_bounds, out_of_bounds
 
 __all__ = ["read_coco"]
 
@@ -199,7 +199,8 @@ def _to_rle(segmentation: Any, width: int, height: int, where: str, mask_api: An
                 continue
             xs, ys = poly[0::2], poly[1::2]
             if out_of_bounds(xs, ys, width, height):
-                problems.append(f"{where}: polygon {number} extends outside the {width}x{height} image; clipped")
+                if far_out_of_bounds(xs, ys, width, height):  # less than a pixel over is clipped quietly
+                    problems.append(f"{where}: polygon {number} extends outside the {width}x{height} image; clipped")
                 clipped = _clip(list(zip(xs, ys, strict=True)), width, height)
                 if len(clipped) < 3:
                     continue

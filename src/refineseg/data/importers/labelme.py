@@ -5,9 +5,15 @@ sorted (a label found only in skipped files is not a class; a note names it), un
 ``--classes`` file lists them (LabelMe's ``labels.txt`` works: ``__ignore__`` and ``_background_``
 are understood). A shape labelled ``__ignore__`` is painted as ignore (255).
 
-Shapes: polygon, rectangle, circle (centre and a point on the rim) and mask (LabelMe 5.3+) are
-filled; points, lines and line strips have no area and are skipped. Overlaps: shapes are painted
-in file order, later shapes on top, as LabelMe draws them.
+Shapes: polygon, rectangle, oriented_rectangle (LabelMe 5.x: four corners, filled as a polygon),
+circle (centre and a point on the rim) and mask (LabelMe 5.3+) are filled; points, lines and line
+strips have no area and are skipped. Overlaps: shapes are painted in file order, later shapes on
+top, as LabelMe draws them. A vertex less than a pixel outside the image (a click on its border) is
+clipped quietly; one further out is a problem (and clipped).
+
+Images: each file's ``imagePath`` (relative to the JSON, or by name in ``--images``); when that
+file is missing, the image the JSON embeds (``imageData``, which LabelMe's editor saves by
+default), written out as it is stored.
 """
 
 from __future__ import annotations
@@ -24,11 +30,11 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..datasets import IGNORE_INDEX, DatasetError, LabelSpace, default_palette, require_dir
-from ._write import ImageFinder, Sample, out_of_bounds, read_class_file
+from ._write import EmbeddedImage, ImageFinder, Sample, far_out_of_bounds, read_class_file
 
 __all__ = ["read_labelme"]
 
-FILLED = ("polygon", "rectangle", "circle", "mask")
+FILLED = ("polygon", "oriented_rectangle", "rectangle", "circle", "mask")
 NO_AREA = ("point", "points", "line", "linestrip")
 BACKGROUND_NAMES = ("background", "_background_")
 IGNORE_NAME = "__ignore__"
@@ -73,7 +79,8 @@ def read_labelme(
         if not isinstance(data, dict) or not isinstance(data.get("shapes"), list) or not data.get("imagePath"):
             problems.append(f"{path}: not a LabelMe file (expected 'shapes' and 'imagePath'); skipped")
             continue
-        data.pop("imageData", None)  # the embedded image: not needed, often large
+        # the embedded image is often large: kept only as whether there is one, read again if it is needed
+        data["imageData"] = isinstance(data.get("imageData"), str) and bool(data["imageData"])
         docs.append((path, data))
 
     colours: list[tuple[int, int, int]] | None = None
@@ -105,14 +112,26 @@ def read_labelme(
     for path, data in docs:
         image_path = str(data["imagePath"]).replace("\\", "/")
         image = finder.by_name(Path(image_path).name) if finder else _beside(path, image_path)
-        if image is None:
+        embedded = None
+        if image is None and data["imageData"]:  # as LabelMe's own converters, use the image it embeds
+            embedded = EmbeddedImage(Path(image_path).stem, partial(_image_data, path))
+        elif image is None:
             where = images if images is not None else path.parent
-            problems.append(f"{path}: image {image_path} not found in {where}; skipped")
+            problems.append(f"{path}: image {image_path} not found in {where}, nor embedded (imageData); skipped")
         width, height = data.get("imageWidth"), data.get("imageHeight")
         size = (width, height) if isinstance(width, int) and isinstance(height, int) else None
         draw = partial(_draw, path, data["shapes"], label_ids, classes, problems)
-        samples.append(Sample(source=str(path), image=image, draw=draw, size=size))
+        samples.append(Sample(source=str(path), image=image, draw=draw, size=size, embedded=embedded))
     return labels, samples
+
+
+def _image_data(path: Path) -> bytes:
+    """The image file a LabelMe JSON embeds (base64 ``imageData``), read again from the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(str(exc)) from None
+    return base64.b64decode(data["imageData"])
 
 
 def _beside(json_path: Path, image_path: str) -> Path | None:
@@ -167,14 +186,17 @@ def _draw(
         if kind == "mask":
             _paint_mask(canvas, shape, points, value, where, problems)
             continue
+        if kind == "oriented_rectangle" and len(points) != 4:
+            problems.append(f"{where}: needs 4 points, has {len(points)}; skipped")
+            continue
         outline = _outline(kind, points)
         if outline is None:
             problems.append(f"{where}: empty or degenerate shape; skipped")
             continue
         xs, ys = [p[0] for p in outline], [p[1] for p in outline]
-        if out_of_bounds(xs, ys, width, height):
+        if far_out_of_bounds(xs, ys, width, height):  # less than a pixel over the border is clipped quietly
             problems.append(f"{where}: extends outside the {width}x{height} image; clipped")
-        if kind == "polygon":
+        if kind in ("polygon", "oriented_rectangle"):
             draw.polygon(points, fill=value, outline=value)
         elif kind == "rectangle":
             draw.rectangle([min(xs), min(ys), max(xs), max(ys)], fill=value, outline=value)
@@ -198,7 +220,7 @@ def _points(raw: Any) -> list[tuple[float, float]] | None:
 
 def _outline(kind: str, points: list[tuple[float, float]]) -> list[tuple[float, float]] | None:
     """The shape's extreme points (for the bounds check), or None when it encloses no area."""
-    if kind == "polygon":
+    if kind in ("polygon", "oriented_rectangle"):
         if len(points) < 3:
             return None
         xs, ys = np.array([p[0] for p in points]), np.array([p[1] for p in points])
@@ -231,7 +253,7 @@ def _paint_mask(
     if not points or not region.any():
         problems.append(f"{where}: empty mask; skipped")
         return
-    left, top = int(points[0][0]), int(points[0][1])
+    left, top = round(points[0][0]), round(points[0][1])  # as LabelMe places it
     width, height = canvas.size
     if left < 0 or top < 0 or left + region.shape[1] > width or top + region.shape[0] > height:
         problems.append(f"{where}: extends outside the {width}x{height} image; clipped")
