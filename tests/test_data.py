@@ -130,3 +130,45 @@ def test_eval_transforms_keep_size_and_labels():
     image, mask = _sample()
     out_image, out_mask = eval_transforms()(image, mask)
     assert out_image.shape == (3, 20, 30) and torch.equal(out_mask, mask)
+
+
+def test_split_expressions_combine_and_select_by_prefix(tmp_path):
+    from refineseg.data import get_dataset
+    from refineseg.data.splits import parse_split
+
+    root = make_camvid(tmp_path / "camvid", n=2)
+    for split in ("val", "valannot"):
+        for path in (root / split).iterdir():
+            path.rename(path.with_name(path.name.replace("0001TP", "0006R0")))
+    names = lambda d: [image.name for image, _ in d.pairs]  # noqa: E731
+    assert len(get_dataset("camvid", root, "train+val")) == 4
+    assert names(get_dataset("camvid", root, "train+val:0006R0")) == ["0006R0_000000.png", "0006R0_000001.png"]
+    assert names(get_dataset("camvid", root, "train+val:-0006R0")) == ["0001TP_000000.png", "0001TP_000001.png"]
+    assert type(get_dataset("camvid", root, "train+val")) is type(get_dataset("camvid", root, "train"))
+    assert parse_split("train+val:-a,b") == parse_split("train+val:-a,b")
+    assert parse_split("train+val:-a,b").prefixes == ("a", "b") and parse_split("train+val:-a,b").exclude
+    for bad in ("train+", "train:", "train:-", "+val", "train:a,"):
+        with pytest.raises(DatasetError, match="expected SPLIT"):
+            get_dataset("camvid", root, bad)
+    with pytest.raises(DatasetError, match="no image file name matches 0016E5"):
+        get_dataset("camvid", root, "train:0016E5")
+    with pytest.raises(DatasetError, match="not 'tset'"):
+        get_dataset("camvid", root, "train+tset")
+
+
+def test_color_jitter_changes_colours_not_labels_or_padding():
+    from refineseg.data.transforms import train_transforms
+
+    image = tv_tensors.Image(torch.randint(0, 256, (3, 20, 30), dtype=torch.uint8))
+    mask = tv_tensors.Mask(torch.randint(0, 11, (20, 30), dtype=torch.uint8))
+    # a crop larger than the image holds all of it, padded around with the mean colour and ignore
+    jitter = train_transforms(
+        40, scale_range=(1.0, 1.0), flip=False, color_jitter=0.4, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)
+    )
+    torch.manual_seed(3)
+    x, m = jitter(image, mask)
+    inside = m != IGNORE_INDEX
+    assert torch.equal(m[inside], mask.flatten())  # the labels are untouched
+    plain = (image.float() / 255 - 0.5) / 0.5
+    assert not torch.allclose(x[:, inside].reshape(3, 20, 30), plain, atol=0.05)  # the colours changed
+    assert x[:, ~inside].abs().max() < 0.01  # the padding is the mean colour, zero once normalised

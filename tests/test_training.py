@@ -207,3 +207,41 @@ def test_checkpoints_are_written_atomically(tmp_path):
         io.save_checkpoint({"step": torch.tensor(2), "unpicklable": lambda: None}, path)
     assert torch.load(path, weights_only=True)["step"] == 1
     assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]
+
+
+def test_weight_average_is_what_is_validated_and_saved(camvid, tmp_path):
+    # with --ema-decay the best weights file holds the moving average (the weights validated),
+    # not the last step's weights; the checkpoint keeps both, so --resume continues the average
+    out = tmp_path / "run"
+    args = ["train", *TINY, "--root", str(camvid), "--arch", "lw_refinenet_mobilenet_v2", "--epochs", "1"]
+    assert main([*args, "--ema-decay", "0.5", "--color-jitter", "0.3", "--output", str(out)]) == 0
+    checkpoint = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    average = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
+    current = {
+        k.removeprefix("model."): v for k, v in checkpoint["current_model_state"].items() if k.startswith("model.")
+    }
+    saved = refineseg.load_model(out / "best.safetensors").state_dict()
+    name = next(k for k, v in current.items() if v.is_floating_point() and not torch.equal(v, average[k]))
+    assert torch.equal(saved[name], average[name]) and not torch.equal(saved[name], current[name])
+    assert refineseg.load_model(out / "best.safetensors").meta.provenance["recipe"]["ema_decay"] == 0.5
+
+
+def test_split_expressions_train_on_some_sequences(tmp_path):
+    root = make_camvid(tmp_path / "camvid", n=2)
+    for split in ("train", "trainannot"):  # a second sequence beside the fixture's 0001TP
+        for path in (root / split).iterdir():
+            (root / split / path.name.replace("0001TP", "0006R0")).write_bytes(path.read_bytes())
+    out = tmp_path / "run"
+    split_args = ["--train-split", "train+val:-0006R0", "--val-split", "train:0006R0"]
+    args = ["train", *TINY, "--root", str(root), "--arch", "lw_refinenet_mobilenet_v2", "--epochs", "1", *split_args]
+    assert main([*args, "--output", str(out)]) == 0
+    recipe = refineseg.load_model(out / "best.safetensors").meta.provenance["recipe"]
+    assert (recipe["train_split"], recipe["val_split"]) == ("train+val:-0006R0", "train:0006R0")
+
+
+@pytest.mark.parametrize("option", ["--color-jitter=1.5", "--ema-decay=1", "--train-split=train+"])
+def test_bad_augmentation_average_or_split_is_one_line(camvid, tmp_path, capsys, option):
+    args = ["train", *TINY, "--root", str(camvid), "--arch", "lw_refinenet_mobilenet_v2", "--epochs", "1"]
+    assert main([*args, option, "--output", str(tmp_path / "run")]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and option.split("=")[0].lstrip("-").split("-")[0] in err

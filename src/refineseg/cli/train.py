@@ -56,13 +56,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--dataset", choices=DATASET_NAMES, help="dataset layout")
     g.add_argument("--root", help="the dataset's directory")
-    g.add_argument("--train-split", help="split to train on (default train)")
-    g.add_argument("--val-split", help="split to validate on (default val)")
+    g.add_argument(
+        "--train-split",
+        metavar="SPLIT",
+        help="split to train on (default train); several as train+val, or a subset by file-name prefix: "
+        "train:0006R0 keeps those images, train+val:-0006R0 all others (CamVid names start with the sequence)",
+    )
+    g.add_argument("--val-split", metavar="SPLIT", help="split to validate on (default val; the same forms)")
     g.add_argument(
         "--crop-size",
         type=_crop_size,
         metavar="SIZE|H,W",
         help="training crop in pixels: a square side or HEIGHT,WIDTH",
+    )
+    g.add_argument(
+        "--color-jitter",
+        type=float,
+        metavar="S",
+        help="random brightness, contrast and saturation factors in [1-S, 1+S] (default 0: none)",
     )
     g.add_argument("--num-workers", type=int, help="data loading processes (default 0: in the training process)")
     g.add_argument(
@@ -100,6 +111,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     o.add_argument("--accumulate-grad-batches", type=int)
     o.add_argument("--gradient-clip-val", type=float, help="clip the gradient norm to this value")
+    o.add_argument(
+        "--ema-decay",
+        type=float,
+        metavar="D",
+        help="validate and save an exponential moving average of the weights (decay D per step, e.g. 0.995)",
+    )
     o.add_argument("--seed", type=int)
     h = p.add_argument_group("hardware and run")
     h.add_argument("--accelerator", choices=["cpu", "gpu", "auto"])

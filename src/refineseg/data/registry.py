@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .datasets import DatasetError, SegmentationDataset
+from .splits import read_split
 
 __all__ = ["DatasetSpec", "get_dataset", "list_datasets", "register_dataset"]
 
@@ -68,7 +69,9 @@ def get_dataset(name: str, root: str | os.PathLike[str], split: str, **kwargs: A
     Args:
         name: A registered dataset name (see :func:`list_datasets`).
         root: The dataset's folder.
-        split: One of the dataset's splits.
+        split: One of the dataset's splits, or an expression of them: ``train+val`` reads both,
+            ``train:0006R0`` the images whose file name starts with ``0006R0``,
+            ``train+val:-0006R0`` all but those (see :mod:`refineseg.data.splits`).
         **kwargs: Passed to the dataset (e.g. ``transforms``).
 
     Returns:
@@ -81,6 +84,10 @@ def get_dataset(name: str, root: str | os.PathLike[str], split: str, **kwargs: A
         spec = _DATASETS[name]
     except KeyError:
         raise DatasetError(f"unknown dataset {name!r}; available: {', '.join(sorted(_DATASETS))}") from None
-    if split not in spec.splits:
-        raise DatasetError(f"{name} has splits {', '.join(spec.splits)}, not {split!r}")
-    return spec.factory(root, split, **kwargs)
+
+    def build(one: str) -> SegmentationDataset:
+        if one not in spec.splits:
+            raise DatasetError(f"{name} has splits {', '.join(spec.splits)}, not {one!r}")
+        return spec.factory(root, one, **kwargs)
+
+    return read_split(split, build)

@@ -76,16 +76,19 @@ def train_transforms(
     *,
     scale_range: tuple[float, float] = (0.5, 2.0),
     flip: bool = True,
+    color_jitter: float = 0.0,
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
     ignore_index: int = IGNORE_INDEX,
 ) -> v2.Compose:
-    """Scale, crop (padding as above), flip, then to float and normalise.
+    """Scale, crop (padding as above), flip, jitter colours, then to float and normalise.
 
     Args:
         crop_size: Crop size, ``size`` or ``(height, width)``.
         scale_range: Bounds of the random scale factor.
         flip: Whether to flip horizontally with probability 0.5.
+        color_jitter: Strength of the random brightness, contrast and saturation factors
+            (each drawn from ``[1 - s, 1 + s]``; v2 leaves masks alone); 0 for none.
         mean: Normalisation mean (RGB in [0, 1]); also the padding colour.
         std: Normalisation standard deviation.
         ignore_index: The mask value of padding.
@@ -94,7 +97,11 @@ def train_transforms(
         A transform called as ``transform(image, mask)``.
     """
     fill = {tv_tensors.Image: tuple(round(255 * m) for m in mean), tv_tensors.Mask: ignore_index}
-    steps: list[v2.Transform] = [RandomScale(scale_range), v2.RandomCrop(crop_size, pad_if_needed=True, fill=fill)]
+    steps: list[v2.Transform] = []
+    if color_jitter:
+        # before the crop, so that its padding stays the mean colour (zero once normalised)
+        steps.append(v2.ColorJitter(brightness=color_jitter, contrast=color_jitter, saturation=color_jitter))
+    steps += [RandomScale(scale_range), v2.RandomCrop(crop_size, pad_if_needed=True, fill=fill)]
     if flip:
         steps.append(v2.RandomHorizontalFlip())
     return v2.Compose(steps + _normalize(mean, std))

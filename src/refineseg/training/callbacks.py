@@ -1,15 +1,38 @@
-"""Export the best model (by validation mIoU) as a refineseg weights file."""
+"""Export the best model (by validation mIoU) as a refineseg weights file; average the weights."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import lightning as L
+from lightning.pytorch.callbacks import EMAWeightAveraging
 
 from ..models import SegmentationModel
 from ..weights import save_model
 
-__all__ = ["ExportBestWeights"]
+__all__ = ["EMAWeights", "ExportBestWeights"]
+
+
+class EMAWeights(EMAWeightAveraging):
+    """Lightning's exponential moving average of the weights, updated after every step.
+
+    Lightning validates and checkpoints the average (swapping it in for validation) and
+    copies it into the model when training ends; :attr:`averaged_model` lets
+    :class:`ExportBestWeights` save the weights that were validated.
+
+    Args:
+        decay: The average's decay per step.
+    """
+
+    def __init__(self, decay: float) -> None:
+        super().__init__(decay=decay)
+
+    @property
+    def averaged_model(self) -> SegmentationModel | None:
+        """The averaged copy of the trained model, once fitting has begun."""
+        if self._average_model is None:
+            return None
+        return self._average_model.module.model  # type: ignore[return-value]  # it wraps the LightningModule
 
 
 class ExportBestWeights(L.Callback):
@@ -22,16 +45,25 @@ class ExportBestWeights(L.Callback):
         path: The weights file to write.
         class_names: The dataset's class names, stored in the model's meta.
         palette: The dataset's class colours, stored in the model's meta.
+        averaging: The run's weight average, if any: its weights are the ones validated, so
+            they are the ones written.
         recipe: The run's configuration, stored in the provenance.
     """
 
     def __init__(
-        self, path: str | Path, *, class_names: list[str], palette: list[tuple[int, int, int]], recipe: dict
+        self,
+        path: str | Path,
+        *,
+        class_names: list[str],
+        palette: list[tuple[int, int, int]],
+        recipe: dict,
+        averaging: EMAWeights | None = None,
     ) -> None:
         self.path = Path(path)
         self.class_names = class_names
         self.palette = palette
         self.recipe = recipe
+        self.averaging = averaging
         self.best = float("-inf")
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -49,7 +81,8 @@ class ExportBestWeights(L.Callback):
         self.best = metrics.miou
         if not trainer.is_global_zero:
             return
-        model: SegmentationModel = pl_module.model  # type: ignore[assignment]
+        averaged = self.averaging.averaged_model if self.averaging is not None else None
+        model: SegmentationModel = averaged if averaged is not None else pl_module.model  # type: ignore[assignment]
         model.meta.class_names = list(self.class_names)
         model.meta.palette = list(self.palette)
         provenance = {

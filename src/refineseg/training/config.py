@@ -28,6 +28,10 @@ class TrainConfig:
         batch_size: Images per step and process.
         crop_size: Training crop: a square side, or ``(height, width)``.
         scale_range: Bounds of the random scale augmentation.
+        color_jitter: Strength of the random brightness, contrast and saturation change of
+            training images (0.3: each factor drawn from [0.7, 1.3]); 0 leaves colours as they
+            are. Other camera sequences differ in exposure and colour more than one sequence's
+            frames do, which is what a model meets on images it never saw.
         optimizer: ``"sgd"`` or ``"adamw"``.
         lr: Learning rate of the decoder and head.
         encoder_lr_ratio: The encoder's rate as a fraction of ``lr`` (the published recipes
@@ -52,6 +56,9 @@ class TrainConfig:
             native bf16, else 32-true; or any Lightning precision.
         accumulate_grad_batches: Batches whose gradients are summed per optimiser step.
         gradient_clip_val: Clip the gradient norm (stabilises training from scratch).
+        ema_decay: Keep an exponential moving average of the weights with this decay per step
+            (Lightning's ``EMAWeightAveraging``); validation, checkpoints and the best weights
+            use the average. ``None``: no average.
         channels_last: Run the model in channels-last memory format.
         cache_images: Decode the images once and keep them in memory.
         num_workers: Data loader worker processes.
@@ -76,6 +83,7 @@ class TrainConfig:
     batch_size: int = 6
     crop_size: int | tuple[int, int] = 500
     scale_range: tuple[float, float] = (0.5, 2.0)
+    color_jitter: float = 0.0
     optimizer: Literal["sgd", "adamw"] = "sgd"
     lr: float = 5e-3
     encoder_lr_ratio: float = 0.1
@@ -95,6 +103,7 @@ class TrainConfig:
     precision: str | None = None
     accumulate_grad_batches: int = 1
     gradient_clip_val: float | None = None
+    ema_decay: float | None = None
     channels_last: bool = True
     cache_images: bool = True
     num_workers: int = 0
@@ -131,6 +140,10 @@ class TrainConfig:
             parse_loss_spec(self.loss)
         except ValueError as exc:
             raise ValueError(f"--loss: {exc}") from None
+        if not 0 <= self.color_jitter < 1:
+            raise ValueError(f"--color-jitter must be in [0, 1), got {self.color_jitter}")
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            raise ValueError(f"--ema-decay must be between 0 and 1, got {self.ema_decay}")
         low, high = self.scale_range
         if not 0 < low <= high:
             raise ValueError(f"scale_range must satisfy 0 < low <= high, got {self.scale_range}")

@@ -205,7 +205,9 @@ class SegmentationDataModule(L.LightningDataModule):
         """
         assert self.train_images is not None
         c = self.config
-        transforms = train_transforms(c.crop_size, scale_range=c.scale_range, mean=self.mean, std=self.std)
+        transforms = train_transforms(
+            c.crop_size, scale_range=c.scale_range, color_jitter=c.color_jitter, mean=self.mean, std=self.std
+        )
         dataset = AugmentedDataset(self.train_images, transforms, seeded=True)
         world, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
         sampler = SeededSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=c.seed, drop_last=True)

@@ -67,7 +67,7 @@ def train(config: TrainConfig) -> Path:
 
     from ..data.scan import class_pixels
     from ..models import get_model
-    from .callbacks import ExportBestWeights
+    from .callbacks import EMAWeights, ExportBestWeights
     from .checkpoint_io import AtomicCheckpointIO
     from .data import SegmentationDataModule, loss_class_weights
     from .guards import FiniteGuard, TrainingDiverged, missing_classes
@@ -122,11 +122,13 @@ def train(config: TrainConfig) -> Path:
 
     output.mkdir(parents=True, exist_ok=True)
     (output / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    averaging = EMAWeights(config.ema_decay) if config.ema_decay is not None else None
     export = ExportBestWeights(
         output / BEST_WEIGHTS,
         class_names=list(data.train_set.class_names),
         palette=list(data.train_set.palette),
         recipe=config.to_dict(),
+        averaging=averaging,
     )
     # last.ckpt is rewritten at every epoch end, so --resume continues from the newest state
     # (Lightning's save_last only follows top-k saves); the best model is best.safetensors.
@@ -160,6 +162,7 @@ def train(config: TrainConfig) -> Path:
                 callbacks=[
                     checkpoints,
                     export,
+                    *([averaging] if averaging is not None else []),
                     LearningRateMonitor("epoch"),
                     FiniteGuard(lr=config.lr),
                     EpochReport(progress=config.progress),
