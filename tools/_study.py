@@ -23,8 +23,9 @@ def slug(name: str) -> str:
 
 def train_recipe_variant(name: str, changes: dict[str, Any], args: argparse.Namespace) -> Row:
     """Train the shipped recipe with ``changes`` for ``args.epochs`` into OUTPUT/SLUG, evaluate the
-    best checkpoint on CamVid val (full resolution, single scale) and return its row. A variant
-    that finished before is read back from its ``comparison_result.json`` instead of trained again."""
+    best checkpoint on the recipe's validation split (CamVid val unless ``changes`` name another;
+    full resolution, single scale) and return its row. A variant that finished before is read
+    back from its ``comparison_result.json`` instead of trained again."""
     from refineseg.data import get_dataset
     from refineseg.evaluation import evaluate
     from refineseg.inference.precision import cpu_features
@@ -40,7 +41,8 @@ def train_recipe_variant(name: str, changes: dict[str, Any], args: argparse.Name
     start = time.perf_counter()
     best = train(TrainConfig(**settings))
     seconds = time.perf_counter() - start
-    result = evaluate(load_model(best), get_dataset("camvid", args.root, "val"), progress=False)
+    val_split, train_split = settings.get("val_split", "val"), settings.get("train_split", "train")
+    result = evaluate(load_model(best), get_dataset("camvid", args.root, val_split), progress=False)
     per_class = dict(zip(result.class_names, result.metrics.per_class_iou, strict=True))
     row = {
         "variant": name,
@@ -51,7 +53,8 @@ def train_recipe_variant(name: str, changes: dict[str, Any], args: argparse.Name
         "frequent_miou": sum(v for c, v in per_class.items() if c not in RARE) / (len(per_class) - len(RARE)),
         "per_class_iou": per_class,
         "train_seconds": seconds,
-        "train_images": args.epochs * len(get_dataset("camvid", args.root, "train")),
+        "val_split": val_split,
+        "train_images": args.epochs * len(get_dataset("camvid", args.root, train_split)),
         "cpu": cpu_features().describe(),
     }
     result_file.write_text(json.dumps(row, indent=1))
