@@ -603,3 +603,147 @@ def test_strict_clips_sub_pixel_overshoot_and_refuses_real_out_of_image_shapes(t
     assert report.problems == []
     with pytest.raises(AnnotationImportError, match="1 problem"):
         import_annotations("coco", tmp_path / "far.json", images=images, output=tmp_path / "coco_far", strict=True)
+
+
+# -- CVAT for images 1.1 (annotations.xml) ----------------------------------------------------
+
+CVAT_META = """<meta><task><id>1</id><name>t</name><labels>
+  <label><name>car</name><color>#fa3253</color><type>any</type><attributes/></label>
+  <label><name>person</name><color>#33ddff</color><type>any</type><attributes/></label>
+  <label><name>road</name><color>#3d3df5</color><type>any</type><attributes/></label>
+  <label><name>tree</name><color>#24b353</color><type>any</type><attributes/></label>
+</labels></task></meta>"""
+
+
+def cvat_xml(folder: Path, images: str, meta: str = CVAT_META) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "annotations.xml"
+    path.write_text(
+        f'<?xml version="1.0" encoding="utf-8"?>\n<annotations><version>1.1</version>{meta}{images}</annotations>'
+    )
+    return path
+
+
+def make_cvat_xml(tmp_path: Path) -> Path:
+    source = tmp_path / "cvat_images"
+    for name in ("a.jpg", "b.png", "c.jpg"):
+        write_image(source / "images" / name)
+    cvat_xml(
+        source,
+        f"""
+  <image id="0" name="a.jpg" width="{W}" height="{H}">
+    <box label="road" source="manual" occluded="0" xtl="0.00" ytl="8.00" xbr="20.00" ybr="16.00" z_order="0"/>
+    <polygon label="car" source="manual" occluded="0" points="4.00,4.00;12.00,4.00;12.00,11.00;4.00,11.00" z_order="1"/>
+    <mask label="person" source="manual" occluded="0" rle="6, 36, 1, 5" left="10" top="2" width="6" height="8" z_order="2"/>
+    <polyline label="car" source="manual" occluded="0" points="0.00,0.00;5.00,5.00" z_order="3"/>
+    <points label="person" source="manual" occluded="0" points="1.00,1.00" z_order="3"/>
+    <tag label="car" source="manual"/>
+    <polygon label="tree" source="manual" occluded="0" points="0.00,0.00;20.00,0.00;20.00,16.00;0.00,16.00" z_order="-1"/>
+  </image>
+  <image id="1" name="b.png" width="{W}" height="{H}">
+    <polygon label="car" source="manual" occluded="0" points="15.00,-5.00;30.00,-5.00;30.00,4.00;15.00,4.00" z_order="0"/>
+    <box label="bus" source="manual" occluded="0" xtl="0.00" ytl="0.00" xbr="4.00" ybr="4.00" z_order="0"/>
+  </image>
+  <image id="2" name="missing.jpg" width="{W}" height="{H}"/>
+  <image id="3" name="c.jpg" width="{W}" height="{H}">
+    <mask label="person" source="manual" occluded="0" rle="3, 4" left="0" top="0" width="3" height="3" z_order="0"/>
+    <box label="car" source="manual" occluded="0" xtl="2.00" ytl="2.00" xbr="6.00" ybr="6.00" rotation="45.0" z_order="0"/>
+    <ellipse label="road" source="manual" occluded="0" cx="14.00" cy="8.00" rx="4.00" ry="2.00" rotation="90.0" z_order="0"/>
+  </image>""",
+    )
+    return source
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # pycocotools.decode, NumPy 2
+def test_cvat_for_images_xml_paints_by_z_order(tmp_path, capsys):
+    source = make_cvat_xml(tmp_path)
+    root = tmp_path / "out"
+    assert main(["import-annotations", "cvat", str(source), "--output", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "train 3 images" in out and "5 classes (background, car, person, road, tree)" in out, out
+    assert "1 polyline, 1 points and 1 tag elements have no area; left out" in out
+    assert (root / "classes.txt").read_text() == (
+        "background 0 0 0\ncar 250 50 83\nperson 51 221 255\nroad 61 61 245\ntree 36 179 83\n@ignore value=255\n"
+    )
+    # tree (z_order -1, last in the file) under everything; road; car over road; person (an RLE mask) on top
+    person = np.zeros((H, W), dtype=bool)
+    runs = np.repeat([False, True, False, True], [6, 36, 1, 5]).reshape(8, 6)  # its 6x8 box at (10, 2)
+    person[2:10, 10:16] = runs
+    expected = box(8, 16, 0, 20, 3, box(0, 16, 0, 20, 4))
+    expected = box(4, 11, 4, 12, 1, expected)
+    expected[person] = 2
+    np.testing.assert_array_equal(mask_of(root, "train", "a"), expected)
+    np.testing.assert_array_equal(mask_of(root, "train", "b"), box(0, 4, 15, 20, 1))
+
+    # a 4x4 box turned by 45 degrees about its centre (4, 4): a diamond, as pycocotools fills it
+    rotated = [4 - 2 * np.sqrt(2), 4, 4, 4 - 2 * np.sqrt(2), 4 + 2 * np.sqrt(2), 4, 4, 4 + 2 * np.sqrt(2)]
+    diamond = pycocotools_mask.decode(pycocotools_mask.frPyObjects([rotated], H, W)[0]).astype(bool)
+    np.testing.assert_array_equal(mask_of(root, "train", "c") == 1, diamond)
+    # an ellipse 4 wide and 2 high, turned upright: about pi * 4 * 2 pixels, in columns 12..15
+    road = mask_of(root, "train", "c") == 3
+    assert 20 <= road.sum() <= 30 and road[4:12, 14].all() and not road[:, :12].any() and not road[:, 16:].any()
+
+    problems = out.split("problems (4):")[1].strip().splitlines()
+    assert len(problems) == 4, out
+    assert any(
+        "annotations.xml: image 1 (b.png): polygon 0 ('car')" in p and "outside the 20x16 image; clipped" in p
+        for p in problems
+    )
+    assert any("image 1 (b.png): box 1 ('bus'): label not in the task's labels; skipped" in p for p in problems)
+    assert any("image 2 (missing.jpg): image not found in" in p for p in problems)
+    assert any(
+        "image 3 (c.jpg): mask 0 ('person'): rle covers 7 pixels, not its 3x3 box; skipped" in p for p in problems
+    )
+
+
+def test_cvat_xml_strict_and_fatal_errors_write_nothing(tmp_path, capsys):
+    source = make_cvat_xml(tmp_path)
+    root = tmp_path / "out"
+    assert main(["import-annotations", "cvat", str(source / "annotations.xml"), "--output", str(root), "--strict"]) == 1
+    err = capsys.readouterr().err
+    assert "error: 4 problems" in err.strip().splitlines()[-1] and not root.exists()
+    assert not list(tmp_path.glob("*.partial-*"))
+
+    broken = cvat_xml(tmp_path / "broken", '<image id="0" name="a.jpg"')
+    video = cvat_xml(
+        tmp_path / "video", '<track id="0" label="car"><box frame="0" xtl="0" ytl="0" xbr="1" ybr="1"/></track>'
+    )
+    no_labels = cvat_xml(tmp_path / "nolabels", '<image id="0" name="a.jpg" width="20" height="16"/>', meta="<meta/>")
+    for path, message in (
+        (broken, "not readable as XML"),
+        (video, "a 'CVAT for video 1.1' export; export the task as 'CVAT for images 1.1'"),
+        (no_labels, "no labels in <meta>"),
+    ):
+        code = main(
+            ["import-annotations", "cvat", str(path), "--images", str(source / "images"), "--output", str(root)]
+        )
+        err = capsys.readouterr().err.strip()
+        assert code == 1 and len(err.splitlines()) == 1 and message in err and str(path) in err, err
+        assert not root.exists() and not list(tmp_path.glob("*.partial-*"))
+
+
+def test_cvat_project_xml_finds_images_by_subset(tmp_path):
+    meta = CVAT_META.replace("<task>", "<project>").replace("</task>", "</project>")
+    meta = meta.replace(
+        "<label><name>car</name><color>#fa3253</color>",
+        "<label><name>background</name><color>#101010</color><type>any</type></label><label><name>car</name><color>#fa3253</color>",
+    )
+    source = tmp_path / "project"
+    write_image(source / "images" / "Train" / "a.jpg")
+    write_image(source / "images" / "Validation" / "a.jpg", value=200)  # the same name in another subset
+    cvat_xml(
+        source,
+        f"""<image id="0" name="a.jpg" subset="Validation" width="{W}" height="{H}">
+    <polygon label="background" points="0,0;4,0;4,4;0,4" z_order="1"/>
+    <polygon label="car" points="0,0;10,0;10,10;0,10" z_order="0"/>
+  </image>""",
+        meta=meta,
+    )
+    root = tmp_path / "out"
+    report = import_annotations("cvat", source, images=None, output=root)
+    assert report.class_names == ("background", "car", "person", "road", "tree") and report.problems == []
+    assert (root / "classes.txt").read_text().splitlines()[0] == "background 16 16 16"
+    assert (root / "train" / "images" / "a.jpg").read_bytes() == (
+        source / "images" / "Validation" / "a.jpg"
+    ).read_bytes()
+    np.testing.assert_array_equal(mask_of(root, "train", "a"), box(0, 4, 0, 4, 0, box(0, 10, 0, 10, 1)))

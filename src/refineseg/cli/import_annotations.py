@@ -25,14 +25,21 @@ formats (SOURCE):
            lists them; polygons, rectangles, oriented rectangles, circles and masks are
            filled, points and lines skipped; images from each file's imagePath, or by file
            name in --images, else the image the file embeds (imageData)
-  cvat     CVAT's 'Segmentation mask 1.1' export folder (labelmap.txt, SegmentationClass/);
-           labelmap order, background first; images in --images or SOURCE/JPEGImages
+  cvat     CVAT's default 'CVAT for images 1.1' export: annotations.xml, or the unzipped
+           folder holding it; labels in <meta> order, background first; polygons, boxes,
+           ellipses and masks (RLE) painted by z_order, polylines and points left out (a
+           note); images in --images or images/ beside annotations.xml (images/SUBSET/
+           for a project). Or CVAT's 'Segmentation mask 1.1' export folder (labelmap.txt,
+           SegmentationClass/): labelmap order, background first; images in --images or
+           SOURCE/JPEGImages
   voc      a folder of palette index PNGs like VOC's SegmentationClass/; names from
            --classes FILE or the 21 PASCAL VOC classes; images in --images or
            JPEGImages/ beside SOURCE, matched by stem
 
 overlaps (where shapes cover the same pixel):
   labelme  shapes are painted in file order, later shapes on top (as LabelMe draws them)
+  cvat     shapes are painted by increasing z_order (file order where equal), as CVAT
+           draws them
   coco     annotations are painted in decreasing area, so a smaller object in front of a
            larger one stays visible; iscrowd regions are painted last, as ignore (255)
 
@@ -48,6 +55,7 @@ examples:
   refineseg import-annotations coco instances_default.json --images images/ --output data/mine --val-fraction 0.2
   refineseg import-annotations labelme labelme_jsons/ --output data/mine --classes labels.txt
   refineseg import-annotations cvat cvat_export/ --output data/mine --strict
+  refineseg import-annotations cvat task_export/annotations.xml --output data/mine
   refineseg import-annotations voc VOC2012/SegmentationClass --output data/voc_generic
 """
 
@@ -64,7 +72,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "import-annotations", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("format", metavar="FORMAT", choices=FORMATS, help=f"one of {', '.join(FORMATS)}")
-    p.add_argument("source", metavar="SOURCE", help="the export: a COCO JSON file or a folder (see above)")
+    p.add_argument("source", metavar="SOURCE", help="the export: a COCO JSON or CVAT XML file, or a folder (see above)")
     p.add_argument("--images", metavar="DIR", help="folder of the images (default: see the formats above)")
     p.add_argument("--output", metavar="ROOT", required=True, help="new dataset folder (must not exist or be empty)")
     p.add_argument("--classes", metavar="FILE", help="class names, one per line (labelme, voc)")

@@ -5,9 +5,10 @@ index, then ``@ignore value=255``: 255 is void on purpose), ``ROOT/train/images/
 ``ROOT/train/masks/STEM.png`` (palette PNGs: pixel value = class index, 255 = ignore) and, with a
 validation fraction, the same under ``ROOT/val/``; ``get_dataset("generic", ROOT, split)`` reads it.
 
-Overlaps, where shapes or objects cover the same pixel (coco, labelme):
+Overlaps, where shapes or objects cover the same pixel (coco, labelme, cvat's XML):
 
 * LabelMe: shapes are painted in file order, later shapes on top, as LabelMe draws them.
+* CVAT for images: shapes are painted by increasing ``z_order`` (file order where equal).
 * COCO: annotations are painted in decreasing area, so a smaller object in front of a larger one
   stays visible; ``iscrowd`` regions are painted last, as ignore (255).
 
@@ -15,7 +16,8 @@ Bad annotations (a missing image, a polygon a pixel or more outside the image (c
 less than a pixel over the border is clipped quietly), an unknown category,
 an empty or degenerate polygon, an unknown colour, an unreadable file) do not stop an import:
 each becomes one line of ``ImportReport.problems`` naming the file. With ``strict=True`` any
-problem makes the import write nothing and raise :class:`AnnotationImportError`. ``ROOT`` must
+problem makes the import write nothing and raise :class:`AnnotationImportError`; notes (e.g.
+shapes without area left out) are not problems. ``ROOT`` must
 not exist or be empty; it is assembled in a ``ROOT.partial-*`` folder and renamed at the end,
 so it is never half-written.
 """
@@ -57,9 +59,11 @@ def import_annotations(
 
     Args:
         fmt: One of :data:`FORMATS`: ``"coco"``, ``"labelme"``, ``"cvat"`` or ``"voc"``.
-        source: The export: a file or folder, as the format has it.
+        source: The export: a file or folder, as the format has it (cvat: a "CVAT for images 1.1"
+            ``annotations.xml`` or its folder, or a "Segmentation mask 1.1" folder).
         images: The image folder (``None``: LabelMe's ``imagePath`` beside each JSON, CVAT's
-            ``SOURCE/JPEGImages``, VOC's ``JPEGImages`` beside the mask folder; COCO needs it).
+            ``images/`` beside ``annotations.xml`` or ``SOURCE/JPEGImages``, VOC's ``JPEGImages``
+            beside the mask folder; COCO needs it).
         output: The new dataset folder; it must not exist or be empty.
         val_fraction: The share of the written images that go to ``val``, in [0, 1).
         seed: Seeds the shuffle of the sorted image names: the same inputs and seed give the

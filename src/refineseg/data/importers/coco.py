@@ -25,17 +25,25 @@ import numpy as np
 from ..datasets import IGNORE_INDEX, DatasetError, LabelSpace, default_palette
 from ._write import ImageFinder, Sample, far_out_of_bounds, out_of_bounds
 
-__all__ = ["read_coco"]
+__all__ = ["clip_polygon", "mask_api", "read_coco"]
 
 Annotation = dict[str, Any]
 
 BACKGROUND_NAMES = ("background", "_background_")  # categories that are class 0 (labelme2coco writes the latter)
 
 
-def _mask_api() -> Any:
+def mask_api(purpose: str = "importing COCO annotations") -> Any:
+    """``pycocotools.mask``, or an ImportError that says how to install it.
+
+    Args:
+        purpose: What needs it, for the message.
+
+    Returns:
+        The module.
+    """
     from ..._extras import require
 
-    return require("pycocotools.mask", "annotations", purpose="importing COCO annotations", name="pycocotools")
+    return require("pycocotools.mask", "annotations", purpose=purpose, name="pycocotools")
 
 
 def read_coco(
@@ -67,7 +75,7 @@ def read_coco(
         raise ValueError("coco: the categories name the classes; --classes is for labelme and voc")
     if images is None:
         raise ValueError("coco: give --images DIR, the folder that holds the images' file_name")
-    mask_api = _mask_api()
+    api = mask_api()
     data = _load(source)
     categories = _categories(source, data["categories"])
     # labelme2coco writes labels.txt's "_background_" as a category: it is class 0, not a class of its own
@@ -114,7 +122,7 @@ def read_coco(
         if path is None:
             problems.append(f"{where}: image not found in {images}; skipped")
         size = (entry["width"], entry["height"]) if _is_size(entry.get("width"), entry.get("height")) else None
-        draw = partial(_draw, by_image[image_id], cat_to_class, mask_api, problems)
+        draw = partial(_draw, by_image[image_id], cat_to_class, api, problems)
         samples.append(Sample(source=where, image=path, draw=draw, size=size))
     return labels, samples
 
@@ -201,7 +209,7 @@ def _to_rle(segmentation: Any, width: int, height: int, where: str, mask_api: An
             if out_of_bounds(xs, ys, width, height):
                 if far_out_of_bounds(xs, ys, width, height):  # less than a pixel over is clipped quietly
                     problems.append(f"{where}: polygon {number} extends outside the {width}x{height} image; clipped")
-                clipped = _clip(list(zip(xs, ys, strict=True)), width, height)
+                clipped = clip_polygon(list(zip(xs, ys, strict=True)), width, height)
                 if len(clipped) < 3:
                     continue
                 poly = [float(v) for point in clipped for v in point]
@@ -240,8 +248,17 @@ def _polygon_ok(poly: Any) -> bool:
     return abs(float(np.dot(xs, np.roll(ys, 1)) - np.dot(ys, np.roll(xs, 1)))) > 0
 
 
-def _clip(points: list[tuple[float, float]], width: int, height: int) -> list[tuple[float, float]]:
-    """The polygon cut to the image rectangle (Sutherland-Hodgman: exact for a convex clip region)."""
+def clip_polygon(points: list[tuple[float, float]], width: int, height: int) -> list[tuple[float, float]]:
+    """The polygon cut to the image rectangle (Sutherland-Hodgman: exact for a convex clip region).
+
+    Args:
+        points: The polygon's vertices ``(x, y)``.
+        width: Image width.
+        height: Image height.
+
+    Returns:
+        The vertices of the part inside ``[0, width] x [0, height]`` (fewer than 3 when none is).
+    """
     edges = (
         (lambda p: p[0] >= 0, lambda a, b: _cross_x(a, b, 0.0)),
         (lambda p: p[0] <= width, lambda a, b: _cross_x(a, b, float(width))),

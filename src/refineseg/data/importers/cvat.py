@@ -1,6 +1,9 @@
-"""CVAT "Segmentation mask 1.1" exports -> class-index masks.
+"""CVAT exports -> class-index masks: "Segmentation mask 1.1" here, "CVAT for images 1.1" in :mod:`.cvat_xml`.
 
-The export holds ``labelmap.txt`` (``name:R,G,B:parts:actions`` per label), colour masks in
+``SOURCE`` is an ``annotations.xml`` file or a folder holding one (without ``labelmap.txt``): CVAT
+for images (:func:`.cvat_xml.read_cvat_xml`); otherwise a "Segmentation mask 1.1" folder.
+
+That export holds ``labelmap.txt`` (``name:R,G,B:parts:actions`` per label), colour masks in
 ``SegmentationClass/`` and, optionally, id lists in ``ImageSets/Segmentation/`` and the images in
 ``JPEGImages/``. Each colour becomes its label's index in labelmap order, with ``background``
 (black unless the labelmap says otherwise) as class 0; a colour the labelmap does not name is a
@@ -18,6 +21,7 @@ from ..datasets import IGNORE_INDEX, DatasetError, LabelSpace, read_mask, requir
 from ..labels import Colour
 from ..scan import raw_counts
 from ._write import ImageFinder, Sample
+from .cvat_xml import read_cvat_xml
 
 __all__ = ["read_cvat", "read_labelmap"]
 
@@ -30,12 +34,17 @@ def read_cvat(
     problems: list[str],
     notes: list[str] | None = None,
 ) -> tuple[LabelSpace, list[Sample]]:
-    """The labelmap's classes and one sample per mask (those the id lists name, when there are lists).
+    """The classes and one sample per image of a CVAT export.
+
+    "Segmentation mask 1.1": the labelmap's classes and one sample per mask (those the id lists
+    name, when there are lists). "CVAT for images 1.1": see :func:`.cvat_xml.read_cvat_xml`.
 
     Args:
-        source: The unpacked "Segmentation mask 1.1" export (``labelmap.txt``, ``SegmentationClass/``).
-        images: The image folder (default: ``SOURCE/JPEGImages``).
-        classes: Must be ``None``: ``labelmap.txt`` names the classes.
+        source: The unpacked "Segmentation mask 1.1" export (``labelmap.txt``, ``SegmentationClass/``),
+            or a "CVAT for images 1.1" ``annotations.xml`` or the folder holding it.
+        images: The image folder (default: ``SOURCE/JPEGImages``; for CVAT for images ``images/``
+            beside ``annotations.xml``).
+        classes: Must be ``None``: the export names the classes.
         problems: Problem lines are appended here.
         notes: Lines worth knowing that are not problems are appended here.
 
@@ -44,11 +53,15 @@ def read_cvat(
 
     Raises:
         ValueError: If ``classes`` is given or no image folder is found.
-        DatasetError: If ``labelmap.txt`` or the masks are missing or malformed.
+        ImportError: For CVAT for images without pycocotools (the ``[annotations]`` extra).
+        DatasetError: If ``labelmap.txt``, the masks or ``annotations.xml`` are missing or malformed.
     """
     if classes is not None:
-        raise ValueError("cvat: labelmap.txt names the classes; --classes is for labelme and voc")
-    require_dir(source, "CVAT 'Segmentation mask 1.1' export folder")
+        raise ValueError("cvat: the export names the classes; --classes is for labelme and voc")
+    xml = _xml_file(source)
+    if xml is not None:
+        return read_cvat_xml(xml, images=images, problems=problems, notes=[] if notes is None else notes)
+    require_dir(source, "CVAT export folder ('Segmentation mask 1.1' or 'CVAT for images 1.1')")
     labels = read_labelmap(source / "labelmap.txt")
     masks_dir = require_dir(source / "SegmentationClass", "the export's colour masks")
     if images is None:
@@ -83,6 +96,19 @@ def read_cvat(
         draw = partial(_draw, mask_path, colours, problems)
         samples.append(Sample(source=str(mask_path), image=found[0] if len(found) == 1 else None, draw=draw))
     return labels, samples
+
+
+def _xml_file(source: Path) -> Path | None:
+    """The "CVAT for images 1.1" file ``source`` is or holds, or None for a "Segmentation mask 1.1" folder."""
+    if source.is_file():
+        if source.suffix.lower() == ".zip":
+            raise DatasetError(f"{source}: a zip archive; unzip it and give the folder (or its annotations.xml)")
+        if source.suffix.lower() != ".xml":
+            raise DatasetError(f"{source}: expected CVAT's annotations.xml ('CVAT for images 1.1') or an export folder")
+        return source
+    if (source / "annotations.xml").is_file() and not (source / "labelmap.txt").is_file():
+        return source / "annotations.xml"
+    return None
 
 
 def read_labelmap(path: Path) -> LabelSpace:
