@@ -1,6 +1,7 @@
 """``refineseg check-data``: statistics and problems of tiny datasets written here, through the CLI."""
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -132,7 +133,7 @@ def test_a_value_outside_the_classes_is_named_with_the_fix(tmp_path, capsys):
     code, out = _check(capsys, root)
     assert code == 0, out
     assert "1 mask value that no class declares, ignored in training: 7 (4 px in 1 mask)" in out
-    assert "'NAME value=7'" in out and "'@ignore value=7'" in out
+    assert "line 2 'car' to 'car value=1,7' if 7 is car" in out and "add the line '@ignore value=7'" in out
     seven = next(line for line in out.splitlines() if line.strip().startswith("7 "))
     assert "ignored (not declared)" in seven
 
@@ -198,3 +199,131 @@ def test_plot_without_matplotlib_is_a_one_line_error_before_reading(tmp_path, ca
     captured = capsys.readouterr()
     assert "pip install 'refineseg[plot]'" in captured.err and len(captured.err.strip().splitlines()) == 1
     assert captured.out == "" and not (tmp_path / "p.png").exists()
+
+
+# -- every fix check-data gives for classes.txt keeps the other classes' meaning --------------
+
+EDIT = re.compile(r"line (\d+) '([^']*)' to '([^']*)'")
+ADD = re.compile(r"add the line '([^']*)'")
+
+
+def _apply(classes: str, piece: str, problem) -> str | None:
+    """classes.txt after doing what one alternative of a fix says (None when it names no edit)."""
+    lines = classes.splitlines()
+    edits, adds = EDIT.findall(piece), ADD.findall(piece)
+    remove = re.search(r"remove (its|their) lines?", piece)  # the advice before issue 22
+    if not (edits or adds or remove):
+        return None
+    for number, old, new in edits:
+        assert " ".join(lines[int(number) - 1].split("#")[0].split()) == old, (lines, piece)
+        lines[int(number) - 1] = new
+    if remove:
+        names = set(re.findall(r"'([^']+)'", problem.message))
+        lines = [line for line in lines if not (line.split() and line.split()[0] in names)]
+    for line in adds:
+        lines.append(line.replace("NAME", "thing"))  # a new class, after the last one
+    for colour in re.findall(r"'NAME color=([\d,]+)'", piece):  # colours no class shows: on the first line without
+        i = next(i for i, line in enumerate(lines) if line.strip() and "color=" not in line)
+        lines[i] += f" color={colour}"
+    return "\n".join(lines) + "\n"
+
+
+def _meaning(labels, raws) -> dict:
+    return {raw: labels.class_names[t] for raw in raws if (t := labels.train_id(raw)) != 255}
+
+
+def _colour(*rgb: int) -> np.ndarray:
+    mask = np.zeros((*SIZE, 3), dtype=np.uint8)
+    mask[:] = rgb
+    return mask
+
+
+def _with(mask: np.ndarray, value, rows=slice(0, 4)) -> np.ndarray:
+    mask = mask.copy()
+    mask[rows] = value
+    return mask
+
+
+VALUES = list(range(256))
+ROAD, SKY, CAR = (128, 64, 128), (70, 130, 180), (64, 0, 128)
+ADVICE_CASES = {
+    # VOC-like plain classes; aeroplane, bird, boat and bus never occur: dropping their lines relabels
+    "plain": (
+        "background\naeroplane\nbicycle\nbird\nboat\nbottle\nbus\ncar\n",
+        {
+            s: [_with(_two_class_mask(0, 2), 5), _with(_two_class_mask(0, 7), 5, slice(12, 16))]
+            for s in ("train", "val")
+        },
+        VALUES,
+    ),
+    # some classes declare their values, one (car) has its line index; bus never occurs
+    "values": (
+        "background\nbus value=3\ncar\nperson value=7   # walkers\n",
+        {"train": [_with(_two_class_mask(0, 2), 7)] * 2},
+        VALUES,
+    ),
+    "colours": (
+        f"road color={','.join(map(str, ROAD))}\nsky color={','.join(map(str, SKY))}\ncar color={','.join(map(str, CAR))}\n",
+        {"train": [_with(_colour(*ROAD), SKY)] * 2},
+        [ROAD, SKY, CAR],
+    ),
+    "binary": ("background\ncar\n", {"train": [_two_class_mask(0, 255)] * 2}, VALUES),
+    "binary one class": ("background\n", {"train": [_two_class_mask(0, 255)] * 2}, VALUES),
+    "undeclared": (
+        "background\ncar\nbus\n",
+        {"train": [_with(_two_class_mask(0, 1), 2), _with(_two_class_mask(), 7)]},
+        VALUES,
+    ),
+    "rgb by value": ("road 128 64 128\nsky\n", {"train": [_with(_colour(*ROAD), SKY)] * 2}, [ROAD, SKY]),
+}
+
+
+def test_every_classes_txt_fix_keeps_the_other_classes_meaning(tmp_path):
+    from refineseg.data import read_label_space
+    from refineseg.data.check import check_dataset
+
+    applied = set()
+    for case, (classes, masks, raws) in ADVICE_CASES.items():
+        root = _generic(tmp_path / case.replace(" ", "_"), classes, masks)
+        report = check_dataset("generic", root)
+        assert report.problems, case
+        before = read_label_space(root / "classes.txt") if case != "rgb by value" else None
+        for problem in report.problems:
+            for piece in problem.fix.split(", or "):
+                edited = _apply(classes, piece, problem)
+                if edited is None:
+                    continue
+                applied.add((case, problem.check))
+                (tmp_path / "edited.txt").write_text(edited)
+                after = read_label_space(tmp_path / "edited.txt")
+                where = f"{case}: {problem.check}: {piece}\n{edited}"
+                if before is None:  # the masks could not be read before: the classes keep their order
+                    assert after.class_names == before_names(classes), where
+                    assert after.train_id(ROAD) == 0, where
+                    continue
+                old, new = _meaning(before, raws), _meaning(after, raws)
+                # the silent ignore's fix gives the empty class (no pixels) the ignored value instead of its own
+                empty = re.findall(r"class '([^']+)' has no pixels", problem.message)
+                for raw, name in old.items():
+                    if name in after.class_names and name not in empty:
+                        assert new.get(raw) == name, f"{raw} was {name}, now {new.get(raw)}; {where}"
+                if empty and "@ignore" not in piece:
+                    assert new[255] == empty[0], where
+                if problem.check == "class-absent":
+                    (root / "classes.txt").write_text(edited)  # the dropped classes: the data now trains
+                    again = check_dataset("generic", root, splits=["train"])
+                    assert not [p for p in again.problems if p.check == "class-absent"], again.problems
+                    (root / "classes.txt").write_text(classes)
+    assert applied >= {
+        ("plain", "class-absent"),
+        ("values", "class-absent"),
+        ("colours", "class-absent"),
+        ("binary", "silent-ignore"),
+        ("binary one class", "silent-ignore"),
+        ("undeclared", "undeclared-values"),
+        ("rgb by value", "colour-masks"),
+    }, applied
+
+
+def before_names(classes: str) -> tuple[str, ...]:
+    return tuple(line.split()[0] for line in classes.splitlines() if line.strip())

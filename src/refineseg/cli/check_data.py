@@ -13,21 +13,25 @@ DESCRIPTION = """\
 Read every image and mask of the split(s) (default: every split of the dataset found under
 --root) in parallel and report, per split, the raw mask values (or colours) with their pixel
 counts and what each becomes, and per class its pixels, pixel share, the images that show it
-and their share; then each problem with its fix in one line (a flag or the exact classes.txt
-line to write). Nothing is written to the dataset.
+and their share; then each problem with its fix in one line (a flag, or the exact classes.txt
+edits: "line N 'OLD' to 'NEW'", "add the line 'NEW'"). No fix removes a class line, which would
+give every later class another class's mask value: a class is dropped by turning its line into
+an '@ignore value=V' line and writing value= on the later lines. Nothing is written to the dataset.
 
 errors (the data cannot train as declared):
   a split that cannot be built (missing files, a broken classes.txt); images without masks;
   unreadable images or masks; a mask whose size differs from its image's; RGB colour masks
-  while classes.txt declares classes by value (fix: 'NAME color=R,G,B' lines, colours found
-  listed); the silent ignore: pixels that are ignored (255 in a 0/255 binary export) while a
-  class has no pixels at all (fix: 'NAME value=255' or '@ignore value=255'); JPEG masks;
-  generic masks not named SPLIT/masks/STEM.png; a class with no pixels in a training split
-  (train, trainval, train_*), which the model cannot learn.
+  while classes.txt declares classes by value (fix: color=R,G,B on each class's line, colours
+  found listed); the silent ignore: pixels that are ignored (255 in a 0/255 binary export)
+  while a class has no pixels at all (fix: value=255 on that class's line, or an
+  '@ignore value=255' line); JPEG masks; generic masks not named SPLIT/masks/STEM.png; a class
+  with no pixels in a training split (train, trainval, train_*), which the model cannot learn
+  (fix: images that show it, or the edits that drop it without relabelling the others).
 warnings (it trains, but likely not as meant):
   masks without images (unused); mask values or colours no class declares (ignored; fix:
-  the 'NAME value=V' or '@ignore value=V' line); many rare undeclared values (masks that look
-  JPEG-compressed or resized with interpolation); a class absent from an evaluation split.
+  the value added to its class's line, or an '@ignore value=V' line); many rare undeclared
+  values (masks that look JPEG-compressed or resized with interpolation); a class absent from
+  an evaluation split.
 
 The report ends with 'OK: N images in SPLITS can train as declared' or 'N errors, M warnings:
 CHECKS'. Exit status: 0 when there is no error (warnings allowed), 1 when there is any error

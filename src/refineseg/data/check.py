@@ -19,6 +19,13 @@ warnings
     masks without images (not used); mask values (or colours) that no class declares (ignored);
     many rare undeclared values (masks that look JPEG-compressed or resized with interpolation);
     a class with no pixels in an evaluation split (its IoU cannot be measured).
+
+Fixes that edit ``classes.txt`` name each edit (``line 7 'bus' to '@ignore value=6'``) and never
+change what another class's mask values mean: a line is never removed (every later class would
+take the index, and so the mask value, of the one before it). A class is dropped by turning its
+line into an ``@ignore`` line of its values and giving each later class that relied on its line
+index its value explicitly (``car`` -> ``car value=7``); a value is added to a class's existing
+values, not put in their place.
 """
 
 from __future__ import annotations
@@ -409,6 +416,67 @@ def _declaration(raws: Sequence[RawKey]) -> str:
     return "value=" + ",".join(_raw_text(r) for r in raws)
 
 
+@dataclass(frozen=True)
+class _ClassLine:
+    """One class line of ``classes.txt``: where it is and what it says (fields, without the comment)."""
+
+    number: int  # 1-based line number in the file
+    text: str  # the fields joined by single spaces
+    name: str
+
+
+def _class_lines(path: Path) -> list[_ClassLine]:
+    """The class lines of ``classes.txt`` in order (line i is train id i); ``@ignore`` lines are not classes."""
+    lines = []
+    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+        fields = raw.split("#", 1)[0].split()
+        if fields and fields[0] != IGNORE_LINE:
+            lines.append(_ClassLine(number, " ".join(fields), fields[0]))
+    return lines
+
+
+def _change(line: _ClassLine, new: str) -> str:
+    """How the fixes name one edit of classes.txt: ``line 7 'bus' to '@ignore value=6'``."""
+    return f"line {line.number} '{line.text}' to '{new}'"
+
+
+def _with_raw(text: str, raw: RawKey, own: Sequence[RawKey] = ()) -> str:
+    """A class line that also declares ``raw``: appended to its ``value=``/``color=`` field, or a new
+    field listing ``own`` (the values the line declares implicitly, its train id) and ``raw``."""
+    key = "color=" if isinstance(raw, tuple) else "value="
+    sep = ";" if isinstance(raw, tuple) else ","
+    fields = text.split()
+    for i, f in enumerate(fields):
+        if f.startswith(key) or (key == "color=" and f.startswith("colour=")):
+            fields[i] = f + sep + _raw_text(raw)
+            return " ".join(fields)
+    return " ".join([*fields, key + sep.join(_raw_text(r) for r in (*own, raw))])
+
+
+def _raws_of(labels: LabelSpace, train: int) -> list[RawKey]:
+    """The raw values (or colours) that become class ``train``."""
+    if labels.colour_masks:
+        return [c for c, t in (labels.mask_colors or {}).items() if t == train]
+    return [v for v in range(256) if labels.train_id(v) == train]
+
+
+def _drop_edits(labels: LabelSpace, lines: list[_ClassLine], drop: set[str]) -> list[str] | None:
+    """The classes.txt edits that take the classes ``drop`` out while every other class keeps its mask
+    values: each dropped line becomes an ``@ignore`` line of its values, and a later class line that
+    names no value (so its value was its line's index) is pinned to that value. None when nothing
+    would remain, or when the lines do not match ``labels``."""
+    if len(lines) != labels.num_classes or all(line.name in drop for line in lines):
+        return None
+    edits, dropped_before = [], False
+    for train, line in enumerate(lines):
+        if line.name in drop:
+            edits.append(_change(line, f"{IGNORE_LINE} {_declaration(_raws_of(labels, train))}"))
+            dropped_before = True
+        elif dropped_before and not labels.colour_masks and "value=" not in line.text:
+            edits.append(_change(line, f"{line.text} value={train}"))
+    return edits
+
+
 class _SplitCheck:
     """Builds one split, reads its pairs and adds its :class:`SplitReport` and problems to the report."""
 
@@ -430,6 +498,15 @@ class _SplitCheck:
 
     def problem(self, severity: str, check: str, message: str, fix: str, files: Iterable[Path | str] = ()) -> None:
         self.report.problems.append(Problem(severity, check, message, fix, self.split, [str(f) for f in files]))
+
+    def class_lines(self, labels: LabelSpace) -> list[_ClassLine] | None:
+        """The generic dataset's class lines, when they are the classes of ``labels`` (else None: no
+        line-by-line fix is given)."""
+        try:
+            lines = _class_lines(self.base / "classes.txt")
+        except (OSError, UnicodeDecodeError):
+            return None
+        return lines if tuple(line.name for line in lines) == labels.class_names else None
 
     # building
 
@@ -652,10 +729,22 @@ class _SplitCheck:
         top = [c for c, _ in colours.most_common(8)]
         shown = ", ".join(f"{_raw_text(c)} ({100 * colours[c] / total:.1f}%)" for c in top)
         more = f" and {len(colours) - 8} more" if len(colours) > 8 else ""
-        by_palette = {colour: name for name, colour in zip(labels.class_names, labels.palette, strict=True)}
-        suggested = [f"'{by_palette.get(c, 'NAME')} color={_raw_text(c)}'" for c in top]
         if self.generic:
-            fix = f"declare each class by its mask colour in classes.txt, one line each: {', '.join(suggested)}"
+            # on each class's own line: a new line would be a new class (or a second declaration)
+            by_palette = {colour: train for train, colour in enumerate(labels.palette)}
+            lines = self.class_lines(labels)
+            edits = [
+                _change(lines[by_palette[c]], _with_raw(lines[by_palette[c]].text, c))
+                for c in top
+                if lines is not None and c in by_palette
+            ]
+            rest = [f"'NAME color={_raw_text(c)}'" for c in top if lines is None or c not in by_palette]
+            fix = "declare each class by its mask colour on its own line of classes.txt (every class needs one)"
+            if edits:
+                fix += ": change " + ", ".join(edits)
+            if rest:
+                where = "the line of the class it is" if len(rest) == 1 else "the lines of the classes they are"
+                fix += f"{'; and' if edits else ':'} {' and '.join(rest)} on {where}"
         else:
             fix = (
                 f"{self.spec.name} reads index masks: convert the colour masks to class values, or use the generic "
@@ -708,12 +797,19 @@ class _SplitCheck:
                     message = f"{what}, while class {empty!r} has no pixels at all: training would silently drop it"
                 else:
                     message = f"{what} by default; the foreground would count in no loss and no metric"
-                self.problem(
-                    ERROR if found is not None else WARNING,
-                    "silent-ignore",
-                    message,
-                    f"write '{empty} {value}' in classes.txt (or '{IGNORE_LINE} {value}' if {shown} really is void)",
-                )
+                lines = self.class_lines(labels)
+                void = f"add the line '{IGNORE_LINE} {value}' to classes.txt if {shown} really is void"
+                if found is not None and lines is not None:
+                    line = lines[labels.class_names.index(empty)]  # the class has no pixels: its own value is unused
+                    fix = f"in classes.txt change {_change(line, _with_raw(line.text, named))}, or {void}"
+                elif found is not None:
+                    fix = f"declare {shown} on the line of class {empty!r} in classes.txt ('{value}'), or {void}"
+                else:
+                    fix = (
+                        f"add the line 'NAME {value}' after the last class line of classes.txt (NAME: the "
+                        f"foreground's class), or {void}"
+                    )
+                self.problem(ERROR if found is not None else WARNING, "silent-ignore", message, fix)
         rare = [r for r in undeclared if raw_pixels[r] < RARE_SHARE * total]
         if not jpeg_found and len(rare) > RARE_VALUES:
             self.problem(
@@ -734,8 +830,9 @@ class _SplitCheck:
             if self.generic:
                 decl = _declaration(undeclared[:8])
                 fix = (
-                    f"declare them in classes.txt: 'NAME {raw_declaration(undeclared[0])}' on the class each belongs "
-                    f"to, or '{IGNORE_LINE} {decl}' if they are void"
+                    f"declare each in classes.txt on the line of the class it belongs to, keeping the values that "
+                    f"line has{self.example_edit(labels, undeclared[0])}, or add the line '{IGNORE_LINE} {decl}' if "
+                    "they are void"
                 )
             else:
                 fix = f"re-export the masks with {self.spec.name}'s label values; these pixels are ignored in training"
@@ -745,6 +842,17 @@ class _SplitCheck:
                 f"{_count(len(undeclared), 'mask ' + kind)} that no class declares, ignored in training: {shown}{more}",
                 fix,
             )
+
+    def example_edit(self, labels: LabelSpace, raw: RawKey) -> str:
+        """`` (e.g. line 3 'car' to 'car value=2,7' if 7 is car)``: declaring ``raw`` on a class line,
+        shown on the first class after background; empty when classes.txt cannot be read."""
+        lines = self.class_lines(labels)
+        if not lines:
+            return ""
+        train = 1 if len(lines) > 1 else 0
+        line = lines[train]
+        own = [] if labels.colour_masks or "value=" in line.text else [train]
+        return f" (e.g. {_change(line, _with_raw(line.text, raw, own))} if {_raw_text(raw)} is {line.name})"
 
     def absent_classes(self, labels: LabelSpace, class_pixels: list[int]) -> None:
         absent = [
@@ -757,17 +865,32 @@ class _SplitCheck:
         n = len(absent)
         never = f"{_count(n, 'class')} never {_verb(n, 'occurs', 'occur')} in {self.split}: "
         names = ", ".join(repr(name) for name in absent)
-        show = f"add {self.split} images that show {_verb(n, 'it', 'them')}"
+        them = _verb(n, "it", "them")
+        show = f"add {self.split} images that show {them}"
         its = _verb(n, "its", "their")
-        declared = f", or correct {its} value=/color= or remove {its} {_verb(n, 'line', 'lines')} in classes.txt"
+        correct = f", or correct {its} value=/color= in classes.txt if {its} pixels are there under another value"
         if is_training_split(self.split):
-            hint = declared if self.generic else f" (is --root the whole {self.spec.name} dataset?)"
-            message = f"{never}{names}; the model cannot learn {_verb(n, 'it', 'them')}"
+            if self.generic:
+                lines = self.class_lines(labels)
+                edits = _drop_edits(labels, lines, set(absent)) if lines is not None else None
+                # removing a line would shift every later class to another index: a silent relabelling
+                drop = (
+                    f", or drop {them} without changing any other class's mask values: in classes.txt change "
+                    + ", ".join(edits)
+                    if edits
+                    else ""
+                )
+                hint = correct + drop
+            else:
+                hint = f" (is --root the whole {self.spec.name} dataset?)"
+            message = f"{never}{names}; the model cannot learn {them}"
             self.problem(ERROR, "class-absent", message, show + hint)
         else:
-            hint = declared if self.generic else f" (evaluation reports n/a for {_verb(n, 'it', 'them')} meanwhile)"
+            hint = correct if self.generic else ""
             message = f"{never}{names}; {its} IoU cannot be measured there"
-            self.problem(WARNING, "class-absent", message, show + hint)
+            self.problem(
+                WARNING, "class-absent", message, f"{show} (evaluation reports n/a for {them} meanwhile){hint}"
+            )
 
 
 def _declares_255(labels: LabelSpace) -> bool:
