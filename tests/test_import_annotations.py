@@ -517,6 +517,11 @@ def test_labelme_embedded_image_data_stands_in_for_a_missing_image(tmp_path):
         doc = json.loads((folder / f"{stem}.json").read_text())
         doc["imageData"] = text
         (folder / f"{stem}.json").write_text(json.dumps(doc))
+    # labelme's own tutorial/apc2016_obj3.json names itself as imagePath: the embedded image is the image
+    labelme_file(folder, "itself", "itself.json", car)
+    doc = json.loads((folder / "itself.json").read_text())
+    doc["imageData"], encoded["itself"] = _embedded(Image.fromarray(pixels), "PNG")
+    (folder / "itself.json").write_text(json.dumps(doc))
     labelme_file(folder, "broken", "gone/broken.png", car)
     doc = json.loads((folder / "broken.json").read_text())
     doc["imageData"] = base64.b64encode(b"not an image").decode("ascii")
@@ -524,13 +529,13 @@ def test_labelme_embedded_image_data_stands_in_for_a_missing_image(tmp_path):
 
     root = tmp_path / "out"
     report = import_annotations("labelme", folder, images=None, output=root)
-    assert report.train == 2 and report.skipped == 1, report.problems
+    assert report.train == 3 and report.skipped == 1, report.problems
     assert (
         len(report.problems) == 1
         and "broken.json: the embedded imageData is not a readable image" in report.problems[0]
     )
     images = root / "train" / "images"
-    assert sorted(p.name for p in images.iterdir()) == ["jpeg_inside.jpg", "png_inside.png"]
+    assert sorted(p.name for p in images.iterdir()) == ["itself.png", "jpeg_inside.jpg", "png_inside.png"]
     for stem, raw in encoded.items():
         path = next(images.glob(f"{stem}.*"))
         assert path.read_bytes() == raw  # the embedded image itself, not a re-encoding

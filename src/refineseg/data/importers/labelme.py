@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..datasets import IGNORE_INDEX, DatasetError, LabelSpace, default_palette, require_dir
+from ..datasets import IGNORE_INDEX, IMAGE_SUFFIXES, DatasetError, LabelSpace, default_palette, require_dir
 from ._write import EmbeddedImage, ImageFinder, Sample, far_out_of_bounds, read_class_file
 
 __all__ = ["read_labelme"]
@@ -112,6 +112,8 @@ def read_labelme(
     for path, data in docs:
         image_path = str(data["imagePath"]).replace("\\", "/")
         image = finder.by_name(Path(image_path).name) if finder else _beside(path, image_path)
+        if image is not None and image.suffix.lower() not in IMAGE_SUFFIXES and data["imageData"]:
+            image = None  # e.g. labelme's tutorial/apc2016_obj3.json, whose imagePath names the JSON itself
         embedded = None
         if image is None and data["imageData"]:  # as LabelMe's own converters, use the image it embeds
             embedded = EmbeddedImage(Path(image_path).stem, partial(_image_data, path))
