@@ -141,9 +141,7 @@ def test_unavailable_published_weights_explain_how_to_convert(monkeypatch, tmp_p
     monkeypatch.setenv("REFINESEG_HOME", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="refineseg convert FILE --arch mbv2 --num-classes 21"):
         refineseg.lw_refinenet_mobilenet_v2(weights="lw_refinenet_mobilenet_v2_voc")
-    with pytest.raises(
-        FileNotFoundError, match=r"neither a weights file, nor shipped weights \(camvid\), nor a published"
-    ):
+    with pytest.raises(FileNotFoundError, match=r"neither a weights file nor a weights name \(`refineseg models`"):
         refineseg.lw_refinenet_mobilenet_v2(weights="no_such_checkpoint")
 
 

@@ -22,6 +22,7 @@ from . import (
     visualize,
 )
 
+from ._parser import Parser
 __all__ = ["main"]
 
 COMMANDS = (
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     Returns:
         The parser.
     """
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="refineseg",
         description="RefineNet and Light-Weight RefineNet semantic segmentation.",
     )

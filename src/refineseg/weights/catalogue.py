@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from .._io import cache_dir
+from .._suggest import did_you_mean
 
 __all__ = [
     "CATALOGUE",
@@ -181,16 +182,16 @@ def get_entry(name: str) -> WeightsEntry:
         Its entry.
 
     Raises:
-        FileNotFoundError: ``name`` is not in the catalogue; the message lists the known names.
+        FileNotFoundError: ``name`` is not in the catalogue; the message suggests the closest
+            known name and where the names are listed (not all of them: most are unavailable).
     """
     try:
         return CATALOGUE[name]
     except KeyError:
-        shipped = ", ".join(e.name for e in list_weights("shipped"))
-        published = ", ".join(e.name for e in list_weights("published"))
+        hint = did_you_mean(name, CATALOGUE)
         raise FileNotFoundError(
-            f"{name!r} is neither a weights file, nor shipped weights ({shipped}), "
-            f"nor a published checkpoint ({published})"
+            f"{name!r} is neither a weights file nor a weights name{'; ' + hint if hint else ''} "
+            "(`refineseg models` lists the names)"
         ) from None
 
 

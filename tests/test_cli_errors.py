@@ -1,0 +1,97 @@
+"""Errors that guide: a mistyped name gets the nearest valid one, a missing extra the right pip
+command, and nothing fails slowly or floods a log (issue 22, items 4 to 7)."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+
+from refineseg.cli import build_parser, main
+
+from .fixtures import write_image
+
+# ---------------------------------------------------------------------------------------------
+# item 4: did you mean, in one line, for every command and option
+
+
+def _parse_error(capsys, argv: list[str]) -> list[str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    return captured.err.splitlines()
+
+
+def test_a_mistyped_command_suggests_the_nearest_one(capsys):
+    lines = _parse_error(capsys, ["predcit", "photo.jpg"])
+    assert lines[0].startswith("refineseg: error: argument COMMAND: invalid choice: 'predcit' (choose from predict, ")
+    assert lines[0].endswith("; did you mean 'predict'?)")
+    assert lines[1:] == ["refineseg: see 'refineseg --help' for the usage"]  # not the usage block
+
+
+def test_an_invalid_choice_is_one_line_with_a_suggestion_not_the_usage(capsys):
+    lines = _parse_error(capsys, ["predict", "photo.jpg", "-o", "out", "--precision", "bf17"])
+    assert lines == [
+        "refineseg predict: error: argument --precision: invalid choice: 'bf17' "
+        "(choose from fp32, bf16, int8, auto; did you mean 'bf16'?)",
+        "refineseg predict: see 'refineseg predict --help' for the usage",
+    ]
+    lines = _parse_error(capsys, ["predict", "photo.jpg", "-o", "out", "--precision", "zzzz"])
+    assert lines[0].endswith("invalid choice: 'zzzz' (choose from fp32, bf16, int8, auto)")  # nothing close
+
+
+def test_other_parse_errors_are_short_too(capsys):
+    lines = _parse_error(capsys, ["predict", "photo.jpg"])
+    assert lines == [
+        "refineseg predict: error: the following arguments are required: --output/-o",
+        "refineseg predict: see 'refineseg predict --help' for the usage",
+    ]
+
+
+def _choice_options() -> list[tuple[str, str, str]]:
+    """(command, option, a valid choice) for every option with choices of every command."""
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    found = []
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            if action.choices and action.option_strings and all(isinstance(c, str) for c in action.choices):
+                found.append((name, action.option_strings[-1], next(iter(action.choices))))
+    return found
+
+
+def test_every_option_with_choices_of_every_command_suggests_the_nearest(capsys):
+    options = _choice_options()
+    assert {("predict", "--precision"), ("export", "--format")} <= {(c, o) for c, o, _ in options}
+    for command, option, choice in options:
+        typo = choice[:-1] + ("x" if choice[-1] != "x" else "y")  # one letter off
+        if typo in {c for c2, o2, c in options if (c2, o2) == (command, option)}:
+            continue
+        lines = _parse_error(capsys, [command, option, typo])
+        assert len(lines) == 2, (command, option, lines)
+        assert lines[0].startswith(f"refineseg {command}: error: argument {option}: invalid choice: {typo!r} (")
+        assert "; did you mean '" in lines[0], lines[0]
+
+
+def test_an_unknown_weights_name_suggests_the_nearest_and_where_names_are_listed(tmp_path, capsys):
+    from refineseg.weights.catalogue import get_entry
+
+    with pytest.raises(FileNotFoundError) as info:
+        get_entry("camvdi")
+    assert str(info.value) == (
+        "'camvdi' is neither a weights file nor a weights name; did you mean 'camvid'? "
+        "(`refineseg models` lists the names)"
+    )
+    with pytest.raises(FileNotFoundError) as info:
+        get_entry("nothing_like_it")
+    assert "did you mean" not in str(info.value) and "refinenet_resnet101_voc" not in str(info.value)
+    image = tmp_path / "a.png"
+    write_image(image, np.zeros((8, 8, 3), np.uint8))
+    assert main(["predict", str(image), "-o", str(tmp_path / "out"), "--weights", "camvdi"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "refineseg predict: error: 'camvdi' is neither a weights file nor a weights name; did you mean 'camvid'? "
+        "(`refineseg models` lists the names)"
+    ]
