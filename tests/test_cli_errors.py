@@ -95,3 +95,49 @@ def test_an_unknown_weights_name_suggests_the_nearest_and_where_names_are_listed
         "refineseg predict: error: 'camvdi' is neither a weights file nor a weights name; did you mean 'camvid'? "
         "(`refineseg models` lists the names)"
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# item 5: inputs that give nothing to segment fail at once, saying why
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    """Loading a model fails the test: the error must come before it."""
+    from refineseg.inference import Segmenter
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(Segmenter, "from_pretrained", refuse)
+
+
+def test_an_input_folder_that_is_the_output_says_its_images_are_skipped(tmp_path, capsys, no_model):
+    for name in ("a.png", "b.jpg"):
+        write_image(tmp_path / "photos" / name, np.zeros((8, 8, 3), np.uint8))
+    folder = tmp_path / "photos"
+    assert main(["predict", str(folder), "--output", str(folder)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"refineseg predict: error: {folder}: its 2 images are skipped because --output is the same folder; "
+        "choose another --output"
+    ]
+    assert sorted(p.name for p in folder.iterdir()) == ["a.png", "b.jpg"]
+
+
+def test_inputs_that_name_nothing_fail_before_the_model_is_loaded(tmp_path, capsys, no_model):
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "out"
+    assert main(["predict", str(tmp_path / "empty"), "-o", str(out)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"refineseg predict: error: {tmp_path / 'empty'}: no images or videos in this folder"
+    ]
+    assert main(["predict", str(tmp_path / "absent.png"), str(tmp_path / "*.jpg"), "-o", str(out)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"refineseg predict: error: {tmp_path / 'absent.png'}: no such file or directory; "
+        f"{tmp_path / '*.jpg'}: no files match this pattern"
+    ]
+    image = tmp_path / "a.png"
+    write_image(image, np.zeros((8, 8, 3), np.uint8))
+    assert main(["predict", str(image), "-o", str(tmp_path), "--no-overlay"]) == 1  # a.png -> a.png
+    assert "would overwrite an input" in capsys.readouterr().err
+    assert not out.exists()

@@ -21,8 +21,8 @@ from . import (
     train,
     visualize,
 )
-
 from ._parser import Parser
+
 __all__ = ["main"]
 
 COMMANDS = (

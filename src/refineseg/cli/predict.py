@@ -110,13 +110,15 @@ def run(args: argparse.Namespace) -> int:
         The exit status: 0, or 1 when an input failed.
 
     Raises:
-        ValueError: A bad option value or a backend that cannot run these weights.
+        ValueError: A bad option value, a backend that cannot run these weights, or inputs of
+            which none would be segmented (found before the model is loaded).
         FileNotFoundError: The weights are missing.
         ImportError: A needed extra is missing.
     """
     from ..inference import Segmenter
     from ..inference.backends import default_backend
-    from ..inference.predict import predict_paths
+    from ..inference.outputs import OutputOptions
+    from ..inference.predict import plan_inputs, predict_paths
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -135,6 +137,12 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--precision bf16 applies to the pytorch backend only")
     if args.precision == "int8" and args.compile:
         raise ValueError("--compile applies to PyTorch models; --precision int8 runs with ONNX Runtime")
+    planned = OutputOptions(
+        overlay=args.overlay, alpha=args.alpha, probabilities=args.probabilities, video_labels=args.video_labels
+    )
+    runnable, problems = plan_inputs(args.inputs, args.output, planned)
+    if not runnable:  # before the model is loaded (seconds): nothing would be segmented
+        raise ValueError("; ".join(problems) or "no inputs")
     calibration = calibration_images(
         args,
         wanted=args.precision == "int8",

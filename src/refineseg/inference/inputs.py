@@ -45,6 +45,25 @@ def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_SUFFIXES
 
 
+def _count(files: Sequence[Path]) -> str:
+    """``"3 images"``, ``"1 video"``, ``"2 images and 1 video"``."""
+    videos = sum(is_video(p) for p in files)
+    parts = [(len(files) - videos, "image"), (videos, "video")]
+    return " and ".join(f"{n} {what}{'s' if n != 1 else ''}" for n, what in parts if n)
+
+
+def _nothing_in_folder(folder: Path, media: Sequence[Path], exclude: Path | None) -> str:
+    """Why the input folder ``folder`` gives nothing to segment: it has no images, or all are outputs."""
+    if not media or exclude is None:
+        return f"{folder}: no images or videos in this folder"
+    verb = "is" if len(media) == 1 else "are"
+    if folder.resolve() == exclude.resolve():
+        where = "--output is the same folder"
+    else:
+        where = f"they are inside --output {exclude}, whose files are never read as inputs"
+    return f"{folder}: its {_count(media)} {verb} skipped because {where}; choose another --output"
+
+
 def collect_inputs(
     inputs: Sequence[str | os.PathLike[str]], *, exclude: Path | None = None
 ) -> tuple[list[InputItem], list[str]]:
@@ -73,15 +92,12 @@ def collect_inputs(
         if path.is_file():
             add(path, path.stem)
         elif path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES
-                and not (excluded is not None and p.resolve().is_relative_to(excluded))
+            media = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES
             )
+            found = [p for p in media if not (excluded is not None and p.resolve().is_relative_to(excluded))]
             if not found:
-                errors.append(f"{path}: no images or videos in this folder")
+                errors.append(_nothing_in_folder(path, media, exclude))
             for p in found:
                 add(p, p.relative_to(path).with_suffix("").as_posix())
         elif glob.has_magic(str(raw)):

@@ -26,6 +26,7 @@ __all__ = [
     "InputItem",
     "PredictionReport",
     "collect_inputs",
+    "plan_inputs",
     "predict_paths",
 ]
 
@@ -47,6 +48,29 @@ class PredictionReport:
     frames: int = 0
     written: list[Path] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+
+def plan_inputs(
+    inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str], options: OutputOptions
+) -> tuple[list[InputItem], list[str]]:
+    """The inputs a prediction run will segment, and one error line for each input it will not.
+
+    Cheap (files are listed, none is read): ``refineseg predict`` calls it before loading the
+    model, to fail at once when nothing would run.
+
+    Args:
+        inputs: Files, folders (searched recursively) and glob patterns.
+        output: The output folder, whose files are never inputs.
+        options: Which files are written for each input.
+
+    Returns:
+        The runnable inputs in order, and the errors: inputs that name nothing, and inputs
+        whose outputs would overwrite an input or another input's outputs.
+    """
+    out = Path(output)
+    items, errors = collect_inputs(inputs, exclude=out)
+    runnable, refused = plan_outputs(items, out, options)
+    return runnable, errors + refused
 
 
 def predict_paths(
@@ -102,10 +126,9 @@ def predict_paths(
         if on_error is not None:
             on_error(message)
 
-    items, errors = collect_inputs(inputs, exclude=out)
-    runnable, refused = plan_outputs(items, out, options)  # planned in full: names clash across parts too
+    runnable, problems = plan_inputs(inputs, out, options)  # planned in full: names clash across parts too
     runnable = runnable[index::count]
-    for message in (errors + refused) if index == 0 else []:
+    for message in problems if index == 0 else []:
         fail(message)
 
     from tqdm.auto import tqdm
