@@ -4,10 +4,17 @@ command, and nothing fails slowly or floods a log (issue 22, items 4 to 7)."""
 from __future__ import annotations
 
 import argparse
+import json
+import re
+import sys
+from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from refineseg import _extras
+from refineseg._extras import MissingExtraError, install_hint, require, require_all
 from refineseg.cli import build_parser, main
 
 from .fixtures import write_image
@@ -141,3 +148,100 @@ def test_inputs_that_name_nothing_fail_before_the_model_is_loaded(tmp_path, caps
     assert main(["predict", str(image), "-o", str(tmp_path), "--no-overlay"]) == 1  # a.png -> a.png
     assert "would overwrite an input" in capsys.readouterr().err
     assert not out.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# item 6: one guard for optional dependencies, whose pip command fits the installation
+
+
+class _FakeDistribution:
+    def __init__(self, direct_url: dict | None) -> None:
+        self.direct_url = direct_url
+
+    def read_text(self, name: str) -> str | None:
+        assert name == "direct_url.json"
+        return None if self.direct_url is None else json.dumps(self.direct_url)
+
+
+def _installed_as(monkeypatch, direct_url: dict | None) -> None:
+    def distribution(name: str) -> _FakeDistribution:
+        assert name == "refineseg"
+        return _FakeDistribution(direct_url)
+
+    monkeypatch.setattr(metadata, "distribution", distribution)
+
+
+def test_the_install_hint_of_an_index_install_names_the_package(monkeypatch):
+    _installed_as(monkeypatch, None)  # pip install refineseg: no direct_url.json
+    assert install_hint("onnx") == "pip install 'refineseg[onnx]'"
+    # a wheel file or a VCS URL: their folder is not there to install from again
+    _installed_as(monkeypatch, {"url": "file:///tmp/refineseg-0.1.0-py3-none-any.whl", "archive_info": {}})
+    assert install_hint("onnx") == "pip install 'refineseg[onnx]'"
+    _installed_as(monkeypatch, {"url": "https://github.com/o/refineseg", "vcs_info": {"vcs": "git"}})
+    assert install_hint("plot") == "pip install 'refineseg[plot]'"
+
+
+def test_the_install_hint_of_a_checkout_install_names_its_folder(monkeypatch):
+    _installed_as(monkeypatch, {"url": "file:///home/me/refineseg", "dir_info": {}})  # pip install .
+    assert install_hint("onnx") == "pip install '/home/me/refineseg[onnx]'"
+    _installed_as(monkeypatch, {"url": "file:///home/me/refineseg", "dir_info": {"editable": True}})  # pip install -e .
+    assert install_hint("serve") == "pip install -e '/home/me/refineseg[serve]'"
+    _installed_as(monkeypatch, {"url": "file:///home/me/my%20code/it's", "dir_info": {"editable": False}})
+    assert install_hint("hub") == "pip install '/home/me/my code/it'\"'\"'s[hub]'"  # quoted for the shell
+
+
+def test_the_install_hint_without_an_installation_names_the_source_tree(monkeypatch):
+    def not_installed(name: str):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "distribution", not_installed)
+    root = Path(_extras.__file__).resolve().parents[2]
+    assert install_hint("onnx") == f"pip install '{root}[onnx]'"
+
+
+def test_require_imports_or_raises_one_line_naming_the_extra(monkeypatch):
+    assert require("json", "plot", purpose="x") is json
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
+    _installed_as(monkeypatch, None)
+    with pytest.raises(MissingExtraError) as info:
+        require("matplotlib", "plot", purpose="drawing")
+    assert str(info.value) == "drawing needs matplotlib: pip install 'refineseg[plot]'"
+    assert isinstance(info.value, ImportError) and info.value.extra == "plot" and info.value.modules == ("matplotlib",)
+    monkeypatch.setitem(sys.modules, "fastapi", None)
+    with pytest.raises(
+        MissingExtraError, match=r"^serving needs FastAPI, nonexistent_mod: pip install 'refineseg\[serve\]'$"
+    ):
+        require_all(
+            {"FastAPI": "fastapi", "json": ("nonexistent_alt", "json"), "nonexistent_mod": "nonexistent_mod"},
+            "serve",
+            purpose="serving",
+        )
+
+
+def test_a_missing_extra_through_the_cli_is_one_line_and_a_non_zero_exit(tmp_path, capsys, monkeypatch):
+    image = tmp_path / "street.png"
+    write_image(image, np.zeros((8, 8, 3), np.uint8))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert main(["visualize", str(image), "--output", str(tmp_path / "vis")]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"refineseg visualize: error: drawing activations needs matplotlib: {install_hint('plot')}"
+    ]
+    assert captured.out == "" and not (tmp_path / "vis").exists()
+
+
+def test_every_optional_dependency_is_guarded_by_the_one_helper():
+    source = Path(_extras.__file__).parent
+    guard = re.compile(r"raise ImportError\(|raise ModuleNotFoundError\(|find_spec\(|[\"']pip install ")
+    allowed = {
+        "weights/encoders.py": "find_spec(",  # lists timm's weights when timm is there: not a guard
+        "weights/model_card.py": "pip install",  # the card's usage for its readers, from the package index
+    }
+    offenders = [
+        f"{name}:{number}: {line.strip()}"
+        for path in sorted(source.rglob("*.py"))
+        if (name := path.relative_to(source).as_posix()) != "_extras.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if guard.search(line) and not (name in allowed and allowed[name] in line)
+    ]
+    assert offenders == []

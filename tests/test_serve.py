@@ -30,6 +30,7 @@ import torch
 from PIL import Image
 
 import refineseg
+from refineseg._extras import install_hint
 from refineseg.cli import main
 
 pytest.importorskip("fastapi", reason="the [serve] extra is not installed")
@@ -663,9 +664,7 @@ def test_cli_without_the_serve_extra_says_what_to_install():
         timeout=300,
     )
     assert result.returncode == 1
-    assert result.stderr.strip() == (
-        "refineseg serve: error: serving needs the [serve] extra (FastAPI missing): pip install 'refineseg[serve]'"
-    )
+    assert result.stderr.strip() == f"refineseg serve: error: serving needs FastAPI: {install_hint('serve')}"
 
 
 def test_help_and_import_load_no_web_stack():

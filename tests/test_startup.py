@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from refineseg._extras import install_hint
 from refineseg.cli import COMMANDS
 
 TRAINING_STACK = ("lightning", "torchmetrics", "tensorboard")
@@ -73,7 +74,7 @@ def test_training_without_its_extra_says_what_to_install():
         timeout=300,
     )
     assert result.returncode == 1
-    assert result.stderr.strip() == "refineseg train: error: training needs Lightning: pip install 'refineseg[train]'"
+    assert result.stderr.strip() == f"refineseg train: error: training needs Lightning: {install_hint('train')}"
 
 
 def test_the_light_constants_match_what_they_stand_for():

@@ -1,6 +1,7 @@
 """``refineseg.analysis.visualize`` and ``refineseg visualize``: activation pictures of a real model."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ from matplotlib.text import Text
 from PIL import Image
 
 import refineseg
+from refineseg._extras import install_hint
 from refineseg.analysis.figures import MapPanel, PicturePanel, grid_figure, panel_shape, save_png
 from refineseg.analysis.visualize import OUTPUT_FILES, activation_figures, capture_activations, visualize
 from refineseg.cli import main
@@ -214,11 +216,11 @@ def test_without_matplotlib_the_error_is_one_line_and_nothing_is_written(shipped
     image = tmp_path / "street.png"
     Image.fromarray(_rgb()).save(image)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
-    with pytest.raises(ImportError, match=r"pip install 'refineseg\[plot\]'"):
+    with pytest.raises(ImportError, match=re.escape(install_hint("plot"))):
         visualize(shipped, _rgb(), tmp_path / "lib")
     assert main(["visualize", str(image), "--output", str(tmp_path / "cli")]) == 1
     err = capsys.readouterr().err.strip()
-    assert err == "refineseg visualize: error: drawing activations needs matplotlib: pip install 'refineseg[plot]'"
+    assert err == f"refineseg visualize: error: drawing activations needs matplotlib: {install_hint('plot')}"
     assert not (tmp_path / "lib").exists() and not (tmp_path / "cli").exists()
 
 

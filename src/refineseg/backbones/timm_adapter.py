@@ -6,6 +6,7 @@ from typing import Any
 
 from torch import Tensor
 
+from .._extras import require
 from .base import Backbone
 
 __all__ = ["TimmBackbone"]
@@ -31,10 +32,7 @@ class TimmBackbone(Backbone):
 
     def __init__(self, model_name: str, *, pretrained: bool = False, **kwargs: Any) -> None:
         super().__init__()
-        try:
-            import timm
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("the timm adapter needs timm: pip install 'refineseg[timm]'") from exc
+        timm = require("timm", "timm", purpose="the timm adapter")
         probe = timm.create_model(model_name, pretrained=False, features_only=True, **kwargs)
         probe_info: Any = probe.feature_info
         reductions = list(probe_info.reduction())

@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from .._extras import MissingExtraError
 from . import (
     check_data,
     convert,
@@ -84,8 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     propagate, log.propagate = log.propagate, False  # not again through a root handler a dependency set up
     try:
         return int(args.run(args) or 0)
-    # expected failures: one line, no traceback (FloatingPointError: a training run that diverged)
-    except (OSError, ValueError, ImportError, FloatingPointError) as exc:
+    # expected failures: one line, no traceback (MissingExtraError: an optional dependency is not
+    # installed, the message says what to install; FloatingPointError: a training run that diverged)
+    except (MissingExtraError, OSError, ValueError, ImportError, FloatingPointError) as exc:
         print(f"refineseg {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .._extras import MissingExtraError, require
 from ._layout import check_split, first_dir, first_file, locate, read_ids
 from .datasets import DatasetError, LabelSpace, SegmentationDataset, default_palette
 from .registry import register_dataset
@@ -157,12 +158,9 @@ def read_sbd_mask(path: Path) -> np.ndarray:
         DatasetError: Without scipy, or if the file is not an SBD class mask of ids 0..255.
     """
     try:
-        from scipy.io import loadmat
-    except ImportError:
-        raise DatasetError(
-            f"{path}: reading SBD .mat masks needs scipy (pip install scipy); "
-            f"or use SegmentationClassAug PNGs with train_aug.txt"
-        ) from None
+        loadmat = require("scipy.io", "sbd", purpose=f"{path}: reading SBD .mat masks", name="scipy").loadmat
+    except MissingExtraError as exc:  # a dataset error, as every unreadable mask is
+        raise DatasetError(f"{exc}; or use SegmentationClassAug PNGs with train_aug.txt") from None
     try:
         mask = np.asarray(loadmat(path)["GTcls"]["Segmentation"][0, 0])
     except Exception as exc:  # scipy's MatReadError, a missing field, a wrong shape...

@@ -14,12 +14,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from .._extras import require
+
 __all__ = ["DistributedOptions", "Rank", "launch", "shard"]
 
 _T = TypeVar("_T")
 _S = TypeVar("_S")
-
-LIGHTNING_INSTALL_HINT = "pip install 'refineseg[train]'"
 
 
 @dataclass(frozen=True)
@@ -129,10 +129,7 @@ def launch(options: DistributedOptions, function: Callable[..., _T], *args: Any)
         if options.accelerator == "auto" and torch.cuda.is_available():
             device = "cuda"
         return function(Rank(0, 1, torch.device(device)), *args)
-    try:
-        from lightning.fabric import Fabric
-    except ImportError:
-        raise ImportError(f"running on several devices needs Lightning: {LIGHTNING_INSTALL_HINT}") from None
+    Fabric = require("lightning.fabric", "train", purpose="running on several devices", name="Lightning").Fabric
     fabric = Fabric(
         accelerator=options.accelerator,
         devices=options.devices,

