@@ -4,8 +4,10 @@ command, and nothing fails slowly or floods a log (issue 22, items 4 to 7)."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import re
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -15,9 +17,10 @@ import pytest
 
 from refineseg import _extras
 from refineseg._extras import MissingExtraError, install_hint, require, require_all
+from refineseg._progress import progress_bar
 from refineseg.cli import build_parser, main
 
-from .fixtures import write_image
+from .fixtures import make_camvid, write_image
 
 # ---------------------------------------------------------------------------------------------
 # item 4: did you mean, in one line, for every command and option
@@ -245,3 +248,34 @@ def test_every_optional_dependency_is_guarded_by_the_one_helper():
         if guard.search(line) and not (name in allowed and allowed[name] in line)
     ]
     assert offenders == []
+
+
+# ---------------------------------------------------------------------------------------------
+# item 7: progress bars only on a terminal
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_progress_bar_is_drawn_on_a_terminal_only():
+    terminal, pipe = _Terminal(), io.StringIO()
+    assert list(progress_bar(range(3), file=terminal, desc="x")) == [0, 1, 2]
+    assert "\r" in terminal.getvalue() and "3/3" in terminal.getvalue()
+    assert list(progress_bar(range(3), file=pipe, desc="x")) == [0, 1, 2]
+    assert pipe.getvalue() == ""
+    assert progress_bar(range(3), file=_Terminal(), show=False).disable  # --no-progress
+
+
+def test_a_command_with_its_stderr_in_a_pipe_writes_no_progress_bar(tmp_path):
+    root = make_camvid(tmp_path / "camvid", n=3)
+    result = subprocess.run(
+        [sys.executable, "-m", "refineseg", "check-data", "--dataset", "camvid", "--root", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "\r" not in result.stderr and "checking train" not in result.stderr, result.stderr
+    assert "OK:" in result.stdout

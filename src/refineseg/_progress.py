@@ -33,8 +33,8 @@ def _interactive(stream: IO[str]) -> bool:
 def progress_bar(iterable: Iterable[Any] | None = None, *, show: bool = True, **options: Any) -> Any:
     """A tqdm bar on stderr, drawn only when ``show`` and stderr is a terminal (or in a notebook).
 
-    A bar that is not drawn still counts (``update``, ``n``, iteration work as usual), so
-    callers use it the same way either way.
+    A bar that is not drawn is tqdm's disabled bar: iterating, ``update`` and ``close`` work
+    (and do not count), so callers use it the same way either way; ``bar.disable`` tells.
 
     Args:
         iterable: What to iterate over, as ``tqdm(iterable)``; ``None`` for a bar advanced with ``update``.

@@ -172,10 +172,10 @@ def run(args: argparse.Namespace) -> int:
     if distributed is None:
         segmenter = Segmenter.from_pretrained(args.weights, device=args.device, **settings)
 
-        from tqdm.auto import tqdm
+        from .._progress import write_above
 
-        def report_error(message: str) -> None:  # tqdm.write keeps the progress bar intact
-            tqdm.write(f"refineseg predict: error: {message}", file=sys.stderr)
+        def report_error(message: str) -> None:  # not through the progress bar
+            write_above(f"refineseg predict: error: {message}")
 
         report = predict_paths(segmenter, args.inputs, args.output, on_error=report_error, **options)
         precision = segmenter.precision

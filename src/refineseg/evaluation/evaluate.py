@@ -116,12 +116,9 @@ def evaluate(
     model = prepare_model(model, device=device, precision=precision, optimize=optimize, calibration=calibration)
     confusion = confusion_matrix_metric(dataset.num_classes, dataset.ignore_index).to(device)
     chosen = range(len(dataset)) if indices is None else indices
-    items: Any = chosen
-    if progress:
-        from tqdm.auto import tqdm
+    from .._progress import progress_bar
 
-        items = tqdm(chosen, desc=f"evaluating {dataset.name}", unit="img")
-    for i in items:
+    for i in progress_bar(chosen, show=progress, desc=f"evaluating {dataset.name}", unit="img"):
         image, mask = transform(*dataset[i])
         probs = predict_probabilities(model, image[None].to(device), scales=scales, flip=flip, crop_size=crop_size)
         confusion.update(probs.argmax(1), mask[None].to(device))

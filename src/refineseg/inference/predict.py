@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._progress import progress_bar
 from .images import ImageReadError, read_image_file
 from .inputs import IMAGE_SUFFIXES, VIDEO_SUFFIXES, InputItem, collect_inputs
 from .outputs import OutputOptions, plan_outputs, write_image_outputs
@@ -131,9 +132,7 @@ def predict_paths(
     for message in problems if index == 0 else []:
         fail(message)
 
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(runnable), disable=not progress, unit="file", desc="segmenting")
+    bar = progress_bar(total=len(runnable), show=progress, unit="file", desc="segmenting")
     batch: list[tuple[InputItem, np.ndarray]] = []
 
     def flush() -> None:

@@ -15,6 +15,7 @@ import numpy as np
 
 from .._extras import require
 from .._io import atomic_write
+from .._progress import progress_bar
 from .images import ImageReadError
 from .inputs import InputItem
 from .outputs import OutputOptions, save_label_png
@@ -69,8 +70,6 @@ def _encode(
     batch_size: int,
     progress: bool,
 ) -> tuple[int, list[Path]]:
-    from tqdm.auto import tqdm
-
     try:
         source = av.open(str(item.path))
     except av.FFmpegError as exc:
@@ -82,7 +81,7 @@ def _encode(
             raise ImageReadError(f"{item.path}: has no video stream")
         stream = source.streams.video[0]
         video: Any = None  # added at the first frame, whose size it takes
-        bar = tqdm(total=stream.frames or None, disable=not progress, desc=item.path.name, unit="frame", leave=False)
+        bar = progress_bar(total=stream.frames or None, show=progress, desc=item.path.name, unit="frame", leave=False)
         frames = _decoded(av, source, stream, item.path)
         for rgb, labels in _segmented(segmenter, frames, batch_size):
             if video is None:

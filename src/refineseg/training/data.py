@@ -44,9 +44,9 @@ class DecodedImages(Dataset):
         if cache:
             indices: Any = range(len(dataset))
             if progress:
-                from tqdm.auto import tqdm
+                from .._progress import progress_bar
 
-                indices = tqdm(indices, desc=f"decoding {dataset.name}", leave=False)
+                indices = progress_bar(indices, desc=f"decoding {dataset.name}", leave=False)
             self._cached = [dataset.read_pair(i) for i in indices]
 
     def __len__(self) -> int:

@@ -63,10 +63,10 @@ class EpochReport(L.Callback):
         self._start = time.monotonic()
         self._loss_sum, self._steps, self._validated = 0.0, 0, False
         if self.progress and trainer.is_global_zero:
-            from tqdm.auto import tqdm
+            from .._progress import progress_bar
 
             total = trainer.num_training_batches
-            self._bar = tqdm(
+            self._bar = progress_bar(
                 total=total if total != float("inf") else None,
                 desc=f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}",
                 leave=False,
@@ -93,7 +93,7 @@ class EpochReport(L.Callback):
             loss = loss.detach() * trainer.accumulate_grad_batches
             self._loss_sum = loss if self._steps == 0 else self._loss_sum + loss
             self._steps += 1
-        if self._bar is not None:
+        if self._bar is not None and not self._bar.disable:  # not drawn (no terminal): no loss to show
             if self._steps and self._bar.n % 10 == 0:
                 self._bar.set_postfix_str(f"loss {self.mean_loss():.4g}", refresh=False)
             self._bar.update()
