@@ -496,7 +496,8 @@ def _drop_unshown(
     dropped = [name for i, name in enumerate(labels.class_names) if i not in keep]
     n = len(dropped)
     notes.append(
-        f"{n} label{_s(n)} in no imported mask (only in skipped files, or drawing no pixel), so not classes: "
+        f"{n} label{_s(n)} in no imported mask (only in skipped files, or drawing no pixel), so not "
+        + ("a class: " if n == 1 else "classes: ")
         + ", ".join(repr(name) for name in dropped)
     )
     default = labels.palette == default_palette(labels.num_classes)
