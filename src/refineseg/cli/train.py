@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from typing import Any
 
 HELP = "train a model (Lightning: CPU, GPU, several GPUs or nodes; checkpoints, resume, logs)"
@@ -159,10 +160,17 @@ def build_config(args: argparse.Namespace) -> Any:
 
     settings: dict[str, Any] = load_recipe(args.config) if args.config else {}
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    for name in fields:
-        value = getattr(args, name, None)
-        if value is not None:
-            settings[name] = value
+    flags = {name: getattr(args, name) for name in fields if getattr(args, name, None) is not None}
+    if flags.get("resume"):
+        # a resumed run starts from the settings it was started with: `--output DIR --resume` is enough
+        from ..training.safety import stored_config
+
+        stored = stored_config(flags.get("output") or settings.get("output") or TrainConfig.output)
+        settings = {**(stored or {}), **settings}
+        for key in ("scale_range", "step_epochs", "crop_size"):  # JSON lists back to the tuples of a recipe
+            if isinstance(settings.get(key), list):
+                settings[key] = tuple(settings[key])
+    settings.update(flags)
     from ..models import list_models
 
     # checked here rather than by argparse choices, which would import every model for --help
@@ -180,7 +188,8 @@ def run(args: argparse.Namespace) -> int:
         args: The parsed command line.
 
     Returns:
-        The exit status, 0.
+        The exit status: 0, or 128 + the signal's number (143, 130) when SIGTERM or Ctrl-C
+        stopped the run.
 
     Raises:
         ImportError: If the ``[train]`` extra is not installed.
@@ -190,7 +199,13 @@ def run(args: argparse.Namespace) -> int:
     # isort: split
     from lightning.pytorch.utilities import rank_zero_only
 
-    best = train(build_config(args))
+    from ..training.safety import RunInterrupted
+
+    try:
+        best = train(build_config(args))
+    except RunInterrupted as exc:  # SIGTERM or Ctrl-C: one line, and the status a shell gives a killed job
+        print(f"refineseg train: {exc}", file=sys.stderr)
+        return exc.exit_status
     if getattr(rank_zero_only, "rank", 0) == 0:  # DDP runs this in every process
         print(f"best weights: {best}" if best.is_file() else "training finished; no validation ran, so no best weights")
     return 0

@@ -9,6 +9,7 @@ from lightning.pytorch.callbacks import EMAWeightAveraging
 
 from ..models import SegmentationModel
 from ..weights import save_model
+from .safety import write_error
 
 __all__ = ["EMAWeights", "ExportBestWeights"]
 
@@ -93,7 +94,10 @@ class ExportBestWeights(L.Callback):
             "val_mean_accuracy": metrics.mean_accuracy,
             "recipe": self.recipe,
         }
-        save_model(model, self.path, provenance=provenance)
+        try:
+            save_model(model, self.path, provenance=provenance)
+        except (OSError, RuntimeError) as exc:  # safetensors, like torch.save, does not say "no space"
+            raise write_error(self.path, exc) from None
 
     def state_dict(self) -> dict[str, float]:
         """The best mIoU so far, saved in checkpoints so a resumed run keeps it.

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["TrainConfig", "load_recipe"]
+__all__ = ["MIN_CROP", "TrainConfig", "load_recipe"]
+
+MIN_CROP = 32  # RefineNet's deepest features are at 1/32 of the input
 
 
 @dataclass
@@ -130,6 +132,13 @@ class TrainConfig:
         crop = (self.crop_size,) if isinstance(self.crop_size, int) else tuple(self.crop_size)
         if len(crop) not in (1, 2) or any(not isinstance(c, int) or c < 1 for c in crop):
             raise ValueError(f"--crop-size must be a positive size or HEIGHT,WIDTH, got {self.crop_size}")
+        if min(crop) < MIN_CROP:
+            raise ValueError(
+                f"--crop-size {self.crop_size}: below {MIN_CROP} pixels the encoder's 1/32 features are "
+                "less than one pixel; give at least 32 (the published recipes crop 500 or 512)"
+            )
+        if self.limit_train_batches is not None and self.limit_train_batches <= 0:
+            raise ValueError(f"--limit-train-batches {self.limit_train_batches} would train nothing; give > 0")
         if self.optimizer not in ("sgd", "adamw"):
             raise ValueError(f"--optimizer must be sgd or adamw, got {self.optimizer!r}")
         if self.lr <= 0:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
+from .._io import atomic_write
 from .config import TrainConfig
+from .safety import OutputLock, RunInterrupted, compare_resumed, remove_partial_writes, stop_on_signals, stored_config
 
 __all__ = ["last_checkpoint", "train"]
 
@@ -37,11 +42,32 @@ def _precision(config: TrainConfig, accelerator: str) -> Any:
     docs/BENCHMARKS.md), else 32-true, since emulated bf16 is slower than fp32."""
     if config.precision not in (None, "auto"):
         return config.precision
-    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
-        return "bf16-mixed" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "16-mixed"
+    if _on_gpu(accelerator):
+        return "bf16-mixed" if _native_cuda_bf16() else "16-mixed"
     from ..inference.precision import cpu_features
 
     return "bf16-mixed" if cpu_features().native_bf16 else "32-true"
+
+
+def _on_gpu(accelerator: str) -> bool:
+    return accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+
+
+def _native_cuda_bf16() -> bool:
+    """bf16 in the GPU's hardware (compute capability 8.0, Ampere, or later; ROCm). Not
+    ``torch.cuda.is_bf16_supported()``, which also says yes where bf16 is only emulated (Volta,
+    Turing), several times slower than the fp16 their tensor cores run."""
+    if not torch.cuda.is_available():
+        return False
+    return torch.version.hip is not None or torch.cuda.get_device_capability()[0] >= 8
+
+
+def _deterministic(accelerator: str) -> bool | Literal["warn"]:
+    """Lightning's ``deterministic``: ``True`` on a CPU, where a resumed run continues exactly as the
+    uninterrupted one would have; ``"warn"`` on a GPU, where deterministic kernels are still chosen
+    where they exist, because CUDA has none for cross entropy (``nll_loss2d``) or for the backward
+    of bilinear upsampling, and ``True`` makes the first training step raise there."""
+    return "warn" if _on_gpu(accelerator) else True
 
 
 def train(config: TrainConfig) -> Path:
@@ -57,13 +83,57 @@ def train(config: TrainConfig) -> Path:
         ValueError: For invalid settings, a batch larger than the training set, or
             ``init_weights`` with another number of classes.
         FileNotFoundError: With ``resume`` but no checkpoint in ``output``.
+        ValueError: With ``resume``, for settings that the resumed run may not change (see
+            :data:`~refineseg.training.safety.RESUMABLE`) or ``epochs`` already done.
         FileExistsError: Without ``resume`` when ``output`` already holds a run.
         TrainingDiverged: If the loss or a gradient becomes non-finite.
+        RunInterrupted: On SIGTERM or Ctrl-C, after the current step; the last checkpoint
+            (written at the end of the last whole epoch) is kept for ``--resume``.
+        OutputInUse: If another run holds ``output`` (an ``OSError``).
+        OSError: If a checkpoint or weights file cannot be written (a full disk says so).
     """
+    config.validate()
+    output = Path(config.output)
+    # DDP relaunches this command for every other rank: the first process owns the folder
+    owner = os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+    with OutputLock(output) if owner else contextlib.nullcontext():
+        if owner:
+            remove_partial_writes(output)
+        resume_from, changes = _check_resume(config, output)
+        with stop_on_signals() as received:
+            return _fit(config, output, resume_from, changes, received)
+
+
+def _check_resume(config: TrainConfig, output: Path) -> tuple[Path | None, dict[str, list[Any]]]:
+    """The checkpoint to resume and the settings it changes, checked before anything is written."""
+    if not config.resume:
+        if last_checkpoint(output) is not None:
+            raise FileExistsError(
+                f"--output {output} already holds a run; pass --resume to continue it or choose another directory"
+            )
+        return None, {}
+    resume_from = last_checkpoint(output)
+    if resume_from is None:
+        raise FileNotFoundError(f"--resume: no checkpoint to resume in {output / CHECKPOINT_DIR}")
+    stored = stored_config(output)
+    if stored is None:
+        return resume_from, {}
+    epochs_done = int(torch.load(resume_from, map_location="cpu", weights_only=True)["epoch"]) + 1
+    return resume_from, compare_resumed(stored, config.to_dict(), epochs_done=epochs_done)
+
+
+def _fit(
+    config: TrainConfig,
+    output: Path,
+    resume_from: Path | None,
+    changes: dict[str, list[Any]],
+    received: dict[str, int],
+) -> Path:
     import lightning as L
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
     from lightning.pytorch.utilities import rank_zero_only
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     from ..data.scan import class_pixels
     from ..models import get_model
@@ -73,18 +143,6 @@ def train(config: TrainConfig) -> Path:
     from .guards import FiniteGuard, TrainingDiverged, missing_classes
     from .module import SegmentationModule
     from .report import EpochReport, quiet_lightning
-
-    config.validate()
-    output = Path(config.output)
-    resume_from = None
-    if config.resume:
-        resume_from = last_checkpoint(output)
-        if resume_from is None:
-            raise FileNotFoundError(f"--resume: no checkpoint to resume in {output / CHECKPOINT_DIR}")
-    elif last_checkpoint(output) is not None:
-        raise FileExistsError(
-            f"--output {output} already holds a run; pass --resume to continue it or choose another directory"
-        )
 
     L.seed_everything(config.seed, workers=True, verbose=False)
     data = SegmentationDataModule(config)
@@ -121,7 +179,9 @@ def train(config: TrainConfig) -> Path:
     module = SegmentationModule(model, config, class_weights=class_weights)
 
     output.mkdir(parents=True, exist_ok=True)
-    (output / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    if received:  # a signal came while the data and model were being prepared
+        raise _interrupted(received["signal"], output, None)
+    _write_config(config, output, resume_from, changes)
     averaging = EMAWeights(config.ema_decay) if config.ema_decay is not None else None
     export = ExportBestWeights(
         output / BEST_WEIGHTS,
@@ -143,6 +203,8 @@ def train(config: TrainConfig) -> Path:
     )
     try:
         with quiet_lightning():  # the Trainer's constructor prints banners too
+            # deterministic="warn" (a GPU) warns of each kernel without a deterministic version: known, see above
+            warnings.filterwarnings("ignore", message=r".*does not have a deterministic implementation")
             trainer = L.Trainer(
                 accelerator=config.accelerator,
                 devices=config.devices,
@@ -157,7 +219,7 @@ def train(config: TrainConfig) -> Path:
                 limit_val_batches=config.limit_val_batches,
                 num_sanity_val_steps=0,
                 use_distributed_sampler=False,  # SeededSampler shards and seeds the data itself
-                deterministic=True,
+                deterministic=_deterministic(config.accelerator),
                 log_every_n_steps=10,
                 callbacks=[
                     checkpoints,
@@ -179,8 +241,32 @@ def train(config: TrainConfig) -> Path:
                 default_root_dir=output,
             )
             trainer.fit(module, datamodule=data, ckpt_path=resume_from)
+    except SIGTERMException:  # Lightning's stop after the step in which SIGTERM (or our Ctrl-C) came
+        raise _interrupted(received.get("signal", signal.SIGTERM), output, trainer) from None
     except TrainingDiverged as exc:
         last = last_checkpoint(output)
         kept = f"; the last good checkpoint is {last}" if last is not None else "; no checkpoint was written"
         raise TrainingDiverged(f"{exc}{kept}") from None
     return output / BEST_WEIGHTS
+
+
+def _write_config(config: TrainConfig, output: Path, resume_from: Path | None, changes: dict[str, list[Any]]) -> None:
+    """``config.json``: the settings, and for a resumed run the record of what each resume changed."""
+    settings = config.to_dict()
+    if resume_from is not None:
+        earlier = json.loads((output / "config.json").read_text()) if (output / "config.json").is_file() else {}
+        epoch = int(torch.load(resume_from, map_location="cpu", weights_only=True)["epoch"]) + 1
+        settings["resumed"] = [*earlier.get("resumed", []), {"from_epoch": epoch + 1, "changes": changes}]
+    atomic_write(output / "config.json", lambda tmp: Path(tmp).write_text(json.dumps(settings, indent=2)))
+
+
+def _interrupted(signum: int, output: Path, trainer: Any) -> RunInterrupted:
+    name = signal.Signals(signum).name
+    where = f" at epoch {trainer.current_epoch + 1} step {trainer.global_step}" if trainer is not None else ""
+    last = last_checkpoint(output)
+    if last is not None:
+        epochs = int(torch.load(last, map_location="cpu", weights_only=True)["epoch"]) + 1
+        kept = f"{last} holds {epochs} whole epoch(s); resume with: refineseg train --output {output} --resume"
+    else:
+        kept = "no epoch was completed, so no checkpoint was written"
+    return RunInterrupted(f"interrupted by {name}{where}; {kept}", 128 + signum)
