@@ -14,13 +14,21 @@ Train RefineNet on a dataset. Settings come from the defaults, then the --config
 (YAML, see configs/), then the flags given here. Under --output the run writes
 checkpoints/ (last.ckpt and the best epoch, written atomically), best.safetensors (the best
 model by validation mIoU, with class names and palette), logs/ (TensorBoard and CSV) and
-config.json. --resume continues the run in --output from its last checkpoint.
+config.json. One run at a time per --output (a second is refused).
+
+--resume continues the run in --output from its last checkpoint (the end of its last whole
+epoch) with the settings in its config.json; flags given with it may change only how long and
+where it runs (--epochs, --val-every, hardware, workers), and config.json records each change.
+Anything else that differs (model, data, loss, optimiser, batch size, seed) is refused: start a
+new --output. SIGTERM or Ctrl-C stop after the current step with status 143 or 130 and print
+the command that resumes.
 
 examples:
   refineseg train --config configs/camvid_refinenet_efficientnet_lite0.yaml --root ../shared/datasets/camvid --output runs/camvid
   refineseg train --dataset camvid --root DATA --arch lw_refinenet_resnet18 --epochs 2 --batch-size 4 --crop-size 256 --output runs/try
   refineseg train --config configs/voc_lw_refinenet_resnet50.yaml --root VOC --accelerator gpu --devices 4 --output runs/voc
-  refineseg train --output runs/camvid --config configs/camvid_refinenet_efficientnet_lite0.yaml --root DATA --resume
+  refineseg train --output runs/camvid --resume
+  refineseg train --output runs/camvid --resume --epochs 80   # train longer than first planned
 """
 
 
@@ -135,7 +143,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--limit-val-batches", type=_int_or_float)
     h.add_argument("--output", help="run directory (default outputs/run)")
     h.add_argument(
-        "--resume", action="store_true", default=None, help="continue the run in --output from its last checkpoint"
+        "--resume",
+        action="store_true",
+        default=None,
+        help="continue the run in --output from its last checkpoint, with its settings",
     )
     h.add_argument("--no-progress", dest="progress", action="store_false", default=None)
     p.set_defaults(run=run)
