@@ -149,7 +149,7 @@ def summarize(model: SegmentationModel, size: tuple[int, int] = (512, 512), *, t
 
     model = model.eval()
     shapes: dict[str, tuple[int, ...]] = {}
-    x = torch.zeros(1, 3, *size)
+    x = torch.zeros(1, 3, *size, device=next(model.parameters()).device)  # a CUDA model runs on CUDA
     counter = FlopCounterMode(display=False)
     with removing_hooks() as handles:
         for name, module in model.named_modules():
