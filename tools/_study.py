@@ -29,7 +29,7 @@ def train_recipe_variant(name: str, changes: dict[str, Any], args: argparse.Name
     from refineseg.data import get_dataset
     from refineseg.evaluation import evaluate
     from refineseg.inference.precision import cpu_features
-    from refineseg.training import TrainConfig, load_recipe, train
+    from refineseg.training import TrainConfig, last_checkpoint, load_recipe, train
     from refineseg.weights import load_model
 
     output = args.output / slug(name)
@@ -38,6 +38,9 @@ def train_recipe_variant(name: str, changes: dict[str, Any], args: argparse.Name
         return json.loads(result_file.read_text())
     settings = {**load_recipe(RECIPE), **changes}
     settings.update(root=str(args.root), epochs=args.epochs, val_every=args.epochs, output=str(output), progress=False)
+    # a variant stopped midway (the study was interrupted) continues from its last whole epoch;
+    # its time is then that of the resumed part only, which the row says
+    settings["resume"] = last_checkpoint(output) is not None
     start = time.perf_counter()
     best = train(TrainConfig(**settings))
     seconds = time.perf_counter() - start
@@ -53,6 +56,7 @@ def train_recipe_variant(name: str, changes: dict[str, Any], args: argparse.Name
         "frequent_miou": sum(v for c, v in per_class.items() if c not in RARE) / (len(per_class) - len(RARE)),
         "per_class_iou": per_class,
         "train_seconds": seconds,
+        "resumed": settings["resume"],
         "val_split": val_split,
         "train_images": args.epochs * len(get_dataset("camvid", args.root, train_split)),
         "cpu": cpu_features().describe(),
