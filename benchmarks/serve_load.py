@@ -233,6 +233,8 @@ def main() -> int:
                 [
                     *(sys.executable, "-m", "refineseg", "serve", "--port", "0", "--quiet"),
                     *("--weights", args.weights, "--precision", args.precision, "--workers", str(args.workers)),
+                    # every client thread may wait: the old server had no queue to fill
+                    *("--max-queue", str(args.concurrency)),
                 ],
                 "/healthz",
             ),

@@ -13,10 +13,14 @@ __all__ = [
     "DATASET_NAMES",
     "DEFAULT_CALIBRATION_IMAGES",
     "DEFAULT_HOST",
+    "DEFAULT_LIMIT_CONCURRENCY",
+    "DEFAULT_MAX_INFERENCE_PIXELS",
     "DEFAULT_MAX_PIXELS",
+    "DEFAULT_MAX_QUEUE",
     "DEFAULT_MAX_UPLOAD_BYTES",
     "DEFAULT_PORT",
     "DEFAULT_TILE_SIZE",
+    "DEFAULT_TIMEOUT_KEEP_ALIVE_S",
     "DEFAULT_WHOLE_IMAGE_PIXELS",
     "IMAGE_SUFFIXES",
     "LOSS_DESCRIPTIONS",
@@ -45,6 +49,18 @@ DEFAULT_PORT = 8000
 MB = 1024 * 1024
 DEFAULT_MAX_UPLOAD_BYTES = 20 * MB
 DEFAULT_MAX_PIXELS = 40_000_000
+# the compute budget of one request: larger images are shrunk to this many pixels before inference
+# (a 1280x720 frame runs at full size; a 12 Mpx photo at 1182x886, still over twice the 480x360
+# the shipped model was trained at), so work is bounded by what the model needs, not by the upload
+DEFAULT_MAX_INFERENCE_PIXELS = 1024 * 1024
+# requests that may wait (their uploads held in memory) beyond those being worked on; more get 503
+DEFAULT_MAX_QUEUE = 8
+# a connection is closed when it has not sent a whole request head this long after it opened or
+# after its last answer (uvicorn's timeout_keep_alive)
+DEFAULT_TIMEOUT_KEEP_ALIVE_S = 5
+# more open connections (or requests in progress) than this are answered 503 at once (uvicorn's
+# limit_concurrency), well under the usual limit of 1024 open files
+DEFAULT_LIMIT_CONCURRENCY = 256
 
 # images a dataset folder may hold (prediction also reads .gif, .ppm and .pgm)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")

@@ -2,9 +2,16 @@
 
 A FastAPI application (:func:`create_app`) run on uvicorn (:func:`serve`), with one or more
 worker processes. Both come with the ``[serve]`` extra.
+
+The names below are imported when first used: a worker process that unpickles its uvicorn
+settings imports :mod:`refineseg.serve.connections` (whose protocol class they name) before it
+can answer its supervisor's health check, and must not wait for PyTorch to load first.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .._extras import require_all
 
@@ -17,10 +24,12 @@ require_all(
 )
 
 from ..constants import DEFAULT_HOST, DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PORT  # noqa: E402
-from .app import create_app  # noqa: E402
-from .config import CONFIG_ENV, ServeConfig  # noqa: E402
-from .run import app_from_environment, bind, serve  # noqa: E402
-from .segment import FORMATS  # noqa: E402
+
+if TYPE_CHECKING:
+    from .app import create_app
+    from .config import CONFIG_ENV, ServeConfig
+    from .run import app_from_environment, bind, serve
+    from .segment import FORMATS
 
 __all__ = [
     "CONFIG_ENV",
@@ -35,3 +44,21 @@ __all__ = [
     "create_app",
     "serve",
 ]
+
+_LAZY = {
+    "CONFIG_ENV": ".config",
+    "FORMATS": ".segment",
+    "ServeConfig": ".config",
+    "app_from_environment": ".run",
+    "bind": ".run",
+    "create_app": ".app",
+    "serve": ".run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value

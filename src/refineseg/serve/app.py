@@ -13,19 +13,22 @@ Routes:
 
 Every error is JSON ``{"error": "..."}`` (:mod:`refineseg.serve.errors`); the middleware, from the
 outside in: one log line per request, security headers, a JSON 500 for anything unexpected,
-the upload limit.
+the upload limit (and ``Connection: close`` on any answer sent before the body was read), the
+Host, Origin and API key checks (:mod:`refineseg.serve.access`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from .._version import __version__
-from ..constants import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_BYTES
+from ..constants import DEFAULT_MAX_INFERENCE_PIXELS, DEFAULT_MAX_PIXELS, DEFAULT_MAX_QUEUE, DEFAULT_MAX_UPLOAD_BYTES
 from ._text import clip
+from .access import AccessControl
 from .access_log import AccessLog
 from .errors import CatchAll, HTTPError, add_error_handlers
 from .limits import UploadLimits
@@ -45,8 +48,11 @@ Semantic segmentation of uploaded images with a RefineNet / Light-Weight RefineN
 
 `POST /api/segment` takes the image file as the request body (any format Pillow reads) or as
 the `image` field of a multipart form, and answers JSON (`format=json`, the default), the label
-image (`format=png`) or the colour overlay (`format=overlay`). Errors are JSON
-`{"error": "..."}`. There is no authentication.
+image (`format=png`) or the colour overlay (`format=overlay`). An image larger than the
+server's compute budget (`limits.max_inference_pixels` of `GET /api/info`) is segmented shrunk
+to it: its labels come back at the image's own size, its overlay at the size the model saw.
+Errors are JSON `{"error": "..."}`; when the server is busy, 503 with `Retry-After`. A server
+started with an API key wants it on `/api/...` as `Authorization: Bearer KEY` or `X-API-Key: KEY`.
 """
 
 
@@ -117,14 +123,17 @@ async def segment(request: Request) -> Response:
         The answer.
 
     Raises:
-        HTTPError: 400, 408, 411 or 413 for an upload the server refuses.
+        HTTPError: 400, 408, 411 or 413 for an upload the server refuses; 503 when its queue
+            is full; 499 (for the log) when the client hung up before the answer.
     """
     values = request.query_params.getlist("format")
     fmt = (values[-1] if values else "").strip().lower() or "json"
     if fmt not in FORMATS:
         raise HTTPError(400, f"unknown format {clip(fmt, 30)!r}; use format=json, format=png or format=overlay")
-    data = await read_upload(request)
-    return await _service(request).segment(data, fmt)
+    service = _service(request)
+    with service.admission():  # a full queue is refused here, before the upload is read
+        data = await read_upload(request)
+        return await service.segment(data, fmt, request.is_disconnected)
 
 
 # -- the application --------------------------------------------------------------------------------
@@ -137,6 +146,10 @@ def create_app(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     quiet: bool = False,
     jobs: int = DEFAULT_JOBS,
+    max_inference_pixels: int | None = DEFAULT_MAX_INFERENCE_PIXELS,
+    max_queue: int = DEFAULT_MAX_QUEUE,
+    allowed_hosts: Sequence[str] | None = None,
+    api_key: str | None = None,
 ) -> FastAPI:
     """The application serving ``segmenter``: the page, the API and its OpenAPI description.
 
@@ -147,14 +160,29 @@ def create_app(
         quiet: Whether to leave out the per-request log lines.
         jobs: How many requests may be decoding, segmenting or encoding at once (inference
             itself runs one image at a time).
+        max_inference_pixels: The compute budget: larger images are shrunk to this many pixels
+            before inference; ``None`` or 0 segments them at full resolution.
+        max_queue: How many requests may wait beyond the ``jobs`` being worked on; more are
+            answered 503 with ``Retry-After``, before their upload is read.
+        allowed_hosts: The Host names answered (``*.example.com`` patterns, ``*`` for any);
+            ``None``: ``localhost``, ``127.0.0.1`` and ``::1``. Others get 400.
+        api_key: A key that requests to ``/api/...`` must carry (401 without it); ``None``: none.
 
     Returns:
         An ASGI application (run it with uvicorn, or :func:`refineseg.serve.run.serve`).
 
     Raises:
-        ValueError: If a limit or ``jobs`` is not positive.
+        ValueError: If a limit or ``jobs`` is not positive, ``max_queue`` is negative, a host
+            pattern is malformed or ``api_key`` is empty.
     """
-    service = SegmentService(segmenter, max_upload_bytes=max_upload_bytes, max_pixels=max_pixels, jobs=jobs)
+    service = SegmentService(
+        segmenter,
+        max_upload_bytes=max_upload_bytes,
+        max_pixels=max_pixels,
+        jobs=jobs,
+        max_inference_pixels=max_inference_pixels,
+        max_queue=max_queue,
+    )
     app = FastAPI(
         title="refineseg",
         version=__version__,
@@ -166,7 +194,9 @@ def create_app(
     app.state.service = service
     _add_routes(app)
     add_error_handlers(app)
-    # added innermost first: the access log sees every answer, the headers go on every answer
+    # added innermost first: the access log sees every answer, the headers go on every answer; the
+    # access checks answer inside the upload limits, which close the connection on an unread body
+    app.add_middleware(AccessControl, allowed_hosts=allowed_hosts, api_key=api_key)
     app.add_middleware(UploadLimits, max_bytes=service.max_upload_bytes)
     app.add_middleware(CatchAll)
     app.add_middleware(SecurityHeaders)

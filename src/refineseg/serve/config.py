@@ -14,17 +14,33 @@ import dataclasses
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..constants import DEFAULT_HOST, DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PORT, PRECISIONS
+from ..constants import (
+    DEFAULT_HOST,
+    DEFAULT_LIMIT_CONCURRENCY,
+    DEFAULT_MAX_INFERENCE_PIXELS,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_QUEUE,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    DEFAULT_PORT,
+    DEFAULT_TIMEOUT_KEEP_ALIVE_S,
+    PRECISIONS,
+)
 
 if TYPE_CHECKING:
     from ..inference.segmenter import Segmenter
 
-__all__ = ["CONFIG_ENV", "ServeConfig"]
+__all__ = ["API_KEY_ENV", "CONFIG_ENV", "LOCAL_HOSTS", "ServeConfig"]
 
 CONFIG_ENV = "REFINESEG_SERVE_CONFIG"
+# where `refineseg serve` looks for an API key when no option gives one
+API_KEY_ENV = "REFINESEG_API_KEY"
+# the names of this machine that no other site can take: always allowed as the Host
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+# addresses that mean "every interface": not a name a client sends as the Host
+_WILDCARD_HOSTS = {"0.0.0.0", "::", "[::]", ""}
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,18 @@ class ServeConfig:
         max_upload_bytes: Larger uploads are refused with 413.
         max_pixels: Larger images are refused with 413.
         quiet: Whether to leave out the per-request log lines.
+        max_inference_pixels: The compute budget: larger images are shrunk to this many pixels
+            before inference; 0 segments them at full resolution (in sliding windows above
+            2048x1024).
+        max_queue: How many requests may wait for the model beyond those being worked on;
+            more are answered 503 with ``Retry-After``.
+        timeout_keep_alive: Seconds a connection may take to send a whole request head, after
+            it opened or after its last answer, before it is closed.
+        limit_concurrency: Open connections (or requests in progress) beyond which requests
+            are answered 503 at once.
+        allowed_hosts: Host names the server answers to besides :data:`LOCAL_HOSTS` and
+            ``host`` (``*.example.com`` patterns; ``*`` for any), or ``None``.
+        api_key: The key ``/api/...`` requests must carry, or ``None``; left out of ``repr``.
     """
 
     weights: str = "camvid"
@@ -54,6 +82,12 @@ class ServeConfig:
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
     quiet: bool = False
+    max_inference_pixels: int = DEFAULT_MAX_INFERENCE_PIXELS
+    max_queue: int = DEFAULT_MAX_QUEUE
+    timeout_keep_alive: int = DEFAULT_TIMEOUT_KEEP_ALIVE_S
+    limit_concurrency: int = DEFAULT_LIMIT_CONCURRENCY
+    allowed_hosts: tuple[str, ...] | None = None
+    api_key: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -68,8 +102,31 @@ class ServeConfig:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if not self.host.strip():
             raise ValueError("host must be an address such as 127.0.0.1 or 0.0.0.0")
+        if self.max_inference_pixels < 0:
+            raise ValueError(f"max_inference_pixels must be positive (or 0 for none), got {self.max_inference_pixels}")
+        if self.max_queue < 0:
+            raise ValueError(f"max_queue must be 0 or more, got {self.max_queue}")
+        if self.timeout_keep_alive <= 0:
+            raise ValueError(f"timeout_keep_alive must be positive, got {self.timeout_keep_alive}")
+        if self.limit_concurrency < 1:
+            raise ValueError(f"limit_concurrency must be at least 1, got {self.limit_concurrency}")
+        if self.api_key is not None and not self.api_key.strip():
+            raise ValueError("api_key must not be empty")
         if self.calibration is not None:
             object.__setattr__(self, "calibration", tuple(str(p) for p in self.calibration))
+        if self.allowed_hosts is not None:
+            object.__setattr__(
+                self, "allowed_hosts", tuple(str(h).strip() for h in self.allowed_hosts if str(h).strip())
+            )
+
+    def hosts(self) -> tuple[str, ...]:
+        """The host names the server answers to: :data:`LOCAL_HOSTS`, ``host`` and ``allowed_hosts``.
+
+        Returns:
+            The names, each once, in that order (``host`` left out where it means every interface).
+        """
+        names = [*LOCAL_HOSTS, self.host.strip().strip("[]"), *(self.allowed_hosts or ())]
+        return tuple(dict.fromkeys(n.lower() for n in names if n.lower() not in _WILDCARD_HOSTS))
 
     def to_json(self) -> str:
         """The config as one line of JSON (what :meth:`from_json` reads).
@@ -102,8 +159,9 @@ class ServeConfig:
         unknown = set(data) - {field.name for field in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"the serve config has unknown fields: {', '.join(sorted(unknown))}")
-        if data.get("calibration") is not None:
-            data["calibration"] = tuple(data["calibration"])
+        for name in ("calibration", "allowed_hosts"):
+            if data.get(name) is not None:
+                data[name] = tuple(data[name])
         return cls(**data)
 
     def to_environment(self, environ: dict[str, str] | None = None) -> None:

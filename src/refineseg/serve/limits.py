@@ -6,8 +6,10 @@ asks first (``Expect: 100-continue``, as curl does for large files) gets the ref
 and never sends the body. A body without ``Content-Length`` (``Transfer-Encoding: chunked``)
 is counted as it streams in and cut with 413 as soon as it passes the limit, so no more than
 the limit is ever held. A body that stalls for :data:`READ_TIMEOUT_S` is answered with 408.
-Each refusal ends the connection, since the rest of the body was not read; a client that is
-still sending gets the whole answer first, and its body is read and thrown away for up to
+Each refusal ends the connection, since the rest of the body was not read (any answer sent
+before the body was read in full says ``Connection: close``: a 404, 405, 400 for a bad
+``format=``, a refused Host, Origin or key, a 503); a client that is still sending gets the
+whole answer first, and its body is read and thrown away for up to
 :data:`DISCARD_S` before the connection ends, so that it can read the answer (closing a socket
 with unread data resets the connection).
 """
@@ -67,6 +69,8 @@ class UploadLimits(HTTPMiddleware):
         headers = Headers(scope=scope)
         # a client that asked "Expect: 100-continue" sends its body only once the app starts reading
         waits_for_continue = headers.get("expect", "").strip().lower() == "100-continue"
+        length = headers.get("content-length", "").strip()
+        has_body = "transfer-encoding" in headers or (length.isdigit() and int(length) > 0)
         received = 0
         complete = False
         reading = False
@@ -109,6 +113,11 @@ class UploadLimits(HTTPMiddleware):
             nonlocal closing
             if message["type"] == "http.response.start":
                 closing = any(k.lower() == b"connection" and v.lower() == b"close" for k, v in message["headers"])
+                if has_body and not complete and not closing:
+                    # an answer before the body was read (a refusal): the connection cannot carry
+                    # another request, whose start would be lost in the rest of this body
+                    closing = True
+                    message = {**message, "headers": [*message["headers"], (b"connection", b"close")]}
             sending = not complete and (reading or not waits_for_continue)
             if message["type"] == "http.response.body" and not message.get("more_body") and closing and sending:
                 await send({**message, "more_body": True})
@@ -117,7 +126,6 @@ class UploadLimits(HTTPMiddleware):
                 return
             await send(message)
 
-        length = headers.get("content-length", "").strip()
         if length.isdigit() and int(length) > self.max_bytes:
             response = error_response(413, too_large(self.max_bytes, int(length)), {"Connection": "close"})
             await response(scope, receive, send_then_discard)

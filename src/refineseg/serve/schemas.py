@@ -60,15 +60,20 @@ class ClassColor(BaseModel):
 
 
 class Limits(BaseModel):
-    """The largest uploads the server accepts.
+    """The largest uploads the server accepts, and the largest image it segments as it is.
 
     Attributes:
         max_upload_bytes: The largest upload, in bytes.
         max_pixels: The largest image, width x height.
+        max_inference_pixels: The compute budget: larger images are segmented shrunk to this
+            many pixels (``null``: at full resolution).
     """
 
     max_upload_bytes: int
     max_pixels: int
+    max_inference_pixels: int | None = Field(
+        description="larger images are segmented shrunk to this many pixels; null: at full resolution"
+    )
 
 
 class Info(BaseModel):
@@ -111,8 +116,11 @@ class SegmentResult(BaseModel):
     """The JSON answer of ``POST /api/segment``.
 
     Attributes:
-        width: The image's width in pixels.
+        width: The image's width in pixels (the labels' width).
         height: Its height.
+        inference_width: The width the model segmented it at (the overlay's width): smaller
+            than ``width`` for an image above the compute budget.
+        inference_height: The height the model segmented it at.
         model: The model's architecture.
         elapsed_ms: How long the model took (waiting for it included).
         classes: The classes found, largest first.
@@ -122,11 +130,15 @@ class SegmentResult(BaseModel):
 
     width: int
     height: int
+    inference_width: int = Field(description="the width the model saw, the overlay's width")
+    inference_height: int = Field(description="the height the model saw, the overlay's height")
     model: str
     elapsed_ms: float
     classes: list[ClassShare] = Field(description="the classes found, largest first")
-    overlay_png: str = Field(description="the colour overlay, a base64-encoded PNG")
-    labels_png: str = Field(description="the label image (palette PNG, pixel value = class index), base64")
+    overlay_png: str = Field(description="the colour overlay at the size the model saw, a base64-encoded PNG")
+    labels_png: str = Field(
+        description="the label image at the image's size (palette PNG, pixel value = class index), base64"
+    )
 
 
 _BINARY = {"type": "string", "format": "binary"}
@@ -171,9 +183,17 @@ SEGMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
         "label image (palette PNG, pixel value = class index). `format=overlay`: the colour overlay as a PNG.",
         "content": {"image/png": {"schema": _BINARY}},
     },
-    400: _error("an unknown format, an empty upload, not a readable image, a form without an `image` field"),
+    400: _error(
+        "an unknown format, an empty upload, not a readable image (a truncated one included), a form without an "
+        "`image` field, a Host header the server does not answer to"
+    ),
+    401: _error(
+        "the server wants an API key (`Authorization: Bearer KEY` or `X-API-Key: KEY`) and got none or a wrong one"
+    ),
+    403: _error("an `Origin` header other than the server's own: a request from another site's page"),
     408: _error("the upload stalled"),
     411: _error("no Content-Length header and not chunked"),
     413: _error("the upload has more bytes, or the image more pixels, than the limits of `GET /api/info`"),
+    503: _error("the server is busy (its queue is full); try again after `Retry-After` seconds"),
 }
 """The responses of ``POST /api/segment`` in the OpenAPI description."""

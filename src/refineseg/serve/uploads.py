@@ -2,16 +2,23 @@
 
 The size limit on the bytes is :class:`~refineseg.serve.limits.UploadLimits`'s job; here the
 image's pixel count is checked from its header, before it is decoded, so a small file that
-would decode to a huge picture (a decompression bomb) is refused without decoding it.
+would decode to a huge picture (a decompression bomb) is refused without decoding it. Below
+that limit, an image larger than the compute budget (``max_inference_pixels``) is decoded at
+a reduced size: a JPEG at 1/2, 1/4 or 1/8 scale by its decoder (Pillow's ``draft``), any image
+then shrunk by an integer factor (``Image.reduce``) and resampled to the budget, so neither
+the decoding nor the inference grows with what a header claims. A truncated file is refused,
+whatever Pillow's ``LOAD_TRUNCATED_IMAGES`` was set to by other code in the process.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import re
+from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFile
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -20,11 +27,52 @@ from ..inference.images import pil_to_rgb
 from ._text import clip
 from .errors import HTTPError
 
-__all__ = ["decode_image", "read_upload"]
+__all__ = ["DecodedImage", "decode_image", "inference_size", "read_upload"]
 
 # a form carries one image and perhaps a few small fields besides
 MAX_FORM_FILES = 4
 MAX_FORM_FIELDS = 32
+# EXIF orientations that turn the picture a quarter turn (its upright width is the stored height)
+_QUARTER_TURNS = {5, 6, 7, 8}
+_ORIENTATION = 0x0112
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """An uploaded image as the model sees it, and the size of the upload itself.
+
+    Attributes:
+        rgb: The upright ``HxWx3`` uint8 image, shrunk to the compute budget when it was larger.
+        width: The upload's upright width (the labels are answered at this size).
+        height: The upload's upright height.
+    """
+
+    rgb: np.ndarray
+    width: int
+    height: int
+
+    @property
+    def shrunk(self) -> bool:
+        """Whether the model sees fewer pixels than the upload has."""
+        return self.rgb.shape[:2] != (self.height, self.width)
+
+
+def inference_size(width: int, height: int, max_pixels: int | None) -> tuple[int, int]:
+    """The size an image of ``width`` x ``height`` is segmented at, within ``max_pixels``.
+
+    Args:
+        width: The image's width.
+        height: Its height.
+        max_pixels: The compute budget; ``None`` or 0 for none (full resolution).
+
+    Returns:
+        ``(width, height)`` itself when it fits, else the largest size of the same aspect ratio
+        (to the pixel, at least 1x1) with at most ``max_pixels`` pixels.
+    """
+    if not max_pixels or width * height <= max_pixels:
+        return width, height
+    scale = math.sqrt(max_pixels / (width * height))
+    return max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
 
 
 async def read_upload(request: Request) -> bytes:
@@ -83,19 +131,24 @@ async def _form_image(request: Request) -> bytes:
     return data
 
 
-def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
-    """Decode an uploaded image file into an upright ``HxWx3`` uint8 RGB array.
+def decode_image(data: bytes, max_pixels: int, max_inference_pixels: int | None = None) -> DecodedImage:
+    """Decode an uploaded image file, within the pixel limit and the compute budget.
 
     Args:
         data: The file's bytes, in any format Pillow reads.
         max_pixels: Images with more pixels are refused, before they are decoded.
+        max_inference_pixels: Larger images are decoded at a reduced size (see the module's
+            description) and resampled to at most this many pixels; ``None`` or 0: full size.
 
     Returns:
-        The image.
+        The image (upright, EXIF orientation applied) and the upload's own size.
 
     Raises:
-        HTTPError: 413 for too many pixels; 400 for anything that is not a readable image.
+        HTTPError: 413 for too many pixels; 400 for anything that is not a readable image,
+            a truncated one included.
     """
+    # the server never answers for pixels a file does not hold (other code may have set it)
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with Image.open(io.BytesIO(data)) as im:
             pixels = im.width * im.height
@@ -104,7 +157,18 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
                     413,
                     f"the image has {im.width}x{im.height} = {pixels:,} pixels, more than the limit of {max_pixels:,}",
                 )
-            return pil_to_rgb(im, max_pixels=max_pixels)
+            turned = im.getexif().get(_ORIENTATION) in _QUARTER_TURNS
+            width, height = (im.height, im.width) if turned else (im.width, im.height)
+            target = inference_size(im.width, im.height, max_inference_pixels)
+            if target != im.size:
+                im.draft(None, target)  # JPEG: the decoder itself scales down, to no less than target
+            im.load()  # decode now: a truncated file fails here
+            if im.size != target:
+                image = im.convert("RGB") if im.mode in ("1", "P", "PA") else im
+                # reduce() by an integer factor first, then resample: fast and without aliasing
+                image = image.resize(target, Image.Resampling.BILINEAR, reducing_gap=2.0)
+                return DecodedImage(pil_to_rgb(image, max_pixels=None), width, height)
+            return DecodedImage(pil_to_rgb(im, max_pixels=None), width, height)
     except HTTPError:
         raise
     except Image.DecompressionBombError:

@@ -15,9 +15,33 @@
   const downloadOverlay = $("download-overlay");
   const downloadLabels = $("download-labels");
 
-  let limits = null; // from api/info: {max_upload_bytes, max_pixels}
+  const keyForm = $("key-form");
+  const keyInput = $("key");
+
+  let limits = null; // from api/info: {max_upload_bytes, max_pixels, max_inference_pixels}
   let latest = 0; // only the newest upload's answer is shown
   let inputUrl = null;
+
+  // a server started with an API key answers 401 to api/ requests without it: the page asks for
+  // the key once and keeps it for this tab (sessionStorage), sending it as X-API-Key
+  const KEY_STORE = "refineseg-api-key";
+  let apiKey = "";
+  try {
+    apiKey = sessionStorage.getItem(KEY_STORE) || "";
+  } catch {
+    // storage may be off: the key is then asked for again after a reload
+  }
+
+  function apiHeaders(extra) {
+    return apiKey ? { ...extra, "X-API-Key": apiKey } : { ...extra };
+  }
+
+  function askForKey(message) {
+    keyForm.hidden = false;
+    keyInput.value = "";
+    keyInput.focus();
+    if (message) showError(sentence(message));
+  }
 
   function setStatus(text, state) {
     statusEl.textContent = text;
@@ -47,13 +71,22 @@
 
   async function loadInfo() {
     try {
-      const response = await fetch("api/info");
+      const response = await fetch("api/info", { headers: apiHeaders({}) });
+      if (response.status === 401) {
+        const payload = await response.json().catch(() => null);
+        $("model").textContent = "the model's details need the server's API key";
+        askForKey(payload && payload.error);
+        return;
+      }
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const info = await response.json();
       limits = info.limits;
       $("model").textContent = `model ${info.model} · ${info.classes.length} classes`;
+      const budget = limits.max_inference_pixels
+        ? `; larger than ${(limits.max_inference_pixels / 1e6).toFixed(1)} megapixels are segmented shrunk`
+        : "";
       $("limits").textContent =
-        `(up to ${formatBytes(limits.max_upload_bytes)} and ${(limits.max_pixels / 1e6).toFixed(0)} megapixels)`;
+        `(up to ${formatBytes(limits.max_upload_bytes)} and ${(limits.max_pixels / 1e6).toFixed(0)} megapixels${budget})`;
     } catch (err) {
       $("model").textContent = `could not load the model's details (${err.message})`;
     }
@@ -111,7 +144,7 @@
       response = await fetch("api/segment?format=json", {
         method: "POST",
         body: file,
-        headers: { "Content-Type": file.type || "application/octet-stream" },
+        headers: apiHeaders({ "Content-Type": file.type || "application/octet-stream" }),
       });
       payload = await response.json().catch(() => null);
     } catch (err) {
@@ -119,6 +152,11 @@
       return;
     }
     if (id !== latest) return;
+    if (response.status === 401) {
+      fail(`${file.name}: ${sentence(payload && payload.error ? payload.error : "the server needs its API key")}`);
+      askForKey("");
+      return;
+    }
     if (!response.ok || !payload || payload.error) {
       const reason = payload && payload.error ? payload.error : `the server answered ${response.status} ${response.statusText}`;
       fail(`${file.name}: ${sentence(reason)}`);
@@ -175,6 +213,19 @@
   document.addEventListener("paste", (event) => {
     const file = event.clipboardData && event.clipboardData.files[0];
     if (file) segment(file);
+  });
+
+  keyForm.addEventListener("submit", (event) => {
+    event.preventDefault(); // handled here: the page's policy allows no form navigation
+    apiKey = keyInput.value.trim();
+    try {
+      sessionStorage.setItem(KEY_STORE, apiKey);
+    } catch {
+      // kept in memory only
+    }
+    keyForm.hidden = true;
+    showError("");
+    loadInfo();
   });
 
   $("curl").textContent = `curl -F image=@photo.jpg ${new URL("api/segment", location.href)}`;
