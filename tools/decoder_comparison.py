@@ -64,7 +64,8 @@ from torch import Tensor, nn
 
 from _study import RARE, RECIPE, slug, study_parser, train_recipe_variant
 from refineseg.models.base import ModelMeta
-from refineseg.models.registry import build_model, register_model
+from refineseg.models.build import build_model
+from refineseg.models.registry import register_model
 
 ROOT = Path(__file__).resolve().parents[1]
 STEM = "decoder_comparison"

@@ -1,4 +1,4 @@
-"""Fail on an import cycle between refineseg's modules: imports must run one way.
+"""Fail on an import cycle between refineseg's modules or packages: imports must run one way.
 
     python tools/import_cycles.py            # exit 1 and the cycles, or "no import cycle"
 
@@ -8,12 +8,21 @@ one), except those under ``if TYPE_CHECKING:``, which only the type checker runs
 ``__init__`` counts as the module of the package. Cycles are the strongly connected components
 of that graph with more than one module (Tarjan's algorithm), each printed with one path
 around it.
+
+Packages are checked too, because a layer is a package: ``refineseg.models.registry`` importing
+``refineseg.weights.io`` while ``refineseg.weights.loading`` imports ``refineseg.models.base`` is
+no module cycle, yet the two packages depend on each other. Each module is collapsed to its
+first-level package under refineseg (``refineseg.weights.io`` -> ``refineseg.weights``; a top-level
+module such as ``refineseg.blocks``, and ``refineseg`` itself, stay themselves), and the same
+search runs on that graph, without the imports that lie on a module cycle (those are reported
+already). A package cycle is printed with, for each step, one import that makes it.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import itertools
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,8 +72,32 @@ def import_graph(root: Path = SOURCE) -> dict[str, set[str]]:
     return graph
 
 
+def package_of(module: str) -> str:
+    """The first-level package a module belongs to: ``a.b.c`` -> ``a.b``; ``a.b`` and ``a`` stay."""
+    return ".".join(module.split(".")[:2])
+
+
+def package_graph(graph: dict[str, set[str]]) -> tuple[dict[str, set[str]], dict[tuple[str, str], tuple[str, str]]]:
+    """Package -> the packages it imports, and for each such edge one module import that makes it.
+
+    Imports between modules of one module cycle are left out: that cycle is reported as such.
+    """
+    on_cycle = {member: i for i, component in enumerate(cycles(graph)) for member in component}
+    packages: dict[str, set[str]] = {package_of(m): set() for m in graph}
+    witness: dict[tuple[str, str], tuple[str, str]] = {}
+    for module in sorted(graph):
+        for target in sorted(graph[module]):
+            if module in on_cycle and on_cycle.get(target) == on_cycle[module]:
+                continue
+            edge = (package_of(module), package_of(target))
+            if edge[0] != edge[1]:
+                packages[edge[0]].add(edge[1])
+                witness.setdefault(edge, (module, target))
+    return packages, witness
+
+
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """The strongly connected components of more than one module, each as a path around it."""
+    """The strongly connected components of more than one node, each as a path around it."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -123,9 +156,14 @@ def main() -> int:
     found = cycles(graph)
     for cycle in found:
         print("import cycle: " + " -> ".join(cycle))
-    if found:
+    packages, witness = package_graph(graph)
+    package_cycles = cycles(packages)
+    for cycle in package_cycles:
+        steps = "; ".join(" imports ".join(witness[e]) for e in itertools.pairwise(cycle) if e in witness)
+        print(f"import cycle between packages: {' -> '.join(cycle)} ({steps})")
+    if found or package_cycles:
         return 1
-    print(f"no import cycle among {len(graph)} modules")
+    print(f"no import cycle among {len(graph)} modules and {len(packages)} packages")
     return 0
 
 

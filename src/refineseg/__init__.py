@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import _weights_hook
 from ._version import __version__ as __version__
 
 if TYPE_CHECKING:
@@ -30,6 +31,18 @@ _LAZY = {
     "save_model": "refineseg.weights.io",
     "load_model": "refineseg.weights.loading",
 }
+
+
+def _apply_weights(*args: Any, **kwargs: Any) -> Any:
+    from .weights.loading import apply_weights
+
+    return apply_weights(*args, **kwargs)
+
+
+# A builder's weights= is applied by refineseg.weights, which sits above refineseg.models: the
+# models call this through refineseg._weights_hook. Installed here, because this module runs
+# before any refineseg module, and without importing anything (see refineseg._weights_hook).
+_weights_hook.install_applier(_apply_weights)
 
 
 def _model_names() -> list[str]:

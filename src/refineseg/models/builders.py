@@ -25,9 +25,10 @@ from ..backbones import (
 from ..backbones.base import WeightsArg
 from ..blocks import Activation, CRPOrder
 from .base import CascadeName
+from .build import build_model
 from .lightweight import LightWeightRefineNet
 from .refinenet import RefineNet
-from .registry import build_model, register_model
+from .registry import register_model
 
 __all__ = [
     "LightWeightOptions",
