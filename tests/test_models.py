@@ -180,3 +180,26 @@ def test_weights_conflicting_with_the_file_are_an_error(tmp_path):
         refineseg.refinenet_resnet18(weights=path, num_classes=4)
     with pytest.raises(ValueError, match="not 'refinenet_resnet34'"):
         refineseg.refinenet_resnet34(weights=path)
+
+
+def test_each_builder_is_a_named_function_made_from_its_row_of_the_table():
+    import inspect
+
+    from refineseg.models.builders import ENCODERS, VARIANTS
+
+    assert set(VARIANTS) <= set(refineseg.list_models()) and set(VARIANTS) <= set(refineseg.models.__all__)
+    for name, variant in VARIANTS.items():
+        builder = getattr(refineseg.models, name)
+        assert inspect.isfunction(builder) and (builder.__name__, builder.__qualname__) == (name, name)
+        assert builder.__module__ == "refineseg.models.builders" and variant.encoder in ENCODERS
+        doc = builder.__doc__ or ""
+        assert doc.startswith(variant.summary) and "\nArgs:\n    num_classes: " in doc and "\nReturns:\n" in doc
+
+
+def test_a_second_builder_under_a_taken_name_is_refused():
+    def refinenet_resnet18(**options):  # a plug-in that would silently replace a builder
+        raise AssertionError("never called")
+
+    with pytest.raises(ValueError, match="a model named 'refinenet_resnet18' is already registered"):
+        refineseg.models.register_model(refinenet_resnet18)
+    assert type(refineseg.get_model("refinenet_resnet18", num_classes=2)) is refineseg.models.RefineNet

@@ -1,18 +1,22 @@
-"""One keyword-only builder per published variant, torchvision style.
+"""One keyword-only builder per variant, made from a table, as timm's ``model_args`` + ``_create_*``
+and smp's encoder dictionary do.
 
-Every builder takes ``num_classes`` (default 21, or the weights file's), ``weights`` (a
-refineseg ``.safetensors`` file or the name of a published checkpoint, see
-:mod:`refineseg.weights.catalogue`) and ``weights_backbone`` (``"imagenet"``, a torchvision
-weights name, or a local file; ``None`` leaves the encoder random). The remaining options
-are the model class's (:class:`RefineNet`, :class:`LightWeightRefineNet`).
+:data:`ENCODERS` says how each encoder is made and where its ImageNet weights come from; each
+builder at the end of this file is one row: its model class (``_refinenet`` or ``_lightweight``),
+name, encoder, the first line of its docstring and its own option defaults.
+The row becomes a typed keyword-only function, ``refinenet_resnet101(num_classes=21, ...)``,
+registered for :func:`~refineseg.models.registry.get_model` and listed in :data:`VARIANTS`. Its
+docstring is that first line, the encoder's ImageNet note and the arguments every builder of
+its class shares, written once in :class:`RefineNetBuilder` and :class:`LightWeightBuilder`.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypedDict, TypeVar, Unpack
+from typing import Any, Literal, Protocol, TypedDict, TypeVar, Unpack, cast
 
 from ..backbones import (
     Backbone,
@@ -23,16 +27,24 @@ from ..backbones import (
     TorchvisionMobileNetV2Backbone,
 )
 from ..backbones.base import WeightsArg
+from ..backbones.efficientnet_lite import EFFICIENTNET_LITE_VARIANTS
 from ..blocks import Activation, CRPOrder
-from .base import CascadeName
+from .base import CascadeName, SegmentationModel
 from .build import build_model
 from .lightweight import LightWeightRefineNet
 from .refinenet import RefineNet
 from .registry import register_model
 
 __all__ = [
+    "ENCODERS",
+    "VARIANTS",
+    "Encoder",
+    "ImageNetSource",
+    "LightWeightBuilder",
     "LightWeightOptions",
+    "RefineNetBuilder",
     "RefineNetOptions",
+    "Variant",
     "lw_refinenet_efficientnet_lite0",
     "lw_refinenet_efficientnet_lite1",
     "lw_refinenet_efficientnet_lite2",
@@ -63,6 +75,7 @@ class RefineNetOptions(TypedDict, total=False):
         cascade: How encoder features are grouped into blocks (``"4-cascade"``, ...).
         image_scales: Image scales of a multi-scale ResNet encoder, e.g. ``(1.2, 0.6)``
             (ResNet builders only).
+        model_name: The timm model, e.g. ``"resnet50"`` (timm builders only, which need it).
         width: Lateral convolution channels below the coarsest level.
         top_width: Lateral convolution channels at the coarsest level.
         adaptive_rcus: RCUs on each encoder path entering a block.
@@ -74,6 +87,7 @@ class RefineNetOptions(TypedDict, total=False):
 
     cascade: CascadeName
     image_scales: Sequence[float]
+    model_name: str
     width: int
     top_width: int
     adaptive_rcus: int
@@ -88,6 +102,9 @@ class LightWeightOptions(TypedDict, total=False):
 
     Attributes:
         cascade: How encoder features are grouped into blocks (``"4-cascade"``, ...).
+        image_scales: Image scales of a multi-scale ResNet encoder, e.g. ``(1.2, 0.6)``
+            (ResNet builders only).
+        model_name: The timm model, e.g. ``"resnet50"`` (timm builders only, which need it).
         width: Lateral convolution channels below the coarsest level.
         top_width: Lateral convolution channels at the coarsest level.
         crp_stages: Chained residual pooling stages per block.
@@ -98,6 +115,8 @@ class LightWeightOptions(TypedDict, total=False):
     """
 
     cascade: CascadeName
+    image_scales: Sequence[float]
+    model_name: str
     width: int
     top_width: int
     crp_stages: int
@@ -105,6 +124,93 @@ class LightWeightOptions(TypedDict, total=False):
     activation: Activation
     lateral_fusion_conv: bool
     dropout: float
+
+
+class RefineNetBuilder(Protocol):
+    """A RefineNet builder, ``refinenet_*``: the arguments they all take, documented once."""
+
+    def __call__(
+        self,
+        *,
+        num_classes: int | None = None,
+        weights: WeightsArg = None,
+        weights_backbone: WeightsArg = None,
+        **options: Unpack[RefineNetOptions],
+    ) -> RefineNet:
+        """Build the model, new or from weights.
+
+        Args:
+            num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
+            weights: A refineseg ``.safetensors`` file or the name of shipped or published weights,
+                or ``None`` for a new model. Read, not downloaded: ``refineseg.load_model(NAME)``
+                downloads a published checkpoint once.
+            weights_backbone: The encoder's initial weights: ``"imagenet"`` (from where depends on
+                the encoder, see :class:`Encoder`), a torchvision weights name such as
+                ``"IMAGENET1K_V2"`` (torchvision encoders) or a local state dict; ``None`` leaves
+                it random. Not loaded with ``weights``.
+            **options: Architecture options of :class:`RefineNet` (see :class:`RefineNetOptions`).
+
+        Returns:
+            The model.
+
+        Raises:
+            ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
+        """
+        ...
+
+
+class LightWeightBuilder(Protocol):
+    """A Light-Weight RefineNet builder, ``lw_refinenet_*``: the arguments they all take, documented once."""
+
+    def __call__(
+        self,
+        *,
+        num_classes: int | None = None,
+        weights: WeightsArg = None,
+        weights_backbone: WeightsArg = None,
+        **options: Unpack[LightWeightOptions],
+    ) -> LightWeightRefineNet:
+        """Build the model, new or from weights.
+
+        Args:
+            num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
+            weights: A refineseg ``.safetensors`` file or the name of shipped or published weights,
+                or ``None`` for a new model. Read, not downloaded: ``refineseg.load_model(NAME)``
+                downloads a published checkpoint once.
+            weights_backbone: The encoder's initial weights: ``"imagenet"`` (from where depends on
+                the encoder, see :class:`Encoder`), a torchvision weights name such as
+                ``"IMAGENET1K_V2"`` (torchvision encoders) or a local state dict; ``None`` leaves
+                it random. Not loaded with ``weights``.
+            **options: Architecture options of :class:`LightWeightRefineNet` (see
+                :class:`LightWeightOptions`).
+
+        Returns:
+            The model.
+
+        Raises:
+            ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
+        """
+        ...
+
+
+ImageNetSource = Literal["torchvision", "packaged", "timm"]
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """How one encoder is made, and where its ImageNet weights come from.
+
+    Attributes:
+        make: ``make(weights, **encoder_options)``, with ``weights_backbone`` as ``weights``;
+            the builder options named in its signature (``image_scales``, ``model_name``) go to
+            it, the others to the model.
+        imagenet: What ``weights_backbone="imagenet"`` loads: ``"torchvision"``'s weights
+            (downloaded on first use), the ``"packaged"`` file of an installable package
+            (offline), ``"timm"``'s pretrained weights, or ``None``: there are none.
+    """
+
+    make: Callable[..., Backbone]
+    imagenet: ImageNetSource | None
 
 
 def _resnet_encoder(depth: int, weights: WeightsArg, image_scales: Sequence[float] | None = None) -> Backbone:
@@ -135,732 +241,144 @@ def _timm_encoder(weights: Any, model_name: str | None = None) -> Backbone:
     return TimmBackbone(model_name, pretrained=weights is not None)
 
 
-M = TypeVar("M", RefineNet, LightWeightRefineNet)
+ENCODERS: dict[str, Encoder] = {
+    **{f"resnet{depth}": Encoder(partial(_resnet_encoder, depth), "torchvision") for depth in (18, 34, 50, 101, 152)},
+    "mobilenet_v2": Encoder(_published_mobilenet, None),  # the published model's layout
+    "mobilenet_v2_torchvision": Encoder(_torchvision_mobilenet, "torchvision"),
+    "timm": Encoder(_timm_encoder, "timm"),
+    **{
+        f"efficientnet_{v}": Encoder(partial(_efficientnet_lite_encoder, v), "packaged")
+        for v in EFFICIENTNET_LITE_VARIANTS
+    },
+}
+
+_IMAGENET_NOTES: dict[ImageNetSource | None, str] = {
+    "torchvision": '``weights_backbone="imagenet"`` downloads torchvision\'s ImageNet weights on first use.',
+    "packaged": '``weights_backbone="imagenet"`` loads the packaged ImageNet weights, offline (``[imagenet]`` extra).',
+    "timm": '``weights_backbone="imagenet"`` loads timm\'s pretrained weights; ``model_name`` is required.',
+    None: "This encoder has no ImageNet weights: ``weights_backbone`` is a local state dict in its layout, or ``None``.",
+}
 
 
-def _build(
-    name: str,
-    model_class: type[M],
-    encoder: Callable[..., Backbone],
-    num_classes: int | None,
-    weights: WeightsArg,
-    weights_backbone: WeightsArg,
-    options: Mapping[str, Any],
-    *,
-    defaults: Mapping[str, Any] | None = None,
-) -> M:
-    """Builder body: options named in ``encoder``'s signature go to the encoder, the rest to the model.
+@dataclass(frozen=True)
+class Variant:
+    """One row of the table: a model class on an encoder, with the builder's own defaults.
 
-    ``defaults`` are the builder's own settings (a mobile encoder's narrower decoder, say): the
-    caller's options override them, and so does a weights file, which only explicit options
-    may contradict.
+    Attributes:
+        model: :class:`RefineNet` or :class:`LightWeightRefineNet`.
+        encoder: The encoder's name in :data:`ENCODERS`.
+        summary: The first line of the builder's docstring.
+        defaults: The builder's option defaults; the caller's options and a weights file's
+            override them.
     """
-    encoder_options = set(inspect.signature(encoder).parameters) - {"weights"}
 
-    def make(*, num_classes: int, weights_backbone: WeightsArg, **kw: Any) -> M:
+    model: type[RefineNet] | type[LightWeightRefineNet]
+    encoder: str
+    summary: str
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+
+VARIANTS: dict[str, Variant] = {}  # builder name -> its row, in the order of the rows below
+
+
+def _create(name: str, num_classes: int | None, weights: Any, weights_backbone: Any, options: Mapping[str, Any]) -> Any:
+    """The body of every builder: encoder options to the encoder, the others to the model class."""
+    variant = VARIANTS[name]
+    encoder = ENCODERS[variant.encoder]
+    encoder_options = set(inspect.signature(encoder.make).parameters) - {"weights"}
+
+    def make(*, num_classes: int, weights_backbone: WeightsArg, **kw: Any) -> SegmentationModel:
         encoder_kw = {k: kw.pop(k) for k in encoder_options if k in kw}
-        return model_class(encoder(weights_backbone, **encoder_kw), num_classes=num_classes, **kw)
+        return variant.model(encoder.make(weights_backbone, **encoder_kw), num_classes=num_classes, **kw)
 
-    model = build_model(
+    return build_model(
         name,
         make,
         num_classes=num_classes,
         weights=weights,
         weights_backbone=weights_backbone,
         options=options,
-        defaults=defaults or {},
-    )
-    return model  # type: ignore[return-value]
-
-
-@register_model
-def refinenet_resnet18(
-    *,
-    num_classes: int | None = None,
-    weights: WeightsArg = None,
-    weights_backbone: WeightsArg = None,
-    **options: Unpack[RefineNetOptions],
-) -> RefineNet:
-    """RefineNet on ResNet-18.
-
-    Args:
-        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
-        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
-            ``None`` for a new model.
-        weights_backbone: The encoder's initial weights: ``"imagenet"`` (torchvision's, downloaded
-            on first use), a torchvision weights name such as ``"IMAGENET1K_V2"`` or a local state
-            dict; ``None`` leaves it random. Not loaded with ``weights``.
-        **options: Architecture options of :class:`RefineNet` (see :class:`RefineNetOptions`).
-
-    Returns:
-        The model.
-
-    Raises:
-        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
-    """
-    return _build(
-        "refinenet_resnet18",
-        RefineNet,
-        partial(_resnet_encoder, 18),
-        num_classes,
-        weights,
-        weights_backbone,
-        options,
+        defaults=variant.defaults,
     )
 
 
-@register_model
-def refinenet_resnet34(
-    *,
-    num_classes: int | None = None,
-    weights: WeightsArg = None,
-    weights_backbone: WeightsArg = None,
-    **options: Unpack[RefineNetOptions],
-) -> RefineNet:
-    """RefineNet on ResNet-34.
+_B = TypeVar("_B", bound=Callable[..., SegmentationModel])
 
-    Args:
-        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
-        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
-            ``None`` for a new model.
-        weights_backbone: The encoder's initial weights: ``"imagenet"`` (torchvision's, downloaded
-            on first use), a torchvision weights name such as ``"IMAGENET1K_V2"`` or a local state
-            dict; ``None`` leaves it random. Not loaded with ``weights``.
-        **options: Architecture options of :class:`RefineNet` (see :class:`RefineNetOptions`).
 
-    Returns:
-        The model.
+def _register(builder: _B, name: str, variant: Variant, shared: Callable[..., Any]) -> _B:
+    """Name the builder, write its docstring from its row and ``shared``'s arguments, register it."""
+    builder.__name__ = builder.__qualname__ = name
+    arguments = inspect.cleandoc(shared.__doc__ or "").partition("Args:")[2]
+    if arguments:  # python -OO drops docstrings
+        note = _IMAGENET_NOTES[ENCODERS[variant.encoder].imagenet]
+        builder.__doc__ = f"{variant.summary}\n\n{note}\n\nArgs:{arguments}"
+    register_model(builder)  # a second builder of that name is an error
+    VARIANTS[name] = variant
+    return builder
 
-    Raises:
-        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
-    """
-    return _build(
-        "refinenet_resnet34", RefineNet, partial(_resnet_encoder, 34), num_classes, weights, weights_backbone, options
+
+def _refinenet(name: str, encoder: str, summary: str, defaults: RefineNetOptions | None = None) -> RefineNetBuilder:
+    def builder(
+        *,
+        num_classes: int | None = None,
+        weights: WeightsArg = None,
+        weights_backbone: WeightsArg = None,
+        **options: Unpack[RefineNetOptions],
+    ) -> RefineNet:
+        return cast(RefineNet, _create(name, num_classes, weights, weights_backbone, options))
+
+    return _register(
+        builder, name, Variant(RefineNet, encoder, summary, dict(defaults or {})), RefineNetBuilder.__call__
     )
 
 
-@register_model
-def refinenet_resnet50(
-    *,
-    num_classes: int | None = None,
-    weights: WeightsArg = None,
-    weights_backbone: WeightsArg = None,
-    **options: Unpack[RefineNetOptions],
-) -> RefineNet:
-    """RefineNet on ResNet-50.
+def _lightweight(
+    name: str, encoder: str, summary: str, defaults: LightWeightOptions | None = None
+) -> LightWeightBuilder:
+    def builder(
+        *,
+        num_classes: int | None = None,
+        weights: WeightsArg = None,
+        weights_backbone: WeightsArg = None,
+        **options: Unpack[LightWeightOptions],
+    ) -> LightWeightRefineNet:
+        return cast(LightWeightRefineNet, _create(name, num_classes, weights, weights_backbone, options))
 
-    Args:
-        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
-        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
-            ``None`` for a new model.
-        weights_backbone: The encoder's initial weights: ``"imagenet"`` (torchvision's, downloaded
-            on first use), a torchvision weights name such as ``"IMAGENET1K_V2"`` or a local state
-            dict; ``None`` leaves it random. Not loaded with ``weights``.
-        **options: Architecture options of :class:`RefineNet` (see :class:`RefineNetOptions`).
-
-    Returns:
-        The model.
-
-    Raises:
-        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
-    """
-    return _build(
-        "refinenet_resnet50", RefineNet, partial(_resnet_encoder, 50), num_classes, weights, weights_backbone, options
-    )
-
-
-@register_model
-def refinenet_resnet101(
-    *,
-    num_classes: int | None = None,
-    weights: WeightsArg = None,
-    weights_backbone: WeightsArg = None,
-    **options: Unpack[RefineNetOptions],
-) -> RefineNet:
-    """RefineNet-101, the published ``rf101`` (118,052,437 parameters at 21 classes).
-
-    Args:
-        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
-        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
-            ``None`` for a new model.
-        weights_backbone: The encoder's initial weights: ``"imagenet"`` (torchvision's, downloaded
-            on first use), a torchvision weights name such as ``"IMAGENET1K_V2"`` or a local state
-            dict; ``None`` leaves it random. Not loaded with ``weights``.
-        **options: Architecture options of :class:`RefineNet` (see :class:`RefineNetOptions`).
-
-    Returns:
-        The model.
-
-    Raises:
-        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
-    """
-    return _build(
-        "refinenet_resnet101", RefineNet, partial(_resnet_encoder, 101), num_classes, weights, weights_backbone, options
-    )
-
-
-@register_model
-def refinenet_resnet152(
-    *,
-    num_classes: int | None = None,
-    weights: WeightsArg = None,
-    weights_backbone: WeightsArg = None,
-    **options: Unpack[RefineNetOptions],
-) -> RefineNet:
-    """RefineNet on ResNet-152.
-
-    Args:
-        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
-        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
-            ``None`` for a new model.
-        weights_backbone: The encoder's initial weights: ``"imagenet"`` (torchvision's, downloaded
-            on first use), a torchvision weights name such as ``"IMAGENET1K_V2"`` or a local state
-            dict; ``None`` leaves it random. Not loaded with ``weights``.
-        **options: Architecture options of :class:`RefineNet` (see :class:`RefineNetOptions`).
-
-    Returns:
-        The model.
-
-    Raises:
-        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
-    """
-    return _build(
-        "refinenet_resnet152", RefineNet, partial(_resnet_encoder, 152), num_classes, weights, weights_backbone, options
-    )
-
-
-@register_model
-def lw_refinenet_resnet18(
-    *,
-    num_classes: int | None = None,
-    weights: WeightsArg = None,
-    weights_backbone: WeightsArg = None,
-    **options: Unpack[LightWeightOptions],
-) -> LightWeightRefineNet:
-    """Light-Weight RefineNet on ResNet-18.
-
-    Args:
-        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
-        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
-            ``None`` for a new model.
-        weights_backbone: The encoder's initial weights: ``"imagenet"`` (torchvision's, downloaded
-            on first use), a torchvision weights name such as ``"IMAGENET1K_V2"`` or a local state
-            dict; ``None`` leaves it random. Not loaded with ``weights``.
-        **options: Architecture options of :class:`LightWeightRefineNet` (see :class:`LightWeightOptions`).
-
-    Returns:
-        The model.
-
-    Raises:
-        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
-    """
-    return _build(
-        "lw_refinenet_resnet18",
-        LightWeightRefineNet,
-        partial(_resnet_encoder, 18),
-        num_classes,
-        weights,
-        weights_backbone,
-        options,
-    )
-
-
-@register_model
-def lw_refinenet_resnet34(
-    *,
-    num_classes: int | None = None,
-    weights: WeightsArg = None,
-    weights_backbone: WeightsArg = None,
-    **options: Unpack[LightWeightOptions],
-) -> LightWeightRefineNet:
-    """Light-Weight RefineNet on ResNet-34.
-
-    Args:
-        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
-        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
-            ``None`` for a new model.
-        weights_backbone: The encoder's initial weights: ``"imagenet"`` (torchvision's, downloaded
-            on first use), a torchvision weights name such as ``"IMAGENET1K_V2"`` or a local state
-            dict; ``None`` leaves it random. Not loaded with ``weights``.
-        **options: Architecture options of :class:`LightWeightRefineNet` (see :class:`LightWeightOptions`).
-
-    Returns:
-        The model.
-
-    Raises:
-        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
-    """
-    return _build(
-        "lw_refinenet_resnet34",
-        LightWeightRefineNet,
-        partial(_resnet_encoder, 34),
-        num_classes,
-        weights,
-        weights_backbone,
-        options,
-    )
-
-
-@register_model
-def lw_refinenet_resnet50(
-    *,
-    num_classes: int | None = None,
-    weights: WeightsArg = None,
-    weights_backbone: WeightsArg = None,
-    **options: Unpack[LightWeightOptions],
-) -> LightWeightRefineNet:
-    """Light-Weight RefineNet-50, the published ``rf_lw50`` (27,357,525 parameters at 21 classes).
-
-    Args:
-        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
-        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
-            ``None`` for a new model.
-        weights_backbone: The encoder's initial weights: ``"imagenet"`` (torchvision's, downloaded
-            on first use), a torchvision weights name such as ``"IMAGENET1K_V2"`` or a local state
-            dict; ``None`` leaves it random. Not loaded with ``weights``.
-        **options: Architecture options of :class:`LightWeightRefineNet` (see :class:`LightWeightOptions`).
-
-    Returns:
-        The model.
-
-    Raises:
-        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
-    """
-    return _build(
-        "lw_refinenet_resnet50",
-        LightWeightRefineNet,
-        partial(_resnet_encoder, 50),
-        num_classes,
-        weights,
-        weights_backbone,
-        options,
-    )
-
-
-@register_model
-def lw_refinenet_resnet101(
-    *,
-    num_classes: int | None = None,
-    weights: WeightsArg = None,
-    weights_backbone: WeightsArg = None,
-    **options: Unpack[LightWeightOptions],
-) -> LightWeightRefineNet:
-    """Light-Weight RefineNet-101, the published ``rf_lw101`` (46,349,653 parameters at 21 classes).
-
-    Args:
-        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
-        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
-            ``None`` for a new model.
-        weights_backbone: The encoder's initial weights: ``"imagenet"`` (torchvision's, downloaded
-            on first use), a torchvision weights name such as ``"IMAGENET1K_V2"`` or a local state
-            dict; ``None`` leaves it random. Not loaded with ``weights``.
-        **options: Architecture options of :class:`LightWeightRefineNet` (see :class:`LightWeightOptions`).
-
-    Returns:
-        The model.
-
-    Raises:
-        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
-    """
-    return _build(
-        "lw_refinenet_resnet101",
-        LightWeightRefineNet,
-        partial(_resnet_encoder, 101),
-        num_classes,
-        weights,
-        weights_backbone,
-        options,
-    )
-
-
-@register_model
-def lw_refinenet_resnet152(
-    *,
-    num_classes: int | None = None,
-    weights: WeightsArg = None,
-    weights_backbone: WeightsArg = None,
-    **options: Unpack[LightWeightOptions],
-) -> LightWeightRefineNet:
-    """Light-Weight RefineNet-152, the published ``rf_lw152`` (61,993,301 parameters at 21 classes).
-
-    Args:
-        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
-        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
-            ``None`` for a new model.
-        weights_backbone: The encoder's initial weights: ``"imagenet"`` (torchvision's, downloaded
-            on first use), a torchvision weights name such as ``"IMAGENET1K_V2"`` or a local state
-            dict; ``None`` leaves it random. Not loaded with ``weights``.
-        **options: Architecture options of :class:`LightWeightRefineNet` (see :class:`LightWeightOptions`).
-
-    Returns:
-        The model.
-
-    Raises:
-        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
-    """
-    return _build(
-        "lw_refinenet_resnet152",
-        LightWeightRefineNet,
-        partial(_resnet_encoder, 152),
-        num_classes,
-        weights,
-        weights_backbone,
-        options,
-    )
-
-
-_MOBILENET_DEFAULTS: LightWeightOptions = {
-    "top_width": 256,
-    "activation": "relu6",
-    "lateral_fusion_conv": False,
-    "dropout": 0.0,
-}
-
-
-@register_model
-def lw_refinenet_mobilenet_v2(
-    *,
-    num_classes: int | None = None,
-    weights: WeightsArg = None,
-    weights_backbone: WeightsArg = None,
-    **options: Unpack[LightWeightOptions],
-) -> LightWeightRefineNet:
-    """Light-Weight RefineNet on the published MobileNet-v2 layout, ``mbv2`` (3,284,565 parameters at 21 classes).
-
-    Args:
-        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
-        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
-            ``None`` for a new model.
-        weights_backbone: A local state dict in the encoder's layout, or ``None`` (random). Not
-            loaded with ``weights``.
-        **options: Architecture options of :class:`LightWeightRefineNet` (see :class:`LightWeightOptions`).
-
-    Returns:
-        The model.
-
-    Raises:
-        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
-    """
-    return _build(
-        "lw_refinenet_mobilenet_v2",
-        LightWeightRefineNet,
-        _published_mobilenet,
-        num_classes,
-        weights,
-        weights_backbone,
-        options,
-        defaults=_MOBILENET_DEFAULTS,
-    )
-
-
-@register_model
-def lw_refinenet_mobilenet_v2_torchvision(
-    *,
-    num_classes: int | None = None,
-    weights: WeightsArg = None,
-    weights_backbone: WeightsArg = None,
-    **options: Unpack[LightWeightOptions],
-) -> LightWeightRefineNet:
-    """Light-Weight RefineNet on torchvision's MobileNet-v2 (``weights_backbone="imagenet"`` downloads its weights).
-
-    Args:
-        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
-        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
-            ``None`` for a new model.
-        weights_backbone: The encoder's initial weights: ``"imagenet"`` (torchvision's, downloaded
-            on first use), a torchvision weights name such as ``"IMAGENET1K_V2"`` or a local state
-            dict; ``None`` leaves it random. Not loaded with ``weights``.
-        **options: Architecture options of :class:`LightWeightRefineNet` (see :class:`LightWeightOptions`).
-
-    Returns:
-        The model.
-
-    Raises:
-        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
-    """
-    return _build(
-        "lw_refinenet_mobilenet_v2_torchvision",
-        LightWeightRefineNet,
-        _torchvision_mobilenet,
-        num_classes,
-        weights,
-        weights_backbone,
-        options,
-        defaults=_MOBILENET_DEFAULTS,
-    )
-
-
-def _with_model_name(model_name: str | None, options: Mapping[str, Any]) -> dict[str, Any]:
-    return {**options, "model_name": model_name} if model_name is not None else dict(options)
-
-
-@register_model
-def refinenet_timm(
-    *,
-    model_name: str | None = None,
-    num_classes: int | None = None,
-    weights: WeightsArg = None,
-    weights_backbone: WeightsArg = None,
-    **options: Unpack[RefineNetOptions],
-) -> RefineNet:
-    """RefineNet on any timm ``features_only`` model (``pip install 'refineseg[timm]'``).
-
-    Args:
-        model_name: The timm model name, e.g. ``"resnet50"`` (required).
-        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
-        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
-            ``None`` for a new model.
-        weights_backbone: ``None`` (random) or ``"imagenet"`` (timm's pretrained weights);
-            not loaded with ``weights``.
-        **options: Architecture options of :class:`RefineNet` (see :class:`RefineNetOptions`).
-
-    Returns:
-        The model.
-
-    Raises:
-        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
-            For timm, also if ``model_name`` is missing.
-    """
-    merged = _with_model_name(model_name, options)
-    return _build("refinenet_timm", RefineNet, _timm_encoder, num_classes, weights, weights_backbone, merged)
-
-
-@register_model
-def lw_refinenet_timm(
-    *,
-    model_name: str | None = None,
-    num_classes: int | None = None,
-    weights: WeightsArg = None,
-    weights_backbone: WeightsArg = None,
-    **options: Unpack[LightWeightOptions],
-) -> LightWeightRefineNet:
-    """Light-Weight RefineNet on any timm ``features_only`` model (``pip install 'refineseg[timm]'``).
-
-    Args:
-        model_name: The timm model name, e.g. ``"resnet50"`` (required).
-        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
-        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
-            ``None`` for a new model.
-        weights_backbone: ``None`` (random) or ``"imagenet"`` (timm's pretrained weights);
-            not loaded with ``weights``.
-        **options: Architecture options of :class:`LightWeightRefineNet` (see :class:`LightWeightOptions`).
-
-    Returns:
-        The model.
-
-    Raises:
-        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
-            For timm, also if ``model_name`` is missing.
-    """
-    merged = _with_model_name(model_name, options)
-    return _build(
-        "lw_refinenet_timm", LightWeightRefineNet, _timm_encoder, num_classes, weights, weights_backbone, merged
-    )
+    variant = Variant(LightWeightRefineNet, encoder, summary, dict(defaults or {}))
+    return _register(builder, name, variant, LightWeightBuilder.__call__)
 
 
 # Mobile encoders end in 320-352 channels, not ResNet's 2048: the 1/32 level keeps the
 # decoder's width, as the published MobileNet-v2 model does.
-_LITE_LIGHTWEIGHT_DEFAULTS: LightWeightOptions = _MOBILENET_DEFAULTS
+_MOBILE: LightWeightOptions = {"top_width": 256, "activation": "relu6", "lateral_fusion_conv": False, "dropout": 0.0}
 # Full RefineNet blocks at the published 256/512 widths cost many times the whole Lite encoder
 # (3x3 RCUs at 1/4); at 64 channels everywhere the model runs in 1.25x the time of the
 # Light-Weight MobileNet-v2 model at 360x480 (128 channels: 3.0x; benchmarks/shipped_latency.py). No dropout: the published
 # 0.5 is for 512-wide ResNet decoders, not 64-wide ones (tools/encoder_ablation.py trains both).
-_LITE_REFINENET_DEFAULTS: RefineNetOptions = {"width": 64, "top_width": 64, "dropout": 0.0}
+_LITE: RefineNetOptions = {"width": 64, "top_width": 64, "dropout": 0.0}
 
 
-def _lw_lite(
-    variant: str, num_classes: int | None, weights: WeightsArg, weights_backbone: WeightsArg, options: Any
-) -> LightWeightRefineNet:
-    return _build(
-        f"lw_refinenet_efficientnet_{variant}",
-        LightWeightRefineNet,
-        partial(_efficientnet_lite_encoder, variant),
-        num_classes,
-        weights,
-        weights_backbone,
-        options,
-        defaults=_LITE_LIGHTWEIGHT_DEFAULTS,
-    )
-
-
-def _rf_lite(
-    variant: str, num_classes: int | None, weights: WeightsArg, weights_backbone: WeightsArg, options: Any
-) -> RefineNet:
-    return _build(
-        f"refinenet_efficientnet_{variant}",
-        RefineNet,
-        partial(_efficientnet_lite_encoder, variant),
-        num_classes,
-        weights,
-        weights_backbone,
-        options,
-        defaults=_LITE_REFINENET_DEFAULTS,
-    )
-
-
-@register_model
-def lw_refinenet_efficientnet_lite0(
-    *,
-    num_classes: int | None = None,
-    weights: WeightsArg = None,
-    weights_backbone: WeightsArg = None,
-    **options: Unpack[LightWeightOptions],
-) -> LightWeightRefineNet:
-    """Light-Weight RefineNet on EfficientNet-Lite0 (``weights_backbone="imagenet"``: offline, ``[imagenet]`` extra).
-
-    Args:
-        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
-        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
-            ``None`` for a new model.
-        weights_backbone: The encoder's initial weights: ``"imagenet"`` (the packaged file, offline,
-            ``[imagenet]`` extra) or a local state dict; ``None`` leaves it random. Not loaded
-            with ``weights``.
-        **options: Architecture options of :class:`LightWeightRefineNet` (see :class:`LightWeightOptions`).
-
-    Returns:
-        The model.
-
-    Raises:
-        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
-    """
-    return _lw_lite("lite0", num_classes, weights, weights_backbone, options)
-
-
-@register_model
-def lw_refinenet_efficientnet_lite1(
-    *,
-    num_classes: int | None = None,
-    weights: WeightsArg = None,
-    weights_backbone: WeightsArg = None,
-    **options: Unpack[LightWeightOptions],
-) -> LightWeightRefineNet:
-    """Light-Weight RefineNet on EfficientNet-Lite1 (``weights_backbone="imagenet"``: offline, ``[imagenet]`` extra).
-
-    Args:
-        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
-        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
-            ``None`` for a new model.
-        weights_backbone: The encoder's initial weights: ``"imagenet"`` (the packaged file, offline,
-            ``[imagenet]`` extra) or a local state dict; ``None`` leaves it random. Not loaded
-            with ``weights``.
-        **options: Architecture options of :class:`LightWeightRefineNet` (see :class:`LightWeightOptions`).
-
-    Returns:
-        The model.
-
-    Raises:
-        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
-    """
-    return _lw_lite("lite1", num_classes, weights, weights_backbone, options)
-
-
-@register_model
-def lw_refinenet_efficientnet_lite2(
-    *,
-    num_classes: int | None = None,
-    weights: WeightsArg = None,
-    weights_backbone: WeightsArg = None,
-    **options: Unpack[LightWeightOptions],
-) -> LightWeightRefineNet:
-    """Light-Weight RefineNet on EfficientNet-Lite2 (``weights_backbone="imagenet"``: offline, ``[imagenet]`` extra).
-
-    Args:
-        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
-        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
-            ``None`` for a new model.
-        weights_backbone: The encoder's initial weights: ``"imagenet"`` (the packaged file, offline,
-            ``[imagenet]`` extra) or a local state dict; ``None`` leaves it random. Not loaded
-            with ``weights``.
-        **options: Architecture options of :class:`LightWeightRefineNet` (see :class:`LightWeightOptions`).
-
-    Returns:
-        The model.
-
-    Raises:
-        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
-    """
-    return _lw_lite("lite2", num_classes, weights, weights_backbone, options)
-
-
-@register_model
-def refinenet_efficientnet_lite0(
-    *,
-    num_classes: int | None = None,
-    weights: WeightsArg = None,
-    weights_backbone: WeightsArg = None,
-    **options: Unpack[RefineNetOptions],
-) -> RefineNet:
-    """RefineNet (RCUs, 64 channels) on EfficientNet-Lite0 (``weights_backbone="imagenet"``: offline).
-
-    Args:
-        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
-        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
-            ``None`` for a new model.
-        weights_backbone: The encoder's initial weights: ``"imagenet"`` (the packaged file, offline,
-            ``[imagenet]`` extra) or a local state dict; ``None`` leaves it random. Not loaded
-            with ``weights``.
-        **options: Architecture options of :class:`RefineNet` (see :class:`RefineNetOptions`).
-
-    Returns:
-        The model.
-
-    Raises:
-        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
-    """
-    return _rf_lite("lite0", num_classes, weights, weights_backbone, options)
-
-
-@register_model
-def refinenet_efficientnet_lite1(
-    *,
-    num_classes: int | None = None,
-    weights: WeightsArg = None,
-    weights_backbone: WeightsArg = None,
-    **options: Unpack[RefineNetOptions],
-) -> RefineNet:
-    """RefineNet (RCUs, 64 channels) on EfficientNet-Lite1 (``weights_backbone="imagenet"``: offline).
-
-    Args:
-        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
-        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
-            ``None`` for a new model.
-        weights_backbone: The encoder's initial weights: ``"imagenet"`` (the packaged file, offline,
-            ``[imagenet]`` extra) or a local state dict; ``None`` leaves it random. Not loaded
-            with ``weights``.
-        **options: Architecture options of :class:`RefineNet` (see :class:`RefineNetOptions`).
-
-    Returns:
-        The model.
-
-    Raises:
-        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
-    """
-    return _rf_lite("lite1", num_classes, weights, weights_backbone, options)
-
-
-@register_model
-def refinenet_efficientnet_lite2(
-    *,
-    num_classes: int | None = None,
-    weights: WeightsArg = None,
-    weights_backbone: WeightsArg = None,
-    **options: Unpack[RefineNetOptions],
-) -> RefineNet:
-    """RefineNet (RCUs, 64 channels) on EfficientNet-Lite2 (``weights_backbone="imagenet"``: offline).
-
-    Args:
-        num_classes: Number of classes; ``None``: the weights file's, or 21 without one.
-        weights: A refineseg ``.safetensors`` file or the name of a published checkpoint, or
-            ``None`` for a new model.
-        weights_backbone: The encoder's initial weights: ``"imagenet"`` (the packaged file, offline,
-            ``[imagenet]`` extra) or a local state dict; ``None`` leaves it random. Not loaded
-            with ``weights``.
-        **options: Architecture options of :class:`RefineNet` (see :class:`RefineNetOptions`).
-
-    Returns:
-        The model.
-
-    Raises:
-        ValueError: If ``weights`` holds another architecture or contradicts an explicit option.
-    """
-    return _rf_lite("lite2", num_classes, weights, weights_backbone, options)
+# fmt: off
+# the table, one builder a row: its model class (_refinenet, _lightweight), name, encoder (in ENCODERS),
+# first docstring line and own defaults
+refinenet_resnet18 = _refinenet("refinenet_resnet18", "resnet18", "RefineNet on ResNet-18.")
+refinenet_resnet34 = _refinenet("refinenet_resnet34", "resnet34", "RefineNet on ResNet-34.")
+refinenet_resnet50 = _refinenet("refinenet_resnet50", "resnet50", "RefineNet on ResNet-50.")
+refinenet_resnet101 = _refinenet("refinenet_resnet101", "resnet101", "RefineNet-101, the published ``rf101`` (118,052,437 parameters at 21 classes).")
+refinenet_resnet152 = _refinenet("refinenet_resnet152", "resnet152", "RefineNet on ResNet-152.")
+lw_refinenet_resnet18 = _lightweight("lw_refinenet_resnet18", "resnet18", "Light-Weight RefineNet on ResNet-18.")
+lw_refinenet_resnet34 = _lightweight("lw_refinenet_resnet34", "resnet34", "Light-Weight RefineNet on ResNet-34.")
+lw_refinenet_resnet50 = _lightweight("lw_refinenet_resnet50", "resnet50", "Light-Weight RefineNet-50, the published ``rf_lw50`` (27,357,525 parameters at 21 classes).")
+lw_refinenet_resnet101 = _lightweight("lw_refinenet_resnet101", "resnet101", "Light-Weight RefineNet-101, the published ``rf_lw101`` (46,349,653 parameters at 21 classes).")
+lw_refinenet_resnet152 = _lightweight("lw_refinenet_resnet152", "resnet152", "Light-Weight RefineNet-152, the published ``rf_lw152`` (61,993,301 parameters at 21 classes).")
+lw_refinenet_mobilenet_v2 = _lightweight("lw_refinenet_mobilenet_v2", "mobilenet_v2", "Light-Weight RefineNet on the published MobileNet-v2 layout, ``mbv2`` (3,284,565 parameters at 21 classes).", _MOBILE)
+lw_refinenet_mobilenet_v2_torchvision = _lightweight("lw_refinenet_mobilenet_v2_torchvision", "mobilenet_v2_torchvision", "Light-Weight RefineNet on torchvision's MobileNet-v2.", _MOBILE)
+refinenet_timm = _refinenet("refinenet_timm", "timm", "RefineNet on any timm ``features_only`` model (``pip install 'refineseg[timm]'``).")
+lw_refinenet_timm = _lightweight("lw_refinenet_timm", "timm", "Light-Weight RefineNet on any timm ``features_only`` model (``pip install 'refineseg[timm]'``).")
+lw_refinenet_efficientnet_lite0 = _lightweight("lw_refinenet_efficientnet_lite0", "efficientnet_lite0", "Light-Weight RefineNet on EfficientNet-Lite0.", _MOBILE)
+lw_refinenet_efficientnet_lite1 = _lightweight("lw_refinenet_efficientnet_lite1", "efficientnet_lite1", "Light-Weight RefineNet on EfficientNet-Lite1.", _MOBILE)
+lw_refinenet_efficientnet_lite2 = _lightweight("lw_refinenet_efficientnet_lite2", "efficientnet_lite2", "Light-Weight RefineNet on EfficientNet-Lite2.", _MOBILE)
+refinenet_efficientnet_lite0 = _refinenet("refinenet_efficientnet_lite0", "efficientnet_lite0", "RefineNet (RCUs, 64 channels) on EfficientNet-Lite0.", _LITE)
+refinenet_efficientnet_lite1 = _refinenet("refinenet_efficientnet_lite1", "efficientnet_lite1", "RefineNet (RCUs, 64 channels) on EfficientNet-Lite1.", _LITE)
+refinenet_efficientnet_lite2 = _refinenet("refinenet_efficientnet_lite2", "efficientnet_lite2", "RefineNet (RCUs, 64 channels) on EfficientNet-Lite2.", _LITE)
+# fmt: on

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .._registry import Registry
 from .base import SegmentationModel
 
 __all__ = ["get_model", "list_models", "register_model"]
 
-_BUILDERS: dict[str, Callable[..., SegmentationModel]] = {}
+_BUILDERS: Registry[Callable[..., SegmentationModel]] = Registry("model")
 
 B = TypeVar("B", bound=Callable[..., SegmentationModel])
 
@@ -22,12 +23,15 @@ def register_model(builder: B) -> B:
     """Make a builder reachable through :func:`get_model` under its function name.
 
     Args:
-        builder: A function returning a model; used as a decorator.
+        builder: A function returning a model; usable as a decorator.
 
     Returns:
         ``builder`` itself, unchanged.
+
+    Raises:
+        ValueError: A builder is already registered under that name.
     """
-    _BUILDERS[builder.__name__] = builder
+    _BUILDERS.add(builder.__name__, builder)
     return builder
 
 
@@ -37,7 +41,7 @@ def list_models() -> list[str]:
     Returns:
         The registered builder names.
     """
-    return sorted(_BUILDERS)
+    return _BUILDERS.names()
 
 
 def get_model(name: str, **kwargs: Any) -> SegmentationModel:
@@ -53,8 +57,4 @@ def get_model(name: str, **kwargs: Any) -> SegmentationModel:
     Raises:
         ValueError: If no builder is registered under ``name``.
     """
-    try:
-        builder = _BUILDERS[name]
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; available: {', '.join(list_models())}") from None
-    return builder(**kwargs)
+    return _BUILDERS.get(name)(**kwargs)

