@@ -13,6 +13,8 @@ import pytest
 
 from .fixtures import write_image
 
+pytestmark = pytest.mark.slow  # each test runs a benchmark script in a subprocess
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 

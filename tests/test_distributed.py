@@ -59,6 +59,7 @@ def _cli(*argv: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_evaluate_on_two_processes_writes_the_single_process_metrics(setup, tmp_path):
     _, root, weights, _ = setup
     common = ["evaluate", "--weights", str(weights), "--dataset", "camvid", "--root", str(root), "--no-progress"]
@@ -72,6 +73,7 @@ def test_evaluate_on_two_processes_writes_the_single_process_metrics(setup, tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one.json", "two.json"]
 
 
+@pytest.mark.slow
 def test_predict_on_two_processes_writes_byte_identical_files_once(setup, tmp_path):
     _, _, weights, photos = setup
     common = ["predict", str(photos), "--weights", str(weights), "--precision", "fp32", "--no-progress"]
@@ -87,6 +89,7 @@ def test_predict_on_two_processes_writes_byte_identical_files_once(setup, tmp_pa
             assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
 
 
+@pytest.mark.slow
 def test_predict_errors_are_reported_once_and_fail_the_run(setup, tmp_path):
     _, _, weights, photos = setup
     argv = ["predict", str(photos), str(tmp_path / "missing.png"), "--weights", str(weights), "--no-progress"]

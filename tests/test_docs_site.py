@@ -15,6 +15,8 @@ pytest.importorskip("mkdocs")
 pytest.importorskip("mkdocstrings_handlers.python")
 pytest.importorskip("material")
 
+pytestmark = pytest.mark.slow  # builds the docs site with mkdocs
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

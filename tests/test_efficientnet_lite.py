@@ -89,6 +89,7 @@ def test_unknown_variant_lists_the_known_ones():
         EfficientNetLiteBackbone("lite9")
 
 
+@pytest.mark.slow
 def test_parity_with_efficientnet_lite_pytorch(tmp_path):
     """Our four features and ImageNet logits equal the upstream model's on its own weights file."""
     pytest.importorskip("efficientnet_lite_pytorch")

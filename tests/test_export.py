@@ -169,6 +169,7 @@ def test_torchscript_round_trip_keeps_meta_and_dynamic_shapes(tmp_path, model, r
     [(TorchScriptModel, export_torchscript, "tiny.ts"), (TorchExportModel, export_torch_export, "tiny.pt2")],
     ids=["torchscript", "torch_export"],
 )
+@pytest.mark.slow
 def test_a_failing_check_keeps_the_existing_file(tmp_path, model, monkeypatch, runtime, export, name):
     monkeypatch.setattr(runtime, "forward", lambda self, x: -self.module(x))
     out = tmp_path / name
@@ -178,6 +179,7 @@ def test_a_failing_check_keeps_the_existing_file(tmp_path, model, monkeypatch, r
     assert out.read_bytes() == b"previous export" and sorted(os.listdir(tmp_path)) == [name]
 
 
+@pytest.mark.slow
 def test_a_failing_onnx_check_raises_and_writes_nothing(tmp_path, model, monkeypatch):
     _needs_onnx()
     original = OnnxRuntimeModel.forward
@@ -247,6 +249,7 @@ def test_summary_never_rounds_a_difference_up_to_identical(tmp_path):
     assert math.isnan(ExportReport(tmp_path, "onnx", (), math.nan, math.nan, 1.0).max_diff)
 
 
+@pytest.mark.slow
 def test_cli_exports_a_weights_file(tmp_path, weights, capsys):
     _needs_onnx()
     out = tmp_path / "out" / "tiny.onnx"
@@ -377,6 +380,7 @@ def test_files_that_are_not_torch_export_archives_are_refused(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_cli_exports_pt2_and_predict_and_evaluate_run_it(tmp_path, camvid_pt2, capsys):
     from PIL import Image
 
@@ -415,6 +419,7 @@ def test_cli_exports_pt2_and_predict_and_evaluate_run_it(tmp_path, camvid_pt2, c
     assert metrics.is_file() and capsys.readouterr().err == ""
 
 
+@pytest.mark.slow
 def test_cli_torchscript_export_says_it_is_deprecated(tmp_path, weights, capsys):
     out = tmp_path / "tiny.ts"
     assert main(["export", "--weights", str(weights), "--output", str(out), "--size", "64", "64"]) == 0

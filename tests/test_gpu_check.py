@@ -88,6 +88,7 @@ def test_the_benchmark_says_in_one_line_that_there_is_no_gpu():
 
 
 @pytest.mark.slow  # half a minute of a CPU core: oneDNN prepares every convolution shape at its first call
+@pytest.mark.slow
 def test_the_benchmark_smoke_mode_runs_every_variant_on_the_cpu(tmp_path):
     result = _benchmark(
         *("--device", "cpu", "--models", "shipped", "--steps", "1", "--warmup", "0", "--repeats", "1"),

@@ -43,6 +43,7 @@ def images(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_quantized_model_is_int8_keeps_meta_and_runs_at_any_size(fp32_file, images, tmp_path):
     import onnx
 
@@ -69,6 +70,7 @@ def test_quantize_refuses_files_it_cannot_use(fp32_file, images, tmp_path):
         quantize_onnx(fp32_file, tmp_path / "int8.onnx", sorted(images.iterdir()), method="bogus")  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_cli_int8_export_then_predict_with_onnxruntime(images, tmp_path, capsys):
     torch.manual_seed(0)
     model = refineseg.get_model("lw_refinenet_resnet18", num_classes=3)
@@ -124,6 +126,7 @@ def _cached(home):
     return sorted((home / "int8").glob("*.onnx"))
 
 
+@pytest.mark.slow
 def test_int8_segmenter_labels_like_fp32_and_quantizes_once(tiny, images, tmp_path, monkeypatch):
     from refineseg.inference import Segmenter
 
@@ -146,6 +149,7 @@ def test_int8_segmenter_labels_like_fp32_and_quantizes_once(tiny, images, tmp_pa
     assert len(_cached(tmp_path)) == 2
 
 
+@pytest.mark.slow
 def test_a_damaged_int8_cache_entry_is_made_again(tiny, images, tmp_path, monkeypatch):
     from refineseg.inference.quantize import int8_model
 
@@ -172,6 +176,7 @@ def test_int8_mistakes_are_clear_errors(tiny, images):
         optimize_for_inference(tiny, precision="int8")
 
 
+@pytest.mark.slow
 def test_cli_predict_and_evaluate_in_int8(tmp_path, capsys):
     from .fixtures import make_camvid
 

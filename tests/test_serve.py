@@ -980,6 +980,7 @@ def children(pid: int) -> list[int]:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="memory and processes are read from /proc")
+@pytest.mark.slow
 def test_workers_serve_from_several_processes(tmp_path):
     srv = ServeProcess(tmp_path, "--workers", "2", "--precision", "fp32", "--quiet")
     try:
@@ -1004,6 +1005,7 @@ def test_workers_serve_from_several_processes(tmp_path):
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="memory is read from /proc")
+@pytest.mark.slow
 def test_load_many_concurrent_requests(tmp_path):
     """300 requests, 8 at a time, on a real server process: every answer is 200 and the same for the
     same image and format, and the server's memory stops growing once it is warm (the resident

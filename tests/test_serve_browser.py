@@ -21,6 +21,8 @@ import refineseg
 
 from .test_serve import HEIGHT, WIDTH, live_server, sample_image, tiny_model
 
+pytestmark = pytest.mark.slow  # a browser against a live server
+
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
     "--no-sandbox",

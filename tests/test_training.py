@@ -39,6 +39,7 @@ def _weights(checkpoint: Path) -> dict[str, torch.Tensor]:
     return torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
 
 
+@pytest.mark.slow
 def test_train_exports_the_best_model_with_its_classes(camvid, tmp_path):
     out = tmp_path / "run"
     args = [
@@ -62,6 +63,7 @@ def test_train_exports_the_best_model_with_its_classes(camvid, tmp_path):
     assert main(args) == 1  # the directory holds a run: refuse rather than overwrite it
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_ends_with_the_same_weights(camvid, tmp_path):
     """A run killed mid-training and resumed equals an uninterrupted one (dropout included)."""
     args = [*TINY, "--root", str(camvid), "--arch", "lw_refinenet_resnet18", "--epochs", "5", "--seed", "3"]
@@ -90,6 +92,7 @@ def test_resume_after_sigkill_ends_with_the_same_weights(camvid, tmp_path):
     assert torch.load(last, map_location="cpu", weights_only=True)["epoch"] == 4
 
 
+@pytest.mark.slow
 def test_two_process_cpu_ddp_run_exports_weights(camvid, tmp_path):
     out = tmp_path / "ddp"
     result = _cli(
@@ -209,6 +212,7 @@ def test_checkpoints_are_written_atomically(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]
 
 
+@pytest.mark.slow
 def test_weight_average_is_what_is_validated_and_saved(camvid, tmp_path):
     # with --ema-decay the best weights file holds the moving average (the weights validated),
     # not the last step's weights; the checkpoint keeps both, so --resume continues the average
@@ -226,6 +230,7 @@ def test_weight_average_is_what_is_validated_and_saved(camvid, tmp_path):
     assert refineseg.load_model(out / "best.safetensors").meta.provenance["recipe"]["ema_decay"] == 0.5
 
 
+@pytest.mark.slow
 def test_split_expressions_train_on_some_sequences(tmp_path):
     root = make_camvid(tmp_path / "camvid", n=2)
     for split in ("train", "trainannot"):  # a second sequence beside the fixture's 0001TP

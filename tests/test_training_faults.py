@@ -60,6 +60,7 @@ def _weights(checkpoint: Path) -> dict[str, torch.Tensor]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.slow
 def test_a_signal_stops_with_its_status_and_one_line_then_resume_ends_identical(camvid, tmp_path, signum, status):
     run = ["train", *TINY, *ARCH, "--root", str(camvid), "--epochs", "3"]
     reference = tmp_path / "reference"
@@ -83,6 +84,7 @@ def test_a_signal_stops_with_its_status_and_one_line_then_resume_ends_identical(
     assert all(torch.equal(final[k], expected[k]) for k in expected)
 
 
+@pytest.mark.slow
 @pytest.mark.slow
 def test_a_second_run_on_the_same_output_is_refused_naming_the_first(camvid, tmp_path):
     out = tmp_path / "run"
@@ -112,6 +114,7 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
     assert not (tmp_path / ".train.lock").exists()
 
 
+@pytest.mark.slow
 def test_resume_refuses_changed_model_data_or_optimiser_before_writing(camvid, tmp_path, capsys):
     out = tmp_path / "run"
     run = ["train", *TINY, *ARCH, "--root", str(camvid), "--output", str(out)]
@@ -129,6 +132,7 @@ def test_resume_refuses_changed_model_data_or_optimiser_before_writing(camvid, t
     assert "already done 1; give more than 1" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_resume_records_the_settings_it_may_change(camvid, tmp_path):
     out = tmp_path / "run"
     assert main(["train", *TINY, *ARCH, "--root", str(camvid), "--output", str(out), "--epochs", "1"]) == 0
@@ -139,6 +143,7 @@ def test_resume_records_the_settings_it_may_change(camvid, tmp_path):
     assert stored_config(out)["epochs"] == 2 and "resumed" not in stored_config(out)
 
 
+@pytest.mark.slow
 def test_leftovers_of_interrupted_writes_are_removed_at_start(camvid, tmp_path):
     out = tmp_path / "run"
     (out / "checkpoints").mkdir(parents=True)

@@ -48,6 +48,7 @@ def _non_finite_tensors(path: Path) -> list[str]:
     return [k for k, v in load_file(path).items() if v.is_floating_point() and not torch.isfinite(v).all()]
 
 
+@pytest.mark.slow
 def test_a_diverging_run_stops_with_one_line_and_writes_no_nan(tmp_path):
     root = _binary_dataset(tmp_path / "d", "background\ncar value=255\n")
     out = tmp_path / "run"
@@ -68,6 +69,7 @@ def test_a_diverging_run_stops_with_one_line_and_writes_no_nan(tmp_path):
         assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
 
 
+@pytest.mark.slow
 def test_a_sound_run_prints_one_line_per_epoch_and_no_third_party_noise(tmp_path):
     root = _binary_dataset(tmp_path / "d", "background\ncar value=255\n")
     out = tmp_path / "run"
@@ -81,6 +83,7 @@ def test_a_sound_run_prints_one_line_per_epoch_and_no_third_party_noise(tmp_path
         assert noise not in result.stdout + result.stderr, noise
 
 
+@pytest.mark.slow
 def test_a_0_255_export_is_refused_then_trains_when_declared(tmp_path, capsys):
     root = _binary_dataset(tmp_path / "d", "background\ncar\n")
     args = ["train", "--dataset", "generic", "--root", str(root), *TINY, "--epochs", "3", "--no-progress"]
@@ -100,6 +103,7 @@ def test_a_0_255_export_is_refused_then_trains_when_declared(tmp_path, capsys):
     assert "car" in captured.out and "n/a" not in captured.out and "no ground-truth pixels" not in captured.err
 
 
+@pytest.mark.slow
 def test_a_class_missing_from_the_training_masks_is_warned_about(tmp_path, capsys):
     root = _binary_dataset(tmp_path / "d", "background\ncar value=255\nbus value=7\n")
     out = tmp_path / "run"
@@ -113,6 +117,7 @@ def test_a_class_missing_from_the_training_masks_is_warned_about(tmp_path, capsy
 
 
 @pytest.mark.parametrize("loss", ["dice", "0.5*focal+lovasz"])
+@pytest.mark.slow
 def test_losses_train_from_the_command_line(tmp_path, loss):
     root = _binary_dataset(tmp_path / "d", "background\ncar value=255\n", n=2)
     out = tmp_path / "run"

@@ -122,6 +122,7 @@ def test_the_classes_txt_examples_of_the_doc_parse(tmp_path):
         assert labels.num_classes == 3 and labels.ignore_declared
 
 
+@pytest.mark.slow
 def test_every_command_of_the_tutorial_runs(tmp_path, monkeypatch, capsys):
     """refineseg commands run in this process (the same ``main`` the console script calls,
     without a Python start-up each), the server and curl as processes."""
