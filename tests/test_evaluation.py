@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-import refineseg
+import refineseg.models
 from refineseg._extras import install_hint
 from refineseg.cli import main
 from refineseg.evaluation import metrics_from_confusion, predict_probabilities, sliding_window_probabilities
@@ -84,7 +84,9 @@ def test_a_batch_gives_each_image_its_own_probabilities():
 
 def test_cli_evaluate_writes_json_and_confusion_png(tmp_path, capsys):
     root = make_camvid(tmp_path / "camvid", splits=("val",), n=2, size=(40, 56))
-    weights = refineseg.save_model(refineseg.lw_refinenet_mobilenet_v2(num_classes=11), tmp_path / "m.safetensors")
+    weights = refineseg.save_model(
+        refineseg.models.lw_refinenet_mobilenet_v2(num_classes=11), tmp_path / "m.safetensors"
+    )
     out = tmp_path / "metrics.json"
     argv = [
         "evaluate",
@@ -158,7 +160,7 @@ def test_confusion_png_without_matplotlib_says_what_to_install(tmp_path, monkeyp
 
 def test_cli_evaluate_errors(tmp_path, capsys):
     root = make_camvid(tmp_path / "camvid", splits=("val",), n=1)
-    wrong = refineseg.save_model(refineseg.lw_refinenet_mobilenet_v2(num_classes=3), tmp_path / "w.safetensors")
+    wrong = refineseg.save_model(refineseg.models.lw_refinenet_mobilenet_v2(num_classes=3), tmp_path / "w.safetensors")
     base = ["evaluate", "--weights", str(wrong), "--dataset", "camvid", "--root", str(root), "--no-progress"]
     assert main([*base, "--output", str(tmp_path / "m.txt")]) == 1
     assert "expected a .json" in capsys.readouterr().err

@@ -19,7 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
-import refineseg
+import refineseg.models
 from refineseg._extras import install_hint
 from refineseg.cli import main
 from refineseg.inference import Segmenter
@@ -43,7 +43,7 @@ CLASSES = ["sky", "road", "car"]
 
 def _tiny_model(seed: int):
     torch.manual_seed(seed)
-    model = refineseg.lw_refinenet_mobilenet_v2(num_classes=3).eval()
+    model = refineseg.models.lw_refinenet_mobilenet_v2(num_classes=3).eval()
     model.meta.class_names = list(CLASSES)
     model.meta.palette = [(70, 130, 180), (128, 64, 128), (0, 0, 142)]
     return model

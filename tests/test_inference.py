@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-import refineseg
+import refineseg.models
 from refineseg.inference import ImageReadError, Segmenter, load_image, read_image_file
 from refineseg.weights.catalogue import CATALOGUE
 
@@ -20,7 +20,7 @@ def _gradient() -> np.ndarray:
 
 
 def _tiny_segmenter(**options) -> Segmenter:
-    model = refineseg.lw_refinenet_mobilenet_v2(num_classes=3)
+    model = refineseg.models.lw_refinenet_mobilenet_v2(num_classes=3)
     model.meta.class_names = ["sky", "road", "car"]
     model.meta.palette = [(70, 130, 180), (128, 64, 128), (0, 0, 142)]
     return Segmenter(model, **options)

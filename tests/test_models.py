@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.export import Dim
 
-import refineseg
+import refineseg.models
 from refineseg.blocks import ResidualConvUnit
 from refineseg.models.base import cascade_blocks
 
@@ -129,7 +129,7 @@ def test_builders_are_keyword_only_and_typed():
     import inspect
 
     for name in refineseg.list_models():
-        signature = inspect.signature(getattr(refineseg, name))
+        signature = inspect.signature(getattr(refineseg.models, name))
         assert all(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in signature.parameters.values()), name
         assert signature.return_annotation != inspect.Signature.empty
 
@@ -140,7 +140,7 @@ def test_get_model_rejects_unknown_names_listing_the_known_ones():
 
 
 def test_num_classes_sets_the_classifier():
-    model = refineseg.lw_refinenet_mobilenet_v2(num_classes=11)
+    model = refineseg.models.lw_refinenet_mobilenet_v2(num_classes=11)
     assert model.num_classes == 11 and model.head.classifier.out_channels == 11
 
 
@@ -148,38 +148,40 @@ def test_cascade_variants_have_the_papers_structure():
     assert cascade_blocks((4, 8, 16, 32), "4-cascade") == [[3], [2], [1], [0]]
     assert cascade_blocks((4, 8, 16, 32), "2-cascade") == [[2, 3], [0, 1]]
     assert cascade_blocks((4, 8, 16, 32), "single") == [[0, 1, 2, 3]]
-    two_scale = refineseg.refinenet_resnet18(image_scales=(1.2, 0.6))
+    two_scale = refineseg.models.refinenet_resnet18(image_scales=(1.2, 0.6))
     assert two_scale.decoder.cascade == ((3, 7), (2, 6), (1, 5), (0, 4))
-    single = refineseg.refinenet_resnet18(cascade="single").decoder.blocks
+    single = refineseg.models.refinenet_resnet18(cascade="single").decoder.blocks
     assert len(single) == 1 and [len(a) for a in single[0].adapt] == [2, 2, 2, 2]
     with pytest.raises(ValueError, match="cascade"):
-        refineseg.refinenet_resnet18(cascade="3-cascade")  # type: ignore[arg-type]
+        refineseg.models.refinenet_resnet18(cascade="3-cascade")  # type: ignore[arg-type]
 
 
 def test_published_refinenet_structure():
     with torch.device("meta"):
-        model = refineseg.refinenet_resnet101()
+        model = refineseg.models.refinenet_resnet101()
     decoder = model.decoder
     assert [b.out_channels for b in decoder.blocks] == [512, 256, 256, 256]
     assert [lat.kernel_size for lat in decoder.laterals] == [(3, 3)] * 4
     assert all(len(b.output) == 3 and len(b.pool.convs) == 4 for b in decoder.blocks)
     assert [[len(a) for a in b.adapt] for b in decoder.blocks] == [[2], [2, 0], [2, 0], [2, 0]]
     assert decoder.dropout.p == 0.5 and decoder.dropout_features == {2, 3} and model.head.dropout.p == 0.5
-    lw = refineseg.lw_refinenet_resnet50()
+    lw = refineseg.models.lw_refinenet_resnet50()
     assert not any(isinstance(m, ResidualConvUnit) for m in lw.modules())
     convs = [m for m in lw.decoder.modules() if isinstance(m, nn.Conv2d)]
     assert all(c.kernel_size == (1, 1) for c in convs) and lw.head.classifier.kernel_size == (3, 3)
 
 
 def test_weights_conflicting_with_the_file_are_an_error(tmp_path):
-    path = refineseg.save_model(refineseg.refinenet_resnet18(num_classes=3, crp_stages=2), tmp_path / "m.safetensors")
-    assert refineseg.refinenet_resnet18(weights=path).num_classes == 3
+    path = refineseg.save_model(
+        refineseg.models.refinenet_resnet18(num_classes=3, crp_stages=2), tmp_path / "m.safetensors"
+    )
+    assert refineseg.models.refinenet_resnet18(weights=path).num_classes == 3
     with pytest.raises(ValueError, match="crp_stages"):
-        refineseg.refinenet_resnet18(weights=path, crp_stages=4)
+        refineseg.models.refinenet_resnet18(weights=path, crp_stages=4)
     with pytest.raises(ValueError, match="num_classes"):
-        refineseg.refinenet_resnet18(weights=path, num_classes=4)
+        refineseg.models.refinenet_resnet18(weights=path, num_classes=4)
     with pytest.raises(ValueError, match="not 'refinenet_resnet34'"):
-        refineseg.refinenet_resnet34(weights=path)
+        refineseg.models.refinenet_resnet34(weights=path)
 
 
 def test_each_builder_is_a_named_function_made_from_its_row_of_the_table():
@@ -203,3 +205,10 @@ def test_a_second_builder_under_a_taken_name_is_refused():
     with pytest.raises(ValueError, match="a model named 'refinenet_resnet18' is already registered"):
         refineseg.models.register_model(refinenet_resnet18)
     assert type(refineseg.get_model("refinenet_resnet18", num_classes=2)) is refineseg.models.RefineNet
+
+
+def test_the_top_level_keeps_few_names_and_warns_on_the_old_builder_spelling():
+    assert len(refineseg.__all__) <= 15 and "refinenet_resnet101" not in dir(refineseg)
+    with pytest.warns(DeprecationWarning, match=r"use refineseg\.models\.lw_refinenet_resnet18"):
+        builder = refineseg.lw_refinenet_resnet18  # type: ignore[attr-defined]
+    assert builder is refineseg.models.lw_refinenet_resnet18

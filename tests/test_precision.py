@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-import refineseg
+import refineseg.models
 from refineseg.cli import main
 from refineseg.inference import Segmenter, optimize_for_inference
 from refineseg.inference import precision as precision_module
@@ -49,7 +49,7 @@ def test_an_unknown_precision_is_one_clear_error():
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    net = refineseg.lw_refinenet_mobilenet_v2(num_classes=5).eval()
+    net = refineseg.models.lw_refinenet_mobilenet_v2(num_classes=5).eval()
     randomize_batch_norms(net)
     return net
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import refineseg
+import refineseg.models
 from refineseg.cli import main
 from refineseg.inference import Segmenter
 from refineseg.inference.inputs import collect_inputs
@@ -16,7 +16,7 @@ from .fixtures import make_camvid
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    model = refineseg.lw_refinenet_mobilenet_v2(num_classes=3)
+    model = refineseg.models.lw_refinenet_mobilenet_v2(num_classes=3)
     model.meta.class_names = ["sky", "road", "car"]
     model.meta.palette = [(70, 130, 180), (128, 64, 128), (0, 0, 142)]
     return str(refineseg.save_model(model, tmp_path_factory.mktemp("w") / "tiny.safetensors"))

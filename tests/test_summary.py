@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-import refineseg
+import refineseg.models
 from refineseg.analysis.summary import format_summary, mermaid_diagram, summarize
 from refineseg.cli import main
 
@@ -33,7 +33,7 @@ def test_rows_add_up_to_the_model(name, options):
 
 
 def test_levels_and_blocks_of_refinenet_101():
-    summary = summarize(refineseg.refinenet_resnet101(num_classes=21), (128, 128))
+    summary = summarize(refineseg.models.refinenet_resnet101(num_classes=21), (128, 128))
     assert summary.total_params == 118_052_437  # the published model's count
     levels = {r.part: r.level for r in summary.rows if r.part.endswith("pooling")}
     assert levels == {
@@ -50,7 +50,7 @@ def test_levels_and_blocks_of_refinenet_101():
 
 
 def test_timing_adds_a_time_per_part():
-    summary = summarize(refineseg.lw_refinenet_resnet18(num_classes=3), (32, 32), time_repeats=2)
+    summary = summarize(refineseg.models.lw_refinenet_resnet18(num_classes=3), (32, 32), time_repeats=2)
     assert summary.total_seconds is not None and summary.total_seconds > 0
     assert all(r.seconds is not None and r.seconds >= 0 for r in summary.rows)
     assert sum(r.seconds or 0 for r in summary.rows) <= 1.5 * summary.total_seconds
@@ -58,7 +58,7 @@ def test_timing_adds_a_time_per_part():
 
 
 def test_mermaid_diagram_follows_the_cascade():
-    text = mermaid_diagram(refineseg.refinenet_resnet18(num_classes=3, cascade="2-cascade"))
+    text = mermaid_diagram(refineseg.models.refinenet_resnet18(num_classes=3, cascade="2-cascade"))
     assert text.startswith("flowchart BT")
     assert "b0 --> b1" in text and "b1 --> b2" not in text  # two blocks
     assert "l3 --> b0" in text and "l0 --> b1" in text  # 1/32+1/16 first, then 1/8+1/4
@@ -80,7 +80,7 @@ def test_cli_prints_the_table_and_writes_json(tmp_path, capsys):
 
 def test_cli_summarises_a_weights_file(tmp_path, capsys):
     torch.manual_seed(0)
-    path = refineseg.save_model(refineseg.lw_refinenet_resnet18(num_classes=3), tmp_path / "m.safetensors")
+    path = refineseg.save_model(refineseg.models.lw_refinenet_resnet18(num_classes=3), tmp_path / "m.safetensors")
     assert main(["summary", str(path), "--size", "32", "32"]) == 0
     assert "lw_refinenet_resnet18" in capsys.readouterr().out
 

@@ -4,14 +4,14 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-import refineseg
+import refineseg.models
 from refineseg.weights import WeightsError, read_weights
 from refineseg.weights.io import strict_load
 
 
 @pytest.fixture(scope="module")
 def small_model():
-    model = refineseg.lw_refinenet_mobilenet_v2(num_classes=3).eval()
+    model = refineseg.models.lw_refinenet_mobilenet_v2(num_classes=3).eval()
     model.meta.class_names = ["road", "car", "sky"]
     model.meta.palette = [(128, 64, 128), (64, 0, 128), (128, 128, 128)]
     return model
@@ -39,7 +39,7 @@ def test_save_is_atomic_and_leaves_no_temporary_files(small_model, tmp_path):
 
 
 def test_a_model_with_non_finite_values_is_never_written(tmp_path):
-    model = refineseg.lw_refinenet_mobilenet_v2(num_classes=3)
+    model = refineseg.models.lw_refinenet_mobilenet_v2(num_classes=3)
     target = tmp_path / "m.safetensors"
     target.write_bytes(b"previous good file")
     name = next(k for k, v in model.state_dict().items() if v.is_floating_point())
@@ -53,7 +53,7 @@ def test_a_model_with_non_finite_values_is_never_written(tmp_path):
 def test_save_needs_a_model_built_by_a_builder(tmp_path):
     from refineseg.backbones import MobileNetV2Backbone
 
-    bare = refineseg.LightWeightRefineNet(MobileNetV2Backbone(), num_classes=2)
+    bare = refineseg.models.LightWeightRefineNet(MobileNetV2Backbone(), num_classes=2)
     with pytest.raises(ValueError, match="builder"):
         refineseg.save_model(bare, tmp_path / "x.safetensors")
 
@@ -114,7 +114,7 @@ def test_weights_that_do_not_fit_list_every_problem(small_model, tmp_path):
 
 
 def test_strict_load_changes_nothing_when_it_fails(small_model):
-    model = refineseg.lw_refinenet_mobilenet_v2(num_classes=3)
+    model = refineseg.models.lw_refinenet_mobilenet_v2(num_classes=3)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     state = {k: torch.zeros_like(v) for k, v in small_model.state_dict().items()}
     state.pop("head.classifier.bias")
@@ -140,16 +140,16 @@ def test_corrupt_metadata_is_reported(small_model, tmp_path):
 def test_unavailable_published_weights_explain_how_to_convert(monkeypatch, tmp_path):
     monkeypatch.setenv("REFINESEG_HOME", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="refineseg convert FILE --arch mbv2 --num-classes 21"):
-        refineseg.lw_refinenet_mobilenet_v2(weights="lw_refinenet_mobilenet_v2_voc")
+        refineseg.models.lw_refinenet_mobilenet_v2(weights="lw_refinenet_mobilenet_v2_voc")
     with pytest.raises(FileNotFoundError, match=r"neither a weights file nor a weights name \(`refineseg models`"):
-        refineseg.lw_refinenet_mobilenet_v2(weights="no_such_checkpoint")
+        refineseg.models.lw_refinenet_mobilenet_v2(weights="no_such_checkpoint")
 
 
 def test_cached_published_weights_load_offline(small_model, monkeypatch, tmp_path):
     monkeypatch.setenv("REFINESEG_HOME", str(tmp_path))
-    model = refineseg.lw_refinenet_mobilenet_v2(num_classes=21)
+    model = refineseg.models.lw_refinenet_mobilenet_v2(num_classes=21)
     refineseg.save_model(model, tmp_path / "weights" / "lw_refinenet_mobilenet_v2_voc.safetensors")
-    again = refineseg.lw_refinenet_mobilenet_v2(weights="lw_refinenet_mobilenet_v2_voc")
+    again = refineseg.models.lw_refinenet_mobilenet_v2(weights="lw_refinenet_mobilenet_v2_voc")
     assert torch.equal(again.head.classifier.weight, model.head.classifier.weight)
 
 
@@ -174,13 +174,13 @@ def test_available_published_weights_download_and_convert_once(monkeypatch, tmp_
     )
     monkeypatch.setitem(catalogue.CATALOGUE, entry.name, entry)
     with pytest.raises(FileNotFoundError, match="not downloaded yet"):
-        refineseg.lw_refinenet_mobilenet_v2(weights=entry.name)  # the builder reads, it does not download
+        refineseg.models.lw_refinenet_mobilenet_v2(weights=entry.name)  # the builder reads, it does not download
     model = refineseg.load_model(entry.name)
     cached = tmp_path / "home" / "weights" / f"{entry.name}.safetensors"
     assert cached.is_file() and model.num_classes == 21
     assert model.meta.provenance["source_arch"] == "mbv2"
     checkpoint.unlink()  # converted once: later loads read the cache
-    again = refineseg.lw_refinenet_mobilenet_v2(weights=entry.name)
+    again = refineseg.models.lw_refinenet_mobilenet_v2(weights=entry.name)
     assert torch.equal(again.head.classifier.weight, model.head.classifier.weight)
 
 
@@ -188,7 +188,7 @@ def test_a_folder_named_like_shipped_weights_does_not_hide_them(tmp_path, monkey
     (tmp_path / "camvid").mkdir()  # a dataset folder, as users keep them
     monkeypatch.chdir(tmp_path)
     assert refineseg.load_model("camvid").arch == "refinenet_efficientnet_lite0"
-    model = refineseg.lw_refinenet_mobilenet_v2(num_classes=3)
+    model = refineseg.models.lw_refinenet_mobilenet_v2(num_classes=3)
     refineseg.save_model(model, tmp_path / "mine")  # a file without a suffix is still reachable as a path
     assert refineseg.load_model(tmp_path / "mine").num_classes == 3
     assert refineseg.load_model("./mine").num_classes == 3
@@ -211,3 +211,23 @@ def test_the_catalogue_is_one_typed_list_that_names_every_entry_kind():
                 next(k for k in ("VOC", "NYU", "Person", "Context", "CamVid") if k in entry.dataset)
             ]
         ), entry.name
+
+
+def test_one_resolver_gives_every_way_to_a_model_the_same_errors(monkeypatch, tmp_path):
+    """load_model, get_model's and a builder's weights=, and Segmenter.from_pretrained read weights alike."""
+    from refineseg.inference import Segmenter
+
+    monkeypatch.setenv("REFINESEG_HOME", str(tmp_path))
+    ways = {
+        "load_model": refineseg.load_model,
+        "get_model": lambda w: refineseg.get_model("lw_refinenet_mobilenet_v2", weights=w),
+        "builder": lambda w: refineseg.models.lw_refinenet_mobilenet_v2(weights=w),
+        "from_pretrained": Segmenter.from_pretrained,
+    }
+    for way in ways.values():
+        with pytest.raises(FileNotFoundError, match="refineseg convert FILE --arch mbv2 --num-classes 21"):
+            way("lw_refinenet_mobilenet_v2_voc")  # published, unavailable
+        with pytest.raises(FileNotFoundError, match="'no_such_weights' is neither a weights file nor a weights name"):
+            way("no_such_weights")
+        with pytest.raises(WeightsError, match=r"missing\.safetensors: no such weights file"):
+            way(tmp_path / "missing.safetensors")

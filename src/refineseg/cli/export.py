@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     from ..inference.export import export_onnx, export_torch_export, export_torchscript
     from ..inference.export_format import EXPORT_SUFFIXES, TORCHSCRIPT_DEPRECATION, export_format_for
     from ..models.registry import get_model
-    from ..weights.io import read_weights
+    from ..weights.sources import read_weights
 
     output: Path = args.output
     fmt = args.format or export_format_for(output)

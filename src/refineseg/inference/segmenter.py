@@ -9,9 +9,7 @@ travel inside the weights file.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,7 +18,7 @@ from torch import Tensor
 
 from ..constants import DEFAULT_TILE_SIZE, DEFAULT_WHOLE_IMAGE_PIXELS
 from ..models import InferenceModel
-from .backends import BACKENDS, Backend, default_backend, exported_format, open_model
+from .backends import BACKENDS, Backend, open_model
 from .images import DEFAULT_MAX_IMAGE_PIXELS, ImageLike, load_image
 from .precision import precision_of
 from .prepare import prepare_model
@@ -127,9 +125,10 @@ class Segmenter:
     ) -> Segmenter:
         """Load shipped weights by name (``"camvid"``), a published checkpoint's name, or a weights file.
 
-        An exported ``.onnx`` file (``refineseg export``) runs with ONNX Runtime; a ``.pt2``
-        (torch.export) or TorchScript file runs in PyTorch as exported: on the CPU, in fp32,
-        without further optimisation.
+        What runs it is :func:`~refineseg.inference.backends.open_model`'s choice: an exported
+        ``.onnx`` file (``refineseg export``) runs with ONNX Runtime; a ``.pt2`` (torch.export) or
+        TorchScript file runs in PyTorch as exported: on the CPU, in fp32, without further
+        optimisation. A published checkpoint is downloaded once, as by ``load_model``.
 
         Args:
             weights: A catalogue name, a refineseg ``.safetensors`` file or an exported file.
@@ -146,32 +145,14 @@ class Segmenter:
             ValueError: An unknown backend, or one that cannot run this kind of file.
             FileNotFoundError: No such file or weights name.
         """
-        fmt = exported_format(weights)
-        backend = backend or default_backend(weights)
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-        if fmt in ("torch_export", "torchscript"):
-            if backend != "pytorch":
-                raise ValueError(
-                    f"{weights}: a {'torch.export' if fmt == 'torch_export' else 'TorchScript'} program runs with "
-                    "backend='pytorch' (--backend pytorch)"
-                )
-            if options.get("compile"):
-                raise ValueError(f"{weights}: compile applies to models built by refineseg, not an exported program")
-        elif fmt == "onnx" and backend != "onnxruntime":
-            raise ValueError(f"{weights}: an ONNX file runs with backend='onnxruntime' (--backend onnxruntime)")
-        elif fmt is None and backend == "onnxruntime" and options.get("precision") != "int8":
-            # int8 of a PyTorch model runs in ONNX Runtime anyway; other precisions run an fp32 export
-            from ..weights import load_model
-            from .export import export_onnx
-            from .runtime import OnnxRuntimeModel
-
-            with tempfile.TemporaryDirectory() as tmp:
-                onnx_file = Path(tmp) / "model.onnx"
-                export_onnx(load_model(weights), onnx_file)
-                runtime = OnnxRuntimeModel(onnx_file)  # the session holds the model; the file may go
-            return cls(runtime, device=device, **options)  # type: ignore[arg-type]
-        return cls(open_model(weights), device=device, **options)  # type: ignore[arg-type]
+        precision = options.get("precision")
+        model = open_model(
+            weights,
+            backend=backend,
+            precision=precision if isinstance(precision, str) else None,
+            compile=bool(options.get("compile")),
+        )
+        return cls(model, device=device, **options)  # type: ignore[arg-type]
 
     @property
     def num_classes(self) -> int:

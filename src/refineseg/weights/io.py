@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from .._io import atomic_write
 from ..models.base import ModelMeta, SegmentationModel
 
-__all__ = ["FORMAT", "WeightsError", "WeightsFile", "read_weights", "save_model", "strict_load"]
+__all__ = ["FORMAT", "WeightsError", "WeightsFile", "read_weights_file", "save_model", "strict_load"]
 
 FORMAT = "refineseg"
 FORMAT_VERSION = "1"
@@ -32,7 +32,7 @@ class WeightsError(ValueError):
 
 @dataclass
 class WeightsFile:
-    """A weights file as read by :func:`read_weights`: what is needed to rebuild its model.
+    """A weights file as read by :func:`read_weights_file`: what is needed to rebuild its model.
 
     Attributes:
         source: Where it was read from, for error messages.
@@ -136,30 +136,11 @@ def save_model(
     return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=info))
 
 
-def _resolve(weights: str | os.PathLike[str]) -> Path:
-    """A catalogue name (shipped or published weights) wins over a file or folder of that name in
-    the working directory (a dataset folder called ``camvid``, say): the name means the same
-    wherever it runs. Paths are ``os.PathLike`` objects or strings with a suffix or a separator.
-    An ``hf://ORG/NAME[@REVISION]`` string is a Hugging Face Hub repository's ``model.safetensors``,
-    downloaded into (or read from) the Hub's cache."""
-    from .catalogue import CATALOGUE, weights_path
-    from .hub import hub_weights_path, is_hub_spec
-
-    if is_hub_spec(weights):
-        return hub_weights_path(str(weights))
-    name = weights if isinstance(weights, str) else None
-    bare = name is not None and not Path(name).suffix and os.sep not in name and "/" not in name
-    if name is not None and bare and (name in CATALOGUE or not Path(name).exists()):
-        return weights_path(name)  # the file, or an error that names the known weights
-    return Path(weights)
-
-
-def read_weights(weights: str | os.PathLike[str] | WeightsFile) -> WeightsFile:
-    """Read and validate a weights file, or shipped weights or a published checkpoint by name.
+def read_weights_file(path: Path) -> WeightsFile:
+    """Read and validate the weights file at ``path`` (names are resolved by :mod:`.sources`).
 
     Args:
-        weights: A ``.safetensors`` path, a catalogue name (which wins over a file or folder of
-            that name in the working directory), or an already read file (returned as is).
+        path: A refineseg ``.safetensors`` file.
 
     Returns:
         The file's architecture, meta and tensors.
@@ -167,13 +148,9 @@ def read_weights(weights: str | os.PathLike[str] | WeightsFile) -> WeightsFile:
     Raises:
         WeightsError: No such file, not a readable safetensors file, not a refineseg weights
             file, another format version, or corrupt metadata.
-        FileNotFoundError: An unknown name, or catalogue weights not on this machine.
     """
     from safetensors import safe_open
 
-    if isinstance(weights, WeightsFile):
-        return weights
-    path = _resolve(weights)
     source = str(path)
     if not path.is_file():
         raise WeightsError(f"{source}: no such weights file")

@@ -4,8 +4,8 @@
 arguments, builds the model and loads the tensors. Builders reach it through
 :mod:`refineseg._weights_hook` (``refineseg/__init__.py`` installs it there), because
 :mod:`refineseg.models` sits below this package and never imports it. :func:`load_model`
-rebuilds a model from its weights alone; it may download a published checkpoint, which the
-builders only read.
+rebuilds a model from its weights alone; like ``Segmenter.from_pretrained``, it may download a
+published checkpoint, which the builders only read (:mod:`.sources`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import torch
 
 from ..models.base import SegmentationModel
 from ..models.registry import get_model
-from .catalogue import CATALOGUE, PublishedWeights
-from .io import WeightsFile, read_weights
+from .io import WeightsFile
+from .sources import read_weights
 
 __all__ = ["apply_weights", "load_model"]
 
@@ -86,10 +86,6 @@ def load_model(weights: str | os.PathLike[str], *, device: str | torch.device = 
         FileNotFoundError: An unknown name, or catalogue weights that are not here and cannot
             be downloaded.
     """
-    if isinstance(weights, str) and isinstance(CATALOGUE.get(weights), PublishedWeights):  # as weights.io reads it
-        from .download import fetch_published_weights
-
-        weights = fetch_published_weights(weights)
-    file = read_weights(weights)
+    file = read_weights(weights, download=True)
     model = get_model(file.arch, weights=file)
     return model.to(device).eval()

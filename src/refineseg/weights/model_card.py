@@ -134,7 +134,7 @@ def card_metadata(
     """The YAML front matter of the model card, as a dict.
 
     Args:
-        weights: The weights file, as :func:`~refineseg.weights.io.read_weights` returns it.
+        weights: The weights file, as :func:`~refineseg.weights.sources.read_weights` returns it.
         repo_id: The repository, ``ORG/NAME``.
         evaluation: The metrics as :func:`read_evaluation` returns them, for ``model-index``.
         license: The weights' licence, as a Hub licence identifier (``apache-2.0``, ``mit``, ...).
@@ -330,7 +330,7 @@ def model_card(
     """The model card of a refineseg model repository: YAML front matter and Markdown.
 
     Args:
-        weights: The weights file, as :func:`~refineseg.weights.io.read_weights` returns it.
+        weights: The weights file, as :func:`~refineseg.weights.sources.read_weights` returns it.
         repo_id: The repository, ``ORG/NAME``.
         evaluation: The metrics as :func:`read_evaluation` returns them: ``model-index`` in the
             front matter and tables of the metrics and per-class IoU in the text.

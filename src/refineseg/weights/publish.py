@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from .hub import HF_PREFIX, WEIGHTS_FILENAME, parse_repo_id, require_huggingface_hub
-from .io import WeightsFile, read_weights
+from .io import WeightsFile
 from .model_card import DEFAULT_LICENSE, check_card, model_card, read_evaluation
+from .sources import read_weights
 
 __all__ = ["CARD_FILENAME", "HubUpload", "prepare_upload", "push_to_hub"]
 
