@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -212,3 +214,6 @@ def test_the_top_level_keeps_few_names_and_warns_on_the_old_builder_spelling():
     with pytest.warns(DeprecationWarning, match=r"use refineseg\.models\.lw_refinenet_resnet18"):
         builder = refineseg.lw_refinenet_resnet18  # type: ignore[attr-defined]
     assert builder is refineseg.models.lw_refinenet_resnet18
+    code = "import refineseg; print(refineseg.models.lw_refinenet_resnet18.__name__)"  # no import refineseg.models
+    run = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.stdout.strip() == "lw_refinenet_resnet18", run.stderr[-2000:]

@@ -53,6 +53,8 @@ _weights_hook.install_applier(_apply_weights)
 
 
 def __getattr__(name: str) -> Any:
+    if name == "models":  # import refineseg; refineseg.models.refinenet_resnet101(...) works, as in torchvision
+        return importlib.import_module("refineseg.models")
     if name in _LAZY:
         module = importlib.import_module(_LAZY[name])
     elif not name.startswith("__") and name in importlib.import_module("refineseg.models").__all__:
