@@ -170,5 +170,5 @@ def test_shipped_camvid_model_loads_offline_with_its_classes():
 
 
 def test_unknown_weights_name_is_a_clear_error():
-    with pytest.raises(FileNotFoundError, match="shipped weights"):
+    with pytest.raises(FileNotFoundError, match="neither a weights file nor a weights name"):
         Segmenter.from_pretrained("no_such_model")
