@@ -209,3 +209,20 @@ def test_settings_that_train_nothing_useful_are_refused(camvid, tmp_path, capsys
     args = ["train", *TINY, *ARCH, "--root", str(camvid), "--epochs", "1", "--output", str(tmp_path / "r"), *option]
     assert main(args) == 1
     assert message in capsys.readouterr().err
+
+
+def test_a_signal_during_start_up_is_one_line_and_its_status(monkeypatch, capsys):
+    import refineseg.cli.train as cli_train
+
+    monkeypatch.setattr(cli_train, "_train", lambda args: os.kill(os.getpid(), signal.SIGTERM) or 0)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as stopped:
+        cli_train.run(None)  # type: ignore[arg-type]
+    assert stopped.value.code == 143
+    assert capsys.readouterr().err == "refineseg train: interrupted by SIGTERM before training began\n"
+    assert signal.getsignal(signal.SIGTERM) is before  # the caller's handler is back
+
+
+def test_resume_without_a_run_says_so(tmp_path, capsys):
+    assert main(["train", "--output", str(tmp_path / "none"), "--resume"]) == 1
+    assert "holds no run to resume (no config.json)" in capsys.readouterr().err

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import signal
 import sys
+import threading
 from typing import Any
 
 HELP = "train a model (Lightning: CPU, GPU, several GPUs or nodes; checkpoints, resume, logs)"
@@ -176,8 +178,13 @@ def build_config(args: argparse.Namespace) -> Any:
         # a resumed run starts from the settings it was started with: `--output DIR --resume` is enough
         from ..training.safety import stored_config
 
-        stored = stored_config(flags.get("output") or settings.get("output") or TrainConfig.output)
-        settings = {**(stored or {}), **settings}
+        output = flags.get("output") or settings.get("output") or TrainConfig.output
+        stored = stored_config(output)
+        if stored is None:
+            raise FileNotFoundError(
+                f"--resume: {output} holds no run to resume (no config.json); start it without --resume"
+            )
+        settings = {**stored, **settings}
         for key in ("scale_range", "step_epochs", "crop_size"):  # JSON lists back to the tuples of a recipe
             if isinstance(settings.get(key), list):
                 settings[key] = tuple(settings[key])
@@ -190,6 +197,11 @@ def build_config(args: argparse.Namespace) -> Any:
     if isinstance(settings.get("devices"), str) and settings["devices"].isdigit():
         settings["devices"] = int(settings["devices"])
     return TrainConfig(**settings)
+
+
+def _stop_before_training(signum: int, frame: object) -> None:
+    print(f"refineseg train: interrupted by {signal.Signals(signum).name} before training began", file=sys.stderr)
+    raise SystemExit(128 + signum)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -205,6 +217,20 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         ImportError: If the ``[train]`` extra is not installed.
     """
+    # until training installs its own handlers (stop after the current step), a signal ends the
+    # start-up with one line and the status a shell gives a killed job, never silently
+    main_thread = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    previous = (
+        {s: signal.signal(s, _stop_before_training) for s in (signal.SIGTERM, signal.SIGINT)} if main_thread else {}
+    )
+    try:
+        return _train(args)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _train(args: argparse.Namespace) -> int:
     from ..training import train  # first: without the [train] extra, its ImportError says what to install
 
     # isort: split

@@ -14,6 +14,7 @@ import errno
 import os
 import shutil
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -176,6 +177,9 @@ def stop_on_signals() -> Iterator[dict[str, int]]:
         ``{"signal": number}`` once a signal came, else an empty dict.
     """
     received: dict[str, int] = {}
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield received
+        return
     previous_int = signal.getsignal(signal.SIGINT)
     previous_term = signal.getsignal(signal.SIGTERM)
 
