@@ -193,13 +193,18 @@ def test_the_install_hint_of_a_checkout_install_names_its_folder(monkeypatch):
     assert install_hint("hub") == "pip install '/home/me/my code/it'\"'\"'s[hub]'"  # quoted for the shell
 
 
-def test_the_install_hint_without_an_installation_names_the_source_tree(monkeypatch):
+def test_the_install_hint_without_an_installation_names_the_source_tree(monkeypatch, tmp_path):
     def not_installed(name: str):
         raise metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(metadata, "distribution", not_installed)
-    root = Path(_extras.__file__).resolve().parents[2]
-    assert install_hint("onnx") == f"pip install '{root}[onnx]'"
+    # imported from a checkout (PYTHONPATH=src): the checkout; this test's own copy may be installed
+    (tmp_path / "src" / "refineseg").mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text("")
+    monkeypatch.setattr(_extras, "__file__", str(tmp_path / "src" / "refineseg" / "_extras.py"))
+    assert install_hint("onnx") == f"pip install '{tmp_path}[onnx]'"
+    (tmp_path / "pyproject.toml").unlink()  # neither installed nor in a checkout: the package index
+    assert install_hint("onnx") == "pip install 'refineseg[onnx]'"
 
 
 def test_require_imports_or_raises_one_line_naming_the_extra(monkeypatch):
