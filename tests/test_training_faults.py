@@ -88,18 +88,19 @@ def test_a_signal_stops_with_its_status_and_one_line_then_resume_ends_identical(
 @pytest.mark.slow
 def test_a_second_run_on_the_same_output_is_refused_naming_the_first(camvid, tmp_path):
     out = tmp_path / "run"
-    run = ["train", *TINY, *ARCH, "--root", str(camvid), "--epochs", "50", "--output", str(out)]
+    # the first run would train for hours: it is killed at the end, so it holds the folder throughout
+    run = ["train", *TINY, *ARCH, "--root", str(camvid), "--epochs", "100000", "--output", str(out)]
     first = _start(*run)
     try:
         _wait_for(out / ".train.lock", first)
-        second = _start(*[a if a != "50" else "2" for a in run], "--seed", "7")
+        second = _start(*[a if a != "100000" else "2" for a in run], "--seed", "7")
         _, err = second.communicate(timeout=120)
         assert second.returncode == 1
         assert err.strip().splitlines() == [
             f"refineseg train: error: --output {out} is in use by another refineseg train (PID {first.pid}); "
             "wait for it to finish or choose another --output"
         ]
-        assert json.loads((out / "config.json").read_text())["epochs"] == 50  # the first run's, untouched
+        assert json.loads((out / "config.json").read_text())["epochs"] == 100000  # the first run's, untouched
     finally:
         first.kill()
         first.communicate()

