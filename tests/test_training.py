@@ -117,7 +117,7 @@ def test_two_process_cpu_ddp_run_exports_weights(camvid, tmp_path):
 
 def test_resume_needs_a_checkpoint(camvid, tmp_path, capsys):
     assert main(["train", *TINY, "--root", str(camvid), "--output", str(tmp_path / "empty"), "--resume"]) == 1
-    assert "no checkpoint to resume" in capsys.readouterr().err
+    assert "holds no run to resume" in capsys.readouterr().err
 
 
 def test_recipes_are_checked_and_flags_override_them(tmp_path):
