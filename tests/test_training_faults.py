@@ -60,7 +60,6 @@ def _weights(checkpoint: Path) -> dict[str, torch.Tensor]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-@pytest.mark.slow
 def test_a_signal_stops_with_its_status_and_one_line_then_resume_ends_identical(camvid, tmp_path, signum, status):
     run = ["train", *TINY, *ARCH, "--root", str(camvid), "--epochs", "3"]
     reference = tmp_path / "reference"
@@ -85,16 +84,17 @@ def test_a_signal_stops_with_its_status_and_one_line_then_resume_ends_identical(
 
 
 @pytest.mark.slow
-@pytest.mark.slow
 def test_a_second_run_on_the_same_output_is_refused_naming_the_first(camvid, tmp_path):
     out = tmp_path / "run"
     # the first run would train for hours: it is killed at the end, so it holds the folder throughout
-    run = ["train", *TINY, *ARCH, "--root", str(camvid), "--epochs", "100000", "--output", str(out)]
+    # (a tiny learning rate: at the default one this 2-image run diverges within seconds and ends)
+    run = ["train", *TINY, *ARCH, "--root", str(camvid), "--epochs", "100000", "--lr", "1e-6", "--output", str(out)]
     first = _start(*run)
     try:
         _wait_for(out / ".train.lock", first)
         second = _start(*[a if a != "100000" else "2" for a in run], "--seed", "7")
         _, err = second.communicate(timeout=120)
+        assert first.poll() is None, "the first run ended before the second was refused"
         assert second.returncode == 1
         assert err.strip().splitlines() == [
             f"refineseg train: error: --output {out} is in use by another refineseg train (PID {first.pid}); "
