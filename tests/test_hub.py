@@ -519,6 +519,12 @@ def test_a_card_without_metrics_or_provenance(other_weights):
     assert "## Evaluation" not in text and "## Provenance" not in text
 
 
+def test_a_card_of_a_model_without_class_names_lists_the_default_names(tmp_path):
+    model = refineseg.models.lw_refinenet_mobilenet_v2(num_classes=2)
+    text = model_card(read_weights(refineseg.save_model(model, tmp_path / "bare.safetensors")), "org/name")
+    assert "| 0 | class_0 | default palette |" in text and "| 1 | class_1 | default palette |" in text
+
+
 def test_metrics_files_are_checked(weights, tmp_path):
     with pytest.raises(
         FileNotFoundError, match=r"absent.json: no such metrics file \(write one with refineseg evaluate"

@@ -9,6 +9,7 @@ from PIL import Image
 
 import refineseg.models
 from refineseg.inference import ImageReadError, Segmenter, load_image, read_image_file
+from refineseg.palette import default_class_names, default_palette
 from refineseg.weights.catalogue import CATALOGUE
 
 H, W = 13, 21  # odd sides on purpose
@@ -126,6 +127,12 @@ def test_segmenter_labels_overlay_and_shares():
     png = seg.label_image(labels)
     assert png.mode == "P" and png.getpalette()[:6] == [70, 130, 180, 128, 64, 128]
     assert np.array_equal(np.asarray(png), labels)
+
+
+def test_a_model_without_names_or_colours_gets_the_default_ones():
+    seg = Segmenter(refineseg.models.lw_refinenet_mobilenet_v2(num_classes=3))
+    assert seg.class_names == ["class_0", "class_1", "class_2"] == list(default_class_names(3))
+    assert seg.palette == list(default_palette(3))
 
 
 def test_predict_batch_equals_one_at_a_time_for_mixed_sizes():

@@ -37,6 +37,7 @@ from .._io import atomic_write
 from ..blocks import ChainedResidualPooling
 from ..inference.images import ImageLike, load_image
 from ..models.base import SegmentationModel
+from ..palette import class_names_or_default, palette_or_default
 from .capture import Activations, BlockActivations, capture_activations
 from .figures import MapPanel, Panel, PicturePanel, grid_figure, panel_shape, require_matplotlib, save_png
 
@@ -150,14 +151,6 @@ class _Panels:
         return PicturePanel(title, detail, rgb)
 
 
-def _palette(model: SegmentationModel) -> list[tuple[int, int, int]]:
-    if model.meta.palette:
-        return [(int(c[0]), int(c[1]), int(c[2])) for c in model.meta.palette]
-    from ..data.datasets import default_palette
-
-    return list(default_palette(model.num_classes))
-
-
 _NORM_NOTE = (
     "Each map: the L2 norm over channels at each pixel, coloured from its minimum (low) to its"
     f" {DISPLAY_PERCENTILE:g}th percentile (high); sizes are height x width."
@@ -171,9 +164,9 @@ def _levels_figure(
     """The input, the encoder features from fine to coarse, and the prediction; also the class shares."""
     paint = _Panels("levels.png")
     labels = acts.logits[0].argmax(0).cpu().numpy()
-    palette = np.asarray(_palette(model), dtype=np.uint8)
+    palette = np.asarray(palette_or_default(model.meta.palette, model.num_classes), dtype=np.uint8)
     overlay = np.clip(rgb * 0.5 + palette[labels] * 0.5 + 0.5, 0, 255).astype(np.uint8)
-    names = list(model.meta.class_names or [f"class {i}" for i in range(model.num_classes)])
+    names = class_names_or_default(model.meta.class_names, model.num_classes)
     counts = np.bincount(labels.ravel(), minlength=model.num_classes)
     order = [int(i) for i in np.argsort(-counts, kind="stable") if counts[i]]
     shares = {names[i]: float(counts[i] / labels.size) for i in order}

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from ..constants import DEFAULT_TILE_SIZE, DEFAULT_WHOLE_IMAGE_PIXELS
 from ..models import InferenceModel
+from ..palette import class_names_or_default, palette_or_default
 from .backends import BACKENDS, Backend, open_model
 from .images import DEFAULT_MAX_IMAGE_PIXELS, ImageLike, load_image
 from .precision import precision_of
@@ -104,13 +105,8 @@ class Segmenter:
         self.max_pixels = max_pixels
         meta = model.meta
         n = model.num_classes
-        self.class_names: list[str] = list(meta.class_names or [f"class_{i}" for i in range(n)])
-        if meta.palette:
-            self.palette: list[tuple[int, int, int]] = [tuple(c) for c in meta.palette]  # type: ignore[misc]
-        else:
-            from ..palette import default_palette
-
-            self.palette = list(default_palette(n))
+        self.class_names: list[str] = class_names_or_default(meta.class_names, n)
+        self.palette: list[tuple[int, int, int]] = palette_or_default(meta.palette, n)
         self._mean = torch.tensor(meta.mean, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(meta.std, device=self.device).view(1, 3, 1, 1)
 

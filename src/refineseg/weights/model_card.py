@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..palette import class_names_or_default
 from .hub import HF_PREFIX
 
 if TYPE_CHECKING:
@@ -109,9 +110,7 @@ def _dataset(weights: WeightsFile, evaluation: Mapping[str, Any] | None) -> str 
 
 def _class_names(weights: WeightsFile) -> list[str]:
     num_classes = weights.arch_kwargs.get("num_classes")
-    if weights.meta.class_names:
-        return list(weights.meta.class_names)
-    return [f"class {i}" for i in range(num_classes)] if isinstance(num_classes, int) else []
+    return class_names_or_default(weights.meta.class_names, num_classes if isinstance(num_classes, int) else 0)
 
 
 def _check_classes(weights: WeightsFile, evaluation: Mapping[str, Any]) -> None:
