@@ -9,19 +9,21 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from ..data.labels import IGNORE_INDEX
+
 if TYPE_CHECKING:
     from torchmetrics.classification import MulticlassConfusionMatrix
 
 __all__ = ["SegmentationMetrics", "confusion_matrix_metric", "metrics_from_confusion"]
 
 
-def confusion_matrix_metric(num_classes: int, ignore_index: int = 255) -> MulticlassConfusionMatrix:
+def confusion_matrix_metric(num_classes: int, ignore_index: int = IGNORE_INDEX) -> MulticlassConfusionMatrix:
     """A torchmetrics confusion matrix (rows: ground truth, columns: prediction) that
     skips ignored pixels and reduces across processes in distributed runs.
 
     Args:
         num_classes: Number of classes.
-        ignore_index: Label value of pixels left out.
+        ignore_index: Label value of pixels left out (:data:`~refineseg.data.labels.IGNORE_INDEX`).
 
     Returns:
         The metric; ``update(preds, target)`` with class-index tensors, ``compute()`` gives the

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..data.labels import IGNORE_INDEX
 from ..evaluation.metrics import confusion_matrix_metric, metrics_from_confusion
 from ..models import SegmentationModel
 from .config import TrainConfig
@@ -36,7 +37,7 @@ class SegmentationModule(L.LightningModule):
         super().__init__()
         self.model = model
         self.config = config
-        self.ignore_index = 255
+        self.ignore_index = IGNORE_INDEX
         self.loss = build_loss(config.loss, ignore_index=self.ignore_index, class_weights=class_weights)
         self.val_confusion = confusion_matrix_metric(model.num_classes, self.ignore_index)
         if config.freeze_encoder_bn:
