@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor
 
+from .._errors import one_line
 from .._extras import require
 from ..models.base import ModelMeta
 from .export_format import (
@@ -169,7 +170,7 @@ class OnnxRuntimeModel(ExportedModel):
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime's own exception types (InvalidProtobuf, Fail, ...)
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            message = one_line(exc)
             raise ValueError(f"{self.path}: not a valid ONNX model ({message}); {_EXPECTED}") from None
         metadata = self.session.get_modelmeta().custom_metadata_map
         text = metadata.get(METADATA_KEY)
@@ -215,7 +216,7 @@ class TorchScriptModel(ExportedModel):
             with quiet_jit():
                 self.module = torch.jit.load(str(self.path), map_location="cpu", _extra_files=extra)
         except Exception as exc:  # torch.jit.load raises RuntimeError for anything unreadable
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            message = one_line(exc)
             raise ValueError(f"{self.path}: not a TorchScript archive ({message}); {_EXPECTED}") from None
         self._set_meta_file(extra, TORCHSCRIPT_METADATA_FILE, "a TorchScript archive")
 
@@ -289,7 +290,7 @@ class TorchExportModel(ExportedModel):
             with torch.no_grad():
                 return self.module(x)
         except (RuntimeError, AssertionError) as exc:
-            message = _message(exc)
+            message = one_line(exc)
             # the program's input checks and guards, which run before any computation
             if message.startswith(("Expected input", "Guard failed", "Unexpected number of dimensions")):
                 raise ValueError(
@@ -324,17 +325,12 @@ def load_exported(path: str | os.PathLike[str], *, threads: int | None = None) -
     return TorchScriptModel(path)
 
 
-def _message(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 # what PyTorch appends to the reason an archive is unreadable
 _TORCH_BOILERPLATE = (" This is an internal miniz error", "  (Could this error message be improved?")
 
 
 def _reason(exc: BaseException) -> str:
-    text = _message(exc)
+    text = one_line(exc)
     for marker in _TORCH_BOILERPLATE:
         text = text.split(marker, 1)[0]
     return text.rstrip()

@@ -21,6 +21,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from .._errors import one_line
+
 __all__ = [
     "RESUMABLE",
     "OutputInUse",
@@ -224,7 +226,7 @@ def write_error(path: Path, exc: BaseException) -> OSError:
         error = OSError(f"{path}: no space left on the device{room}; free some space, then resume with --resume")
         error.errno = errno.ENOSPC
     else:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else one_line(exc)
         error = OSError(f"{path}: could not be written ({reason})")
         error.errno = getattr(exc, "errno", None) or errno.EIO
     return error

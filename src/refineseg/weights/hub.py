@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from .._errors import one_line
 from .._extras import require
 
 __all__ = [
@@ -128,12 +129,6 @@ def require_huggingface_hub(purpose: str) -> ModuleType:
     return require("huggingface_hub", "hub", purpose=purpose)
 
 
-def _one_line(exc: BaseException) -> str:
-    """The first non-empty line of an exception's message (the Hub's errors span several)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
-
-
 def hub_weights_path(spec: str | HubSpec) -> Path:
     """The local file of a refineseg model on the Hugging Face Hub, downloaded on first use.
 
@@ -211,7 +206,7 @@ def hub_weights_path(spec: str | HubSpec) -> Path:
             "weights file under that name (refineseg push-to-hub puts it there)"
         ) from None
     except HfHubHTTPError as exc:
-        raise FileNotFoundError(f"{name}: the Hugging Face Hub refused the download: {_one_line(exc)}") from None
+        raise FileNotFoundError(f"{name}: the Hugging Face Hub refused the download: {one_line(exc)}") from None
     except HFValidationError as exc:
-        raise ValueError(f"{name}: {_one_line(exc)}") from None
+        raise ValueError(f"{name}: {one_line(exc)}") from None
     return Path(path)

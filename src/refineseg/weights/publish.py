@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._errors import one_line
 from .hub import HF_PREFIX, WEIGHTS_FILENAME, parse_repo_id, require_huggingface_hub
 from .io import WeightsFile
 from .model_card import DEFAULT_LICENSE, check_card, model_card, read_evaluation
@@ -115,11 +116,6 @@ def prepare_upload(
     return HubUpload(repo_id, path, card, file.arch)
 
 
-def _one_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
-
-
 @contextlib.contextmanager
 def _hub_errors(repo_id: str, endpoint: str) -> Iterator[None]:
     """The Hub's errors (several lines, or an HTTP client's exceptions) as one-line ``OSError``s."""
@@ -132,11 +128,11 @@ def _hub_errors(repo_id: str, endpoint: str) -> Iterator[None]:
         if status in (401, 403):
             hint = "log in with hf auth login, set HF_TOKEN or pass a write token (--token)"
             raise OSError(f"{repo_id}: the Hub at {endpoint} refused the upload ({status}): {hint}") from None
-        raise OSError(f"{repo_id}: the Hub at {endpoint} refused the upload: {_one_line(exc)}") from None
+        raise OSError(f"{repo_id}: the Hub at {endpoint} refused the upload: {one_line(exc)}") from None
     except Exception as exc:
         client = type(exc).__module__.split(".")[0]
         if isinstance(exc, ConnectionError) or client in ("httpx", "httpx2", "httpcore", "requests", "urllib3"):
-            raise OSError(f"{repo_id}: cannot reach the Hub at {endpoint}: {_one_line(exc)}") from None
+            raise OSError(f"{repo_id}: cannot reach the Hub at {endpoint}: {one_line(exc)}") from None
         raise
 
 
