@@ -1,0 +1,44 @@
+"""Small text helpers the problems and the text report share: counts, file lists, raw values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..scan import RawKey
+
+SHOWN = 5  # files named in a problem's message (the JSON lists them all)
+
+
+def count(n: int, noun: str) -> str:
+    """``1 image``, ``2 images``, ``2 classes``."""
+    return f"{n} {noun}{'' if n == 1 else 'es' if noun.endswith('s') else 's'}"
+
+
+def verb(n: int, one: str, many: str) -> str:
+    """``one`` for 1, else ``many``."""
+    return one if n == 1 else many
+
+
+def reason(error: str, path: Path) -> str:
+    """A reader's error without the path it starts with (the message names the files)."""
+    return error.removeprefix(f"{path}: ")
+
+
+def rel(path: Path | str, base: Path) -> str:
+    """``path`` relative to ``base`` when it is under it, else as it is."""
+    try:
+        return str(Path(path).relative_to(base))
+    except ValueError:
+        return str(path)
+
+
+def names(paths: Sequence[Path | str], base: Path) -> str:
+    """The first :data:`SHOWN` paths relative to ``base``, and how many more there are."""
+    shown = ", ".join(rel(p, base) for p in paths[:SHOWN])
+    return shown + (f" (and {len(paths) - SHOWN} more)" if len(paths) > SHOWN else "")
+
+
+def raw_text(raw: RawKey) -> str:
+    """A raw value (``7``) or colour (``128,64,128``) as ``classes.txt`` writes it."""
+    return ",".join(map(str, raw)) if isinstance(raw, tuple) else str(raw)
