@@ -1,4 +1,8 @@
-"""``refineseg check-data``: statistics and problems of tiny datasets written here, through the CLI."""
+"""``refineseg check-data``: statistics and problems of tiny datasets written here.
+
+Which problems a dataset has is asserted on :func:`~refineseg.data.check.check_dataset`'s report,
+by check id; a few tests run the CLI end to end for its printed report and exit status.
+"""
 
 import json
 import re
@@ -10,6 +14,7 @@ from PIL import Image
 
 from refineseg._extras import install_hint
 from refineseg.cli import main
+from refineseg.data.check import CHECKS, ERROR, WARNING, DataReport, Problem, check_dataset
 
 from .fixtures import make_camvid, write_image
 
@@ -39,8 +44,29 @@ def _check(capsys, root: Path, *extra: str, dataset: str = "generic") -> tuple[i
     return code, capsys.readouterr().out
 
 
+def _report(root: Path, *splits: str, dataset: str = "generic") -> DataReport:
+    report = check_dataset(dataset, root, splits=list(splits) or None, workers=1)
+    assert {p.check for p in report.problems} <= CHECKS.keys(), report.problems
+    return report
+
+
+def _found(report: DataReport) -> list[tuple[str, str | None, str]]:
+    """(check id, split, severity) of each problem, in the order found."""
+    return [(p.check, p.split, p.severity) for p in report.problems]
+
+
+def _one(report: DataReport, check: str, split: str | None = "train") -> Problem:
+    """The one problem ``check`` found in ``split``."""
+    found = [p for p in report.problems if p.check == check and p.split == split]
+    assert len(found) == 1, _found(report)
+    return found[0]
+
+
 def _binary(root: Path, classes: str) -> Path:
     return _generic(root, classes, {s: [_two_class_mask(0, 255)] * 3 for s in ("train", "val")})
+
+
+# -- the CLI end to end: the printed report and the exit status, one test per severity ---------
 
 
 def test_a_clean_dataset_is_ok_with_its_statistics(tmp_path, capsys):
@@ -59,84 +85,145 @@ def test_a_clean_dataset_is_ok_with_its_statistics(tmp_path, capsys):
     assert code == 0 and out.strip().splitlines()[-1].startswith("OK: 4 images in train, val"), out
 
 
-def test_a_0_255_export_with_plain_classes_is_an_error_with_the_value_fix(tmp_path, capsys):
-    code, out = _check(capsys, _binary(tmp_path / "d", "background\ncar\n"))
-    assert code == 1
-    assert "0/255 binary" in out and "'car value=255'" in out and "'@ignore value=255'" in out
-    assert out.strip().splitlines()[-1].startswith("2 errors, 0 warnings: silent-ignore")
-
-
-def test_the_same_export_declared_with_value_255_counts_the_foreground(tmp_path, capsys):
-    code, out = _check(capsys, _binary(tmp_path / "d", "background\ncar value=255\n"))
-    assert code == 0, out
-    car = next(line for line in out.splitlines() if line.strip().startswith("car"))
-    assert car.split()[:2] == ["car", "180"]  # 60 pixels in each of 3 masks
-    assert any(line.split()[:2] == ["255", "180"] and line.split()[-1] == "car" for line in out.splitlines())
-
-
-def test_rgb_colour_masks_declared_by_value_get_the_color_lines(tmp_path, capsys):
-    mask = np.zeros((*SIZE, 3), dtype=np.uint8)
-    mask[:8] = (128, 64, 128)
-    mask[8:] = (70, 130, 180)
-    root = _generic(tmp_path / "d", "road\nsky\n", {"train": [mask, mask]})
-    code, out = _check(capsys, root)
-    assert code == 1
-    assert "RGB colour masks" in out
-    assert "'NAME color=128,64,128'" in out and "'NAME color=70,130,180'" in out
-
-
-def test_jpeg_masks_are_reported(tmp_path, capsys):
-    root = _generic(tmp_path / "d", "background\ncar\n", {"train": [_two_class_mask(0, 1)] * 2}, suffix=".jpg")
-    code, out = _check(capsys, root)
-    assert code == 1
-    assert "saved as JPEG" in out and "re-export the masks as PNG" in out and "train/masks/0.jpg" in out
-
-
-def test_rare_undeclared_values_look_like_jpeg(tmp_path, capsys):
-    mask = _two_class_mask()
-    mask.ravel()[:12] = np.arange(20, 32)  # 12 values of one pixel each (0.08% of 1,280 pixels)
-    others = [_two_class_mask()] * 3
-    root = _generic(tmp_path / "d", "background\ncar\n", {"train": [mask, *others]})
-    code, out = _check(capsys, root)
-    assert code == 0, out
-    assert "look JPEG-compressed" in out and "12 mask values that no class declares" in out
-
-
-def test_images_without_masks_and_masks_without_images_are_named(tmp_path, capsys):
+def test_an_error_is_printed_with_its_fix_and_exits_1(tmp_path, capsys):
     root = _generic(tmp_path / "d", "background\ncar\n", {"train": [_two_class_mask()] * 3})
     (root / "train" / "masks" / "1.png").rename(root / "train" / "masks" / "stray.png")
     code, out = _check(capsys, root)
     assert code == 1
-    assert "1 image in train/images without a mask" in out and "train/images/1.jpg" in out
-    assert "1 mask in train/masks without an image" in out and "train/masks/stray.png" in out
-    assert "1 error, 1 warning: missing-mask" in out.strip().splitlines()[-1]
+    lines = out.strip().splitlines()
+    assert "problems (1 error, 1 warning):" in lines
+    error = lines.index(
+        "  ERROR    train: 1 image in train/images without a mask train/masks/STEM.png: train/images/1.jpg"
+    )
+    fix = "fix: add each image's mask as train/masks/STEM.png, or move those images out of train/images"
+    assert lines[error + 1] == " " * 11 + fix
+    assert lines[error + 2].startswith("  WARNING  train: 1 mask in train/masks without an image (not used)")
+    assert lines[-1] == "1 error, 1 warning: missing-mask; fix the errors above to train"
 
 
-def test_a_size_mismatch_is_named(tmp_path, capsys):
-    root = _generic(tmp_path / "d", "background\ncar\n", {"train": [_two_class_mask()] * 2})
-    write_image(root / "train" / "masks" / "1.png", np.zeros((8, 10), dtype=np.uint8))
-    code, out = _check(capsys, root)
-    assert code == 1
-    assert "train/masks/1.png is 10x8 but train/images/1.jpg is 20x16" in out
-
-
-def test_unreadable_files_are_named(tmp_path, capsys):
-    root = _generic(tmp_path / "d", "background\ncar\n", {"train": [_two_class_mask()] * 2})
-    (root / "train" / "images" / "0.jpg").write_bytes(b"not an image")
-    code, out = _check(capsys, root)
-    assert code == 1 and "1 image cannot be read: train/images/0.jpg" in out
-
-
-def test_a_value_outside_the_classes_is_named_with_the_fix(tmp_path, capsys):
+def test_a_warning_is_printed_with_its_fix_and_exits_0(tmp_path, capsys):
     mask = _two_class_mask()
     mask[0, :4] = 7
     root = _generic(tmp_path / "d", "background\ncar\n", {"train": [mask, _two_class_mask()]})
     code, out = _check(capsys, root)
     assert code == 0, out
-    assert "1 mask value that no class declares, ignored in training: 7 (4 px in 1 mask)" in out
-    assert "line 2 'car' to 'car value=1,7' if 7 is car" in out and "add the line '@ignore value=7'" in out
-    seven = next(line for line in out.splitlines() if line.strip().startswith("7 "))
-    assert "ignored (not declared)" in seven
+    assert "  WARNING  train: 1 mask value that no class declares, ignored in training: 7 (4 px in 1 mask)" in out
+    assert "  fix: declare each in classes.txt on the line of the class it belongs to" in out
+    assert out.strip().splitlines()[-1] == "OK: 2 images in train can train as declared (1 warning above)"
+
+
+# -- which problems check_dataset finds, by check id ---------------------------------------------
+
+
+def test_a_0_255_export_with_plain_classes_is_an_error_with_the_value_fix(tmp_path):
+    report = _report(_binary(tmp_path / "d", "background\ncar\n"))
+    assert _found(report) == [("silent-ignore", "train", ERROR), ("silent-ignore", "val", ERROR)]
+    problem = _one(report, "silent-ignore")
+    assert "0/255 binary" in problem.message
+    assert "'car value=255'" in problem.fix and "'@ignore value=255'" in problem.fix
+    assert report.checks(ERROR) == ["silent-ignore"] and not report.ok
+
+
+def test_a_0_255_export_with_one_class_is_a_warning(tmp_path):
+    root = _generic(tmp_path / "d", "background\n", {"train": [_two_class_mask(0, 255)] * 2})
+    report = _report(root)
+    assert _found(report) == [("silent-ignore", "train", WARNING)] and report.ok
+
+
+def test_the_same_export_declared_with_value_255_counts_the_foreground(tmp_path):
+    report = _report(_binary(tmp_path / "d", "background\ncar value=255\n"))
+    assert report.problems == [] and report.ok
+    train = report.splits[0]
+    assert train.classes[1].name == "car" and train.classes[1].pixels == 180  # 60 pixels in each of 3 masks
+    assert any(v.value == 255 and v.pixels == 180 and v.maps_to == "car" for v in train.raw_values)
+
+
+def test_rgb_colour_masks_declared_by_value_get_the_color_lines(tmp_path):
+    mask = np.zeros((*SIZE, 3), dtype=np.uint8)
+    mask[:8] = (128, 64, 128)
+    mask[8:] = (70, 130, 180)
+    report = _report(_generic(tmp_path / "d", "road\nsky\n", {"train": [mask, mask]}))
+    assert _found(report) == [("colour-masks", "train", ERROR)]
+    fix = _one(report, "colour-masks").fix
+    assert "'NAME color=128,64,128'" in fix and "'NAME color=70,130,180'" in fix
+
+
+def test_jpeg_masks_are_reported(tmp_path):
+    root = _generic(tmp_path / "d", "background\ncar\n", {"train": [_two_class_mask(0, 1)] * 2}, suffix=".jpg")
+    report = _report(root)
+    assert ("jpeg-masks", "train", ERROR) in _found(report) and "jpeg-like" not in report.checks()
+    problem = _one(report, "jpeg-masks")
+    assert problem.files == [str(root / "train" / "masks" / f"{i}.jpg") for i in range(2)]
+    assert "re-export the masks as PNG" in problem.fix
+
+
+def test_rare_undeclared_values_look_like_jpeg(tmp_path):
+    mask = _two_class_mask()
+    mask.ravel()[:12] = np.arange(20, 32)  # 12 values of one pixel each (0.08% of 1,280 pixels)
+    others = [_two_class_mask()] * 3
+    report = _report(_generic(tmp_path / "d", "background\ncar\n", {"train": [mask, *others]}))
+    assert _found(report) == [("jpeg-like", "train", WARNING), ("undeclared-values", "train", WARNING)]
+    assert report.ok
+    assert _one(report, "undeclared-values").message.startswith("12 mask values that no class declares")
+
+
+def test_images_without_masks_and_masks_without_images_are_named(tmp_path):
+    root = _generic(tmp_path / "d", "background\ncar\n", {"train": [_two_class_mask()] * 3})
+    (root / "train" / "masks" / "1.png").rename(root / "train" / "masks" / "stray.png")
+    report = _report(root)
+    assert _found(report) == [("missing-mask", "train", ERROR), ("missing-image", "train", WARNING)]
+    assert _one(report, "missing-mask").files == [str(root / "train" / "images" / "1.jpg")]
+    assert _one(report, "missing-image").files == [str(root / "train" / "masks" / "stray.png")]
+
+
+def test_masks_not_named_stem_png_are_named(tmp_path):
+    root = _generic(tmp_path / "d", "background\ncar\n", {"train": [_two_class_mask()] * 3})
+    (root / "train" / "masks" / "1.png").rename(root / "train" / "masks" / "1.bmp")
+    (root / "train" / "masks" / "2.png").rename(root / "train" / "masks" / "2.jpg")
+    report = _report(root)
+    assert _found(report) == [("mask-not-png", "train", ERROR), ("jpeg-masks", "train", ERROR)]
+    assert _one(report, "mask-not-png").files == [str(root / "train" / "masks" / "1.bmp")]
+    assert _one(report, "jpeg-masks").files == [str(root / "train" / "masks" / "2.jpg")]
+
+
+def test_a_size_mismatch_is_named(tmp_path):
+    root = _generic(tmp_path / "d", "background\ncar\n", {"train": [_two_class_mask()] * 2})
+    write_image(root / "train" / "masks" / "1.png", np.zeros((8, 10), dtype=np.uint8))
+    report = _report(root)
+    assert ("size-mismatch", "train", ERROR) in _found(report)
+    problem = _one(report, "size-mismatch")
+    assert problem.files == [str(root / "train" / "masks" / "1.png")]
+    assert "train/masks/1.png is 10x8 but train/images/1.jpg is 20x16" in problem.message
+
+
+def test_unreadable_files_are_named(tmp_path):
+    root = _generic(tmp_path / "d", "background\ncar\n", {"train": [_two_class_mask()] * 3})
+    (root / "train" / "images" / "0.jpg").write_bytes(b"not an image")
+    (root / "train" / "masks" / "1.png").write_bytes(b"not a mask")
+    report = _report(root)
+    assert _found(report)[:2] == [("unreadable-image", "train", ERROR), ("unreadable-mask", "train", ERROR)]
+    assert _one(report, "unreadable-image").files == [str(root / "train" / "images" / "0.jpg")]
+    assert _one(report, "unreadable-mask").files == [str(root / "train" / "masks" / "1.png")]
+
+
+def test_a_broken_classes_txt_is_one_build_error(tmp_path):
+    root = _generic(tmp_path / "d", "background\ncar value=x\n", {s: [_two_class_mask()] for s in ("train", "val")})
+    report = _report(root)
+    assert _found(report) == [("build", "train", ERROR)]  # not once per split
+    assert _one(report, "build").fix.startswith("correct classes.txt")
+
+
+def test_a_value_outside_the_classes_is_named_with_the_fix(tmp_path):
+    mask = _two_class_mask()
+    mask[0, :4] = 7
+    report = _report(_generic(tmp_path / "d", "background\ncar\n", {"train": [mask, _two_class_mask()]}))
+    assert _found(report) == [("undeclared-values", "train", WARNING)] and report.ok
+    problem = _one(report, "undeclared-values")
+    assert problem.message.endswith("1 mask value that no class declares, ignored in training: 7 (4 px in 1 mask)")
+    assert "line 2 'car' to 'car value=1,7' if 7 is car" in problem.fix
+    assert "add the line '@ignore value=7'" in problem.fix
+    seven = next(v for v in report.splits[0].raw_values if v.value == 7)
+    assert seven.maps_to == "ignored (not declared)"
 
 
 def test_a_class_absent_from_train_is_an_error_and_from_val_a_warning(tmp_path, capsys):
@@ -145,14 +232,17 @@ def test_a_class_absent_from_train_is_an_error_and_from_val_a_warning(tmp_path, 
         "background\ncar\nbus\n@ignore value=255\n",
         {"train": [_two_class_mask()] * 2, "val": [_two_class_mask(0, 2)] * 2},
     )
-    code, out = _check(capsys, root, "--json", str(tmp_path / "r.json"))
+    report = _report(root)
+    assert _found(report) == [("class-absent", "train", ERROR), ("class-absent", "val", WARNING)]
+    assert "'bus'" in _one(report, "class-absent").message
+    # the same through the CLI's --json
+    code, _ = _check(capsys, root, "--json", str(tmp_path / "r.json"))
     assert code == 1
-    assert "train: 1 class never occurs in train: 'bus'; the model cannot learn it" in out
-    report = json.loads((tmp_path / "r.json").read_text())
-    assert (report["errors"], report["warnings"], report["ok"]) == (1, 1, False)
-    absent = {(p["split"], p["severity"]) for p in report["problems"] if p["check"] == "class-absent"}
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert (data["errors"], data["warnings"], data["ok"]) == (1, 1, False)
+    absent = {(p["split"], p["severity"]) for p in data["problems"] if p["check"] == "class-absent"}
     assert absent == {("train", "error"), ("val", "warning")}
-    train = report["splits"][0]
+    train = data["splits"][0]
     assert train["split"] == "train" and train["images"] == 2 and train["pixels"] == 640
     assert [c["pixels"] for c in train["classes"]] == [520, 120, 0]
     assert train["classes"][1]["image_share"] == 1.0 and train["raw_values"][1] == {
@@ -162,6 +252,15 @@ def test_a_class_absent_from_train_is_an_error_and_from_val_a_warning(tmp_path, 
         "images": 2,
         "maps_to": "car",
     }
+
+
+def test_no_split_under_the_root_is_an_error(tmp_path):
+    report = _report(tmp_path)
+    assert _found(report) == [("no-split", None, ERROR)]
+    assert "no split of generic found" in report.problems[0].message
+
+
+# -- the CLI's other options and wrong calls --------------------------------------------------
 
 
 def test_plot_writes_a_png(tmp_path, capsys):
@@ -190,8 +289,6 @@ def test_wrong_calls_are_one_line_errors(tmp_path, capsys):
     assert "no such directory" in capsys.readouterr().err
     assert main(["check-data", "--dataset", "camvid", "--root", str(tmp_path), "--split", "nope"]) == 1
     assert "not 'nope'" in capsys.readouterr().err
-    code, out = _check(capsys, tmp_path)
-    assert code == 1 and "no split of generic found" in out
 
 
 def test_plot_without_matplotlib_is_a_one_line_error_before_reading(tmp_path, capsys, monkeypatch):
