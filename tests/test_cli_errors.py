@@ -16,7 +16,14 @@ import numpy as np
 import pytest
 
 from refineseg import _extras
-from refineseg._extras import MissingExtraError, install_hint, require, require_all
+from refineseg._extras import (
+    MissingExtraError,
+    available,
+    index_install_command,
+    install_hint,
+    require,
+    require_all,
+)
 from refineseg._progress import progress_bar
 from refineseg.cli import build_parser, main
 
@@ -241,18 +248,25 @@ def test_a_missing_extra_through_the_cli_is_one_line_and_a_non_zero_exit(tmp_pat
 def test_every_optional_dependency_is_guarded_by_the_one_helper():
     source = Path(_extras.__file__).parent
     guard = re.compile(r"raise ImportError\(|raise ModuleNotFoundError\(|find_spec\(|[\"']pip install ")
-    allowed = {
-        "weights/encoders.py": "find_spec(",  # lists timm's weights when timm is there: not a guard
-        "weights/model_card.py": "pip install",  # the card's usage for its readers, from the package index
-    }
     offenders = [
         f"{name}:{number}: {line.strip()}"
         for path in sorted(source.rglob("*.py"))
         if (name := path.relative_to(source).as_posix()) != "_extras.py"
         for number, line in enumerate(path.read_text().splitlines(), 1)
-        if guard.search(line) and not (name in allowed and allowed[name] in line)
+        if guard.search(line)
     ]
     assert offenders == []
+
+
+def test_available_finds_a_module_without_importing_it(monkeypatch):
+    monkeypatch.delitem(sys.modules, "this", raising=False)  # importing it prints the Zen of Python
+    assert available("this") and "this" not in sys.modules
+    assert not available("nonexistent_mod") and not available("nonexistent_mod.sub")
+
+
+def test_the_index_install_command_ignores_how_refineseg_was_installed(monkeypatch):
+    _installed_as(monkeypatch, {"url": "file:///home/me/refineseg", "dir_info": {"editable": True}})
+    assert index_install_command("hub") == "pip install 'refineseg[hub]'"
 
 
 # ---------------------------------------------------------------------------------------------

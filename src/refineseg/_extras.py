@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["MissingExtraError", "install_hint", "require", "require_all"]
+__all__ = ["MissingExtraError", "available", "index_install_command", "install_hint", "require", "require_all"]
 
 DISTRIBUTION = "refineseg"
 
@@ -70,6 +70,21 @@ def _local_source() -> tuple[Path, bool] | None:
     return Path(url2pathname(unquote(urlparse(url).path))), bool(dir_info.get("editable"))
 
 
+def index_install_command(extra: str) -> str:
+    """The pip command that installs ``extra`` of refineseg from the package index.
+
+    For readers elsewhere (a model card on the Hub), whose refineseg comes from the index
+    whatever this installation's does; errors here use :func:`install_hint`.
+
+    Args:
+        extra: The extra's name in ``pyproject.toml`` (``"hub"``).
+
+    Returns:
+        ``pip install 'refineseg[extra]'``, quoted for a POSIX shell.
+    """
+    return f"pip install {shlex.quote(f'{DISTRIBUTION}[{extra}]')}"
+
+
 def install_hint(extra: str) -> str:
     """The pip command that installs ``extra`` for this installation of refineseg.
 
@@ -86,7 +101,7 @@ def install_hint(extra: str) -> str:
     """
     source = _local_source()
     if source is None:
-        return f"pip install {shlex.quote(f'{DISTRIBUTION}[{extra}]')}"
+        return index_install_command(extra)
     folder, editable = source
     return f"pip install {'-e ' if editable else ''}{shlex.quote(f'{folder}[{extra}]')}"
 
@@ -95,6 +110,24 @@ def _missing(message_start: str, extra: str, names: Sequence[str], modules: Sequ
     return MissingExtraError(
         f"{message_start} needs {', '.join(names)}: {install_hint(extra)}", extra=extra, modules=modules
     )
+
+
+def available(module: str) -> bool:
+    """Whether ``module`` is installed, without importing it (nor raising): for listing what an
+    optional dependency adds when it is there; code that needs the module uses :func:`require`.
+
+    Args:
+        module: A module name (``"timm"``, ``"scipy.io"``: a dotted name imports its parents).
+
+    Returns:
+        ``True`` if it can be found.
+    """
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a missing parent package; a module whose __spec__ is None
+        return False
 
 
 def require(module: str, extra: str, *, purpose: str, name: str | None = None) -> ModuleType:

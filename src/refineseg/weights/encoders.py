@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 
-from .._extras import install_hint
+from .._extras import available, install_hint
 from ..backbones.efficientnet_lite import EFFICIENTNET_LITE_VARIANTS, imagenet_weights_available
 from ..models.builders import ENCODERS, VARIANTS
 
@@ -61,6 +60,6 @@ def list_encoder_weights() -> list[EncoderWeights]:
             )
         elif source == "torchvision":
             entries.append(EncoderWeights(encoder, tuple(names), "torchvision's IMAGENET1K weights", False, False))
-        elif source == "timm" and importlib.util.find_spec("timm") is not None:
+        elif source == "timm" and available("timm"):
             entries.append(EncoderWeights(encoder, tuple(names), "timm's pretrained configs", False, False))
     return sorted(entries, key=lambda e: not e.offline)  # stable: table order within each group

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._extras import index_install_command
 from ..palette import class_names_or_default
 from .hub import HF_PREFIX
 
@@ -289,18 +290,15 @@ def _metrics(evaluation: Mapping[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-# the card is read by others, who install refineseg from the package index (not _extras.install_hint,
-# which names the publisher's own checkout when refineseg was installed from one)
-_INSTALL = "pip install 'refineseg[hub]'"
-
-
 def _usage(repo_id: str) -> list[str]:
     spec = HF_PREFIX + repo_id
     return [
         "## Use it",
         "",
         "```bash",
-        _INSTALL,
+        # the card's readers install refineseg from the package index (install_hint would name the
+        # publisher's own checkout when refineseg was installed from one)
+        index_install_command("hub"),
         f"refineseg predict photo.jpg --weights {spec} --output out/",
         "```",
         "",
