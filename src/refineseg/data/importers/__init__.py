@@ -29,7 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..datasets import DatasetError, LabelSpace
-from ._write import AnnotationImportError, ImportReport, Sample, check_output, write_dataset
+from ._samples import Sample
+from ._write import AnnotationImportError, ImportReport, check_output, write_dataset
 from .coco import read_coco
 from .cvat import read_cvat
 from .labelme import read_labelme

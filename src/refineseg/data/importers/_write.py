@@ -1,21 +1,21 @@
-"""What the importers share: the sample they hand over, finding images, and writing the ``generic`` layout.
-
-A reader (one per annotation format) turns an export into a :class:`~refineseg.data.datasets.LabelSpace`
-and a list of :class:`Sample`; :func:`write_dataset` draws each mask only when it is written, so a
+"""Writing the ``generic`` layout: :func:`write_dataset` draws each mask only when it is written, so a
 large export is never held in memory as pixels. Everything is written into a sibling
 ``ROOT.partial-XXXXXXXX`` folder that is renamed to ``ROOT`` at the end, so ``ROOT`` either does
 not exist or is complete: an interrupted or refused (``strict``) import leaves nothing behind.
+
+A reader (one per annotation format) turns an export into a :class:`~refineseg.data.datasets.LabelSpace`
+and a list of :class:`~refineseg.data.importers._samples.Sample` (``_samples``); the classes are
+written by ``_classes``, the images and masks by ``_images``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import os
 import random
 import secrets
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,73 +23,15 @@ import numpy as np
 from PIL import Image
 
 from ..._io import atomic_write
-from ..datasets import IGNORE_INDEX, IMAGE_SUFFIXES, DatasetError, LabelSpace, default_palette, images_in
-from ..labels import IGNORE_LINE, Colour
+from ..datasets import IGNORE_INDEX, DatasetError, LabelSpace, default_palette
+from ._classes import class_tokens, classes_txt
+from ._images import image_source, palette_png, save_png
+from ._samples import Sample
 
-__all__ = [
-    "IGNORE_COLOUR",
-    "AnnotationImportError",
-    "EmbeddedImage",
-    "ImageFinder",
-    "ImportReport",
-    "Sample",
-    "check_output",
-    "class_token",
-    "class_tokens",
-    "classes_txt",
-    "far_out_of_bounds",
-    "out_of_bounds",
-    "palette_png",
-    "read_class_file",
-    "split_names",
-    "write_dataset",
-]
+__all__ = ["MAX_CLASSES", "AnnotationImportError", "ImportReport", "check_output", "split_names", "write_dataset"]
 
-
-# the colour of ignored (255) pixels in written masks: PASCAL VOC's border colour, so they look familiar
-IGNORE_COLOUR: Colour = (224, 224, 192)
 # the most classes an 8-bit mask holds when 255 means "ignore"
 MAX_CLASSES = 255
-# vertices less than this (pixels) outside the image are clipped without a problem: a click on the border
-SUBPIXEL = 1.0
-# Pillow's format name -> the suffix an embedded image is written with
-FORMAT_SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "TIFF": ".tif", "WEBP": ".webp"}
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One annotated image, its mask drawn only when it is written.
-
-    Attributes:
-        source: Names the annotation (file, and entry where a file holds many) in problem messages.
-        image: The image file, or ``None`` when the reader could not find it (and has reported it).
-        draw: ``draw(width, height)`` makes the HxW uint8 mask, or ``None`` when it cannot
-            (having reported why).
-        size: The ``(width, height)`` the annotation was made for, when the format records it;
-            checked against the image before drawing.
-        embedded: The image stored in the annotation, used when ``image`` is ``None``.
-    """
-
-    source: str
-    image: Path | None
-    draw: Callable[[int, int], np.ndarray | None]
-    size: tuple[int, int] | None = None
-    embedded: EmbeddedImage | None = None
-
-
-@dataclass(frozen=True)
-class EmbeddedImage:
-    """An image stored inside the annotation file (LabelMe's ``imageData``), read when written.
-
-    It is written as it is stored (the same bytes), named ``stem`` plus the suffix of its format.
-
-    Attributes:
-        stem: The name stem to write it under.
-        read: Returns the image file's bytes; may raise ``OSError`` or ``ValueError``.
-    """
-
-    stem: str
-    read: Callable[[], bytes]
 
 
 @dataclass
@@ -170,203 +112,6 @@ def check_output(output: Path) -> None:
         raise DatasetError(f"{output}: exists and is not a directory; give a new --output")
 
 
-def class_token(name: str) -> str:
-    """``name`` as one ``classes.txt`` field: whitespace and ``#`` (a comment there) become ``_`` and the
-    ``@ignore`` keyword is escaped, so the file reads back with the same classes in the same order.
-
-    Args:
-        name: A class name.
-
-    Returns:
-        The field (``"unnamed"`` for an empty name).
-    """
-    token = "_".join(name.replace("#", "_").split()) or "unnamed"
-    return f"_{token}" if token == IGNORE_LINE else token
-
-
-def class_tokens(names: Iterable[str]) -> tuple[str, ...]:
-    """The class names as ``classes.txt`` fields (:func:`class_token`), made unique (``car``, ``car_2``):
-    the one spelling an import uses everywhere (``classes.txt``, its report, the dataset read back).
-
-    Args:
-        names: The class names, in class-index order.
-
-    Returns:
-        One field per name, in the same order.
-    """
-    tokens: list[str] = []
-    seen: set[str] = set()
-    for name in names:
-        token = base = class_token(name)
-        suffix = 2
-        while token in seen:
-            token, suffix = f"{base}_{suffix}", suffix + 1
-        seen.add(token)
-        tokens.append(token)
-    return tuple(tokens)
-
-
-def classes_txt(labels: LabelSpace) -> str:
-    """``classes.txt``: ``NAME R G B`` per class (names made unique fields), then ``@ignore value=255``,
-    which says that 255 in the masks is void on purpose (a class may have no pixels, e.g. in a small split).
-
-    Args:
-        labels: The classes and their colours.
-
-    Returns:
-        The file's text.
-    """
-    lines = [
-        f"{token} {r} {g} {b}\n"
-        for token, (r, g, b) in zip(class_tokens(labels.class_names), labels.palette, strict=True)
-    ]
-    return "".join(lines) + f"{IGNORE_LINE} value={IGNORE_INDEX}\n"
-
-
-def read_class_file(path: Path) -> tuple[list[str], list[Colour] | None]:
-    """Class names, one per line (``NAME`` or ``NAME R G B``; a name may contain spaces), and their
-    colours when every line gives one. Blank lines and ``#`` comments are skipped.
-
-    Args:
-        path: The class-name file.
-
-    Returns:
-        ``(names, colours)``; ``colours`` is ``None`` unless every line gives one.
-
-    Raises:
-        DatasetError: If the file is unreadable or names no class.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: not a readable class list ({exc})") from None
-    names: list[str] = []
-    colours: list[Colour] = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        fields = stripped.split()
-        if len(fields) >= 4 and all(f.isdigit() and int(f) < 256 for f in fields[-3:]):
-            colours.append((int(fields[-3]), int(fields[-2]), int(fields[-1])))
-            names.append(" ".join(fields[:-3]))
-        else:
-            names.append(stripped)
-    if not names:
-        raise DatasetError(f"{path}: no class names (expected one name per line)")
-    return names, colours if len(colours) == len(names) else None
-
-
-def out_of_bounds(xs: Iterable[float], ys: Iterable[float], width: int, height: int) -> bool:
-    """Whether any vertex lies outside the image's extent, [0, width] x [0, height] in pixel units.
-
-    Args:
-        xs: Vertex x coordinates.
-        ys: Vertex y coordinates.
-        width: Image width.
-        height: Image height.
-
-    Returns:
-        ``True`` if a vertex lies outside.
-    """
-    return any(x < 0 or x > width for x in xs) or any(y < 0 or y > height for y in ys)
-
-
-def far_out_of_bounds(xs: Iterable[float], ys: Iterable[float], width: int, height: int) -> bool:
-    """Whether any vertex lies :data:`SUBPIXEL` (1 px) or more outside the image's extent: a shape
-    that really reaches out of the image, not a click on its border that overshot by a fraction of a
-    pixel (such vertices are clipped without a problem).
-
-    Args:
-        xs: Vertex x coordinates.
-        ys: Vertex y coordinates.
-        width: Image width.
-        height: Image height.
-
-    Returns:
-        ``True`` if a vertex lies 1 px or more outside.
-    """
-    return any(x <= -SUBPIXEL or x >= width + SUBPIXEL for x in xs) or any(
-        y <= -SUBPIXEL or y >= height + SUBPIXEL for y in ys
-    )
-
-
-class ImageFinder:
-    """Finds images in one folder by relative file name or by stem; the folder is listed once, lazily.
-
-    Args:
-        folder: The image folder (it may not exist: then nothing is found).
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._by_name: dict[str, Path] | None = None
-        self._by_stem: dict[str, list[Path]] | None = None
-
-    def _index(self) -> None:
-        files = images_in(self.folder) if self.folder.is_dir() else []
-        self._by_name = {p.name: p for p in files}
-        self._by_stem = {}
-        for p in files:
-            self._by_stem.setdefault(p.stem, []).append(p)
-
-    def by_name(self, name: str) -> Path | None:
-        """``folder/name`` (``name`` may hold sub-folders), else a file of the same base name in ``folder``.
-
-        Args:
-            name: A relative file name, with ``/`` or ``\\`` separators.
-
-        Returns:
-            The image, or ``None``.
-        """
-        name = name.replace("\\", "/")
-        direct = self.folder / name
-        if direct.is_file():
-            return direct
-        if self._by_name is None:
-            self._index()
-        assert self._by_name is not None
-        return self._by_name.get(Path(name).name)
-
-    def by_stem(self, stem: str) -> list[Path]:
-        """Every image whose name is ``stem`` plus an image suffix (``stem`` may hold sub-folders).
-
-        Args:
-            stem: A relative file name without suffix.
-
-        Returns:
-            The matching images (several when suffixes differ), possibly none.
-        """
-        rel = Path(stem.replace("\\", "/"))
-        if rel.parent != Path("."):
-            folder = self.folder / rel.parent
-            found = [p for p in images_in(folder) if p.stem == rel.name] if folder.is_dir() else []
-            if found:
-                return found
-        if self._by_stem is None:
-            self._index()
-        assert self._by_stem is not None
-        return list(self._by_stem.get(rel.name, []))
-
-
-def palette_png(mask: np.ndarray, palette: Sequence[Colour]) -> Image.Image:
-    """``mask`` (HxW uint8 class ids) as a palette-mode image whose colours are the classes' (255: ignore).
-
-    Args:
-        mask: HxW uint8 class ids, 255 ignored.
-        palette: One colour per class.
-
-    Returns:
-        A ``"P"`` mode image; pixel value = class id.
-    """
-    height, width = mask.shape
-    im = Image.frombytes("P", (width, height), np.ascontiguousarray(mask, dtype=np.uint8).tobytes())
-    colours = [*palette, *[(0, 0, 0)] * (256 - len(palette))]
-    colours[IGNORE_INDEX] = IGNORE_COLOUR
-    im.putpalette([v for colour in colours for v in colour])
-    return im
-
-
 def split_names(names: Iterable[str], *, val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
     """(train, val): a shuffle by ``seed`` of the sorted names, so the split depends on nothing else.
 
@@ -387,11 +132,6 @@ def split_names(names: Iterable[str], *, val_fraction: float, seed: int) -> tupl
         n_val = max(n_val, 1)
     n_val = min(n_val, max(n - 1, 0))
     return sorted(order[n_val:]), sorted(order[:n_val])
-
-
-def _image_size(path: Path) -> tuple[int, int]:
-    with Image.open(path) as im:  # reads the header only
-        return im.size
 
 
 def write_dataset(
@@ -481,10 +221,6 @@ def write_dataset(
     return report
 
 
-def _save_png(path: Path, image: Image.Image) -> None:
-    atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
-
-
 def _drop_unshown(
     labels: LabelSpace, shown: np.ndarray, masks: Path, written: dict[str, str], notes: list[str]
 ) -> LabelSpace:
@@ -509,7 +245,7 @@ def _drop_unshown(
         path = masks / f"{stem}.png"
         with Image.open(path) as im:
             values = table[np.asarray(im, dtype=np.uint8)]
-        _save_png(path, palette_png(values, kept.palette))
+        save_png(path, palette_png(values, kept.palette))
     return kept
 
 
@@ -523,7 +259,7 @@ def _write_sample(
 ) -> str | None:
     """Copy one image and write its mask into ``staged``; the mask's stem, or None (with a problem) if
     skipped. The values the mask holds are marked in ``shown``."""
-    found = _image_source(sample, written, problems)
+    found = image_source(sample, written, problems)
     if found is None:
         return None
     name, (width, height), copy = found
@@ -544,50 +280,6 @@ def _write_sample(
         return None
     atomic_write(staged / "images" / name, copy)
     shown |= np.bincount(mask.ravel(), minlength=256) > 0
-    _save_png(staged / "masks" / f"{stem}.png", palette_png(mask, labels.palette))
+    save_png(staged / "masks" / f"{stem}.png", palette_png(mask, labels.palette))
     written[stem] = name
     return stem
-
-
-def _image_source(
-    sample: Sample, written: dict[str, str], problems: list[str]
-) -> tuple[str, tuple[int, int], Callable[[str], object]] | None:
-    """The image's file name, its size and how to copy it (the file, or the embedded bytes); None with a
-    problem when it cannot be imported."""
-    image = sample.image
-    if image is not None:
-        name, stem = image.name, image.stem
-        if image.suffix.lower() not in IMAGE_SUFFIXES:
-            problems.append(f"{sample.source}: {name} is not one of the image types {', '.join(IMAGE_SUFFIXES)}")
-            return None
-    elif sample.embedded is not None:
-        stem = sample.embedded.stem
-        try:
-            data = sample.embedded.read()
-            with Image.open(io.BytesIO(data)) as im:  # reads the header only
-                fmt, size = im.format, im.size
-        except (OSError, ValueError) as exc:
-            problems.append(f"{sample.source}: the embedded imageData is not a readable image ({exc}); skipped")
-            return None
-        suffix = FORMAT_SUFFIXES.get(fmt or "")
-        if suffix is None:
-            problems.append(
-                f"{sample.source}: the embedded imageData is a {fmt} image, not one of {', '.join(FORMAT_SUFFIXES)}; skipped"
-            )
-            return None
-        name = stem + suffix
-    else:
-        return None  # the reader has reported the missing image
-    if stem in written:
-        problems.append(
-            f"{sample.source}: image {name} has the same name stem as {written[stem]}, already imported; skipped"
-        )
-        return None
-    if image is None:
-        return name, size, lambda tmp: Path(tmp).write_bytes(data)
-    try:
-        size = _image_size(image)
-    except (OSError, ValueError) as exc:
-        problems.append(f"{sample.source}: image {image} is not readable ({exc})")
-        return None
-    return name, size, lambda tmp: shutil.copyfile(image, tmp)

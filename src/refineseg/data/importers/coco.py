@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..datasets import IGNORE_INDEX, DatasetError, LabelSpace, default_palette
-from ._write import ImageFinder, Sample, far_out_of_bounds, out_of_bounds
+from ._samples import ImageFinder, Sample, far_out_of_bounds, out_of_bounds
 
 __all__ = ["clip_polygon", "mask_api", "read_coco"]
 

@@ -20,7 +20,7 @@ import numpy as np
 from ..datasets import IGNORE_INDEX, DatasetError, LabelSpace, read_mask, require_dir
 from ..labels import Colour
 from ..scan import raw_counts
-from ._write import ImageFinder, Sample
+from ._samples import ImageFinder, Sample
 from .cvat_xml import read_cvat_xml
 
 __all__ = ["read_cvat", "read_labelmap"]

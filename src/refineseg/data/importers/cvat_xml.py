@@ -39,7 +39,7 @@ import numpy as np
 
 from ..datasets import DatasetError, LabelSpace, default_palette
 from ..labels import Colour
-from ._write import ImageFinder, Sample, far_out_of_bounds, out_of_bounds
+from ._samples import ImageFinder, Sample, far_out_of_bounds, out_of_bounds
 from .coco import clip_polygon, mask_api
 
 __all__ = ["read_cvat_xml"]

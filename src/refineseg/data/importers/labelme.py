@@ -30,7 +30,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..datasets import IGNORE_INDEX, IMAGE_SUFFIXES, DatasetError, LabelSpace, default_palette, require_dir
-from ._write import EmbeddedImage, ImageFinder, Sample, far_out_of_bounds, read_class_file
+from ._classes import read_class_file
+from ._samples import EmbeddedImage, ImageFinder, Sample, far_out_of_bounds
 
 __all__ = ["read_labelme"]
 

@@ -17,7 +17,8 @@ from PIL import Image
 from ..datasets import IGNORE_INDEX, DatasetError, LabelSpace, default_palette, images_in, require_dir
 from ..labels import Colour
 from ..voc import VOC_CLASSES
-from ._write import ImageFinder, Sample, read_class_file
+from ._classes import read_class_file
+from ._samples import ImageFinder, Sample
 
 __all__ = ["read_voc"]
 
