@@ -87,7 +87,7 @@ def test_the_command_line_takes_precision_and_refuses_bad_values(tmp_path, capsy
     assert exit_info.value.code == 2 and "invalid choice: 'int4'" in capsys.readouterr().err
     args = ["predict", str(tmp_path / "a.png"), "--output", str(out), "--backend", "onnxruntime"]
     assert main([*args, "--precision", "bf16"]) == 1
-    assert "--precision bf16 applies to the pytorch backend only" in capsys.readouterr().err
+    assert "--precision bf16 runs with the pytorch or openvino backend, not onnxruntime" in capsys.readouterr().err
     assert main(["models", "--hardware"]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("cpu: ") and "--precision auto runs " in printed

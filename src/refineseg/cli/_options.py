@@ -34,6 +34,22 @@ def add_precision(parser: argparse.ArgumentParser, *, default: str, calibration_
     add_calibration(parser, default=calibration_default, flag="--precision int8")
 
 
+def add_backend(parser: argparse.ArgumentParser) -> None:
+    """Add ``--backend``: what runs the model (:mod:`refineseg.inference.backends`).
+
+    Args:
+        parser: The command's parser.
+    """
+    parser.add_argument(
+        "--backend",
+        choices=["pytorch", "onnxruntime", "openvino"],
+        help="what runs the model (default: onnxruntime for --weights FILE.onnx from `refineseg export`, else "
+        "pytorch). onnxruntime (refineseg[onnx]) and openvino (refineseg[openvino]) run other weights by "
+        "exporting them to a temporary ONNX file first; openvino runs fp32, bf16 and int8, onnxruntime fp32 "
+        "and int8; --precision int8 runs with onnxruntime unless openvino is asked for",
+    )
+
+
 def add_calibration(parser: argparse.ArgumentParser, *, default: str, flag: str) -> None:
     """Add ``--calibration`` (images, folders, globs) and ``--calibration-images N`` for int8.
 

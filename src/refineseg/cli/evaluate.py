@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ._distributed import add_distributed, distributed_options
-from ._options import add_precision, calibration_images
+from ._options import add_backend, add_precision, calibration_images
 
 HELP = "evaluate a model on a dataset split (mIoU, per-class IoU, accuracies, fwIoU)"
 
@@ -61,6 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="run the model as built instead of optimize_for_inference (same predictions, slower)",
     )
     add_precision(p, default="fp32", calibration_default="default: the dataset's training split")
+    add_backend(p)
     p.add_argument("--no-progress", dest="progress", action="store_false")
     add_distributed(p)
     p.set_defaults(run=run)
@@ -106,10 +107,11 @@ def run(args: argparse.Namespace) -> int:
         "optimize": args.optimize,
         "precision": args.precision,
         "calibration": calibration,
+        "backend": args.backend,
     }
     if distributed is None:
         dataset = get_dataset(args.dataset, args.root, args.split)
-        result = evaluate(open_model(args.weights), dataset, device=args.device, **options)
+        result = evaluate(open_model(args.weights, backend=args.backend), dataset, device=args.device, **options)
     else:
         from ..distributed import EvaluationJob, evaluate_distributed
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ._distributed import add_distributed, distributed_options
-from ._options import add_precision, calibration_images, images_in
+from ._options import add_backend, add_precision, calibration_images, images_in
 
 HELP = "segment images, folders, globs and videos (the shipped CamVid model unless --weights)"
 
@@ -75,12 +75,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help=f"images with more pixels run in sliding windows (default {DEFAULT_WHOLE_IMAGE_PIXELS:,})",
     )
     p.add_argument("--tile-size", type=int, default=DEFAULT_TILE_SIZE, help="sliding-window size in pixels")
-    p.add_argument(
-        "--backend",
-        choices=["pytorch", "onnxruntime"],
-        help="default: onnxruntime for --weights FILE.onnx (from `refineseg export`), else pytorch; "
-        "onnxruntime with other weights exports them to a temporary file first (needs refineseg[onnx])",
-    )
+    add_backend(p)
     p.add_argument(
         "--no-optimize",
         dest="optimize",
@@ -131,10 +126,10 @@ def run(args: argparse.Namespace) -> int:
     if args.tile_size < 32:
         raise ValueError(f"--tile-size must be at least 32, got {args.tile_size}")
     backend = args.backend or default_backend(args.weights)
-    if backend == "onnxruntime" and args.compile:
+    if backend != "pytorch" and args.compile:
         raise ValueError("--compile applies to the pytorch backend only")
     if backend == "onnxruntime" and args.precision == "bf16":
-        raise ValueError("--precision bf16 applies to the pytorch backend only")
+        raise ValueError("--precision bf16 runs with the pytorch or openvino backend, not onnxruntime")
     if args.precision == "int8" and args.compile:
         raise ValueError("--compile applies to PyTorch models; --precision int8 runs with ONNX Runtime")
     planned = OutputOptions(

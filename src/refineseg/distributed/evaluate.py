@@ -60,7 +60,13 @@ def _evaluate_share(rank: Rank, job: EvaluationJob) -> Any:
     options = dict(job.options)
     options["progress"] = bool(options.get("progress", True)) and rank.is_main
     indices = shard(range(len(dataset)), rank)
-    share = evaluate(open_model(job.weights), dataset, device=rank.device, indices=indices, **options)
+    share = evaluate(
+        open_model(job.weights, backend=job.options.get("backend")),
+        dataset,
+        device=rank.device,
+        indices=indices,
+        **options,
+    )
     confusion = share.confusion
     if rank.fabric is not None:
         confusion = rank.fabric.all_reduce(confusion.to(rank.device), reduce_op="sum").cpu()

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from .._io import atomic_write
 from ..data import SegmentationDataset
+from ..inference.backends import Backend
 from ..inference.images import ImageLike
 from ..inference.tta import predict_probabilities
 from ..models import InferenceModel
@@ -70,6 +71,7 @@ def evaluate(
     precision: str = "fp32",
     calibration: Sequence[ImageLike] | None = None,
     indices: Sequence[int] | None = None,
+    backend: Backend | None = None,
 ) -> EvaluationResult:
     """Run ``model`` on every image of ``dataset`` at full resolution and accumulate a confusion matrix.
 
@@ -96,6 +98,8 @@ def evaluate(
         precision: ``"fp32"``, ``"bf16"``, ``"int8"`` or ``"auto"``.
         calibration: The images that calibrate int8 (only with ``precision="int8"``).
         indices: Evaluate only these images of ``dataset`` (default: all of them).
+        backend: What runs a PyTorch model (``"onnxruntime"``, ``"openvino"``: exported to ONNX
+            first); ``None`` runs it in PyTorch, and an exported model with its own runtime.
 
     Returns:
         The metrics, the confusion matrix, the class names, the image count and the settings.
@@ -113,7 +117,9 @@ def evaluate(
     from ..inference.precision import precision_of
     from ..inference.prepare import prepare_model
 
-    model = prepare_model(model, device=device, precision=precision, optimize=optimize, calibration=calibration)
+    model = prepare_model(
+        model, device=device, precision=precision, optimize=optimize, calibration=calibration, backend=backend
+    )
     confusion = confusion_matrix_metric(dataset.num_classes, dataset.ignore_index).to(device)
     chosen = range(len(dataset)) if indices is None else indices
     from .._progress import progress_bar
@@ -123,7 +129,13 @@ def evaluate(
         probs = predict_probabilities(model, image[None].to(device), scales=scales, flip=flip, crop_size=crop_size)
         confusion.update(probs.argmax(1), mask[None].to(device))
     matrix = confusion.compute().cpu()
-    settings = {"scales": list(scales), "flip": flip, "crop_size": crop_size, "precision": precision_of(model)}
+    settings = {
+        "scales": list(scales),
+        "flip": flip,
+        "crop_size": crop_size,
+        "precision": precision_of(model),
+        "backend": getattr(model, "backend", "pytorch"),  # what ran it; exported models name their runtime
+    }
     return EvaluationResult(metrics_from_confusion(matrix), matrix, list(dataset.class_names), len(chosen), settings)
 
 

@@ -1,9 +1,11 @@
 """The one place that decides, from a weights argument, what runs it.
 
 A name or a ``.safetensors`` file is a refineseg model rebuilt in PyTorch; ``.onnx``, ``.pt2``
-and TorchScript files are exported programs, opened by :mod:`.runtime`. ``predict``,
-``evaluate``, ``serve`` and :class:`~refineseg.inference.segmenter.Segmenter` all ask here, so
-a suffix means the same everywhere.
+and TorchScript files are exported programs, opened by :mod:`.runtime` (and an ``.onnx`` file
+by :mod:`.openvino_runtime` with ``backend="openvino"``). ``predict``, ``evaluate``, ``serve``
+and :class:`~refineseg.inference.segmenter.Segmenter` all ask here, so a suffix and a backend
+mean the same everywhere. A refineseg model asked to run with ONNX Runtime or OpenVINO is
+exported to ONNX when it is prepared (:func:`export_for`), in the precision asked.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from .export_format import EXPORT_SUFFIXES, ExportFormat
 if TYPE_CHECKING:
     from ..models import InferenceModel, SegmentationModel
 
-__all__ = ["BACKENDS", "Backend", "default_backend", "exported_format", "open_model"]
+__all__ = ["BACKENDS", "Backend", "default_backend", "export_for", "exported_format", "open_model"]
 
-Backend = Literal["pytorch", "onnxruntime"]
-BACKENDS: tuple[Backend, ...] = ("pytorch", "onnxruntime")
+Backend = Literal["pytorch", "onnxruntime", "openvino"]
+BACKENDS: tuple[Backend, ...] = ("pytorch", "onnxruntime", "openvino")
 
 
 def exported_format(weights: str | os.PathLike[str]) -> ExportFormat | None:
@@ -59,27 +61,23 @@ def open_model(
     *,
     backend: Backend | None = None,
     threads: int | None = None,
-    precision: str | None = None,
     compile: bool = False,
 ) -> InferenceModel:
-    """Open whatever ``weights`` names with the backend that runs it, ready for inference.
+    """Open whatever ``weights`` names for the backend that will run it.
 
     A refineseg model (a name, a ``.safetensors`` file, an ``hf://`` repository) is rebuilt by
     :func:`~refineseg.weights.loading.load_model`, which downloads a published checkpoint once;
-    with ``backend="onnxruntime"`` it is exported to a temporary ONNX file and run from that.
-    Exported files run as exported: ``.onnx`` with ONNX Runtime, ``.pt2`` (torch.export) and
-    TorchScript with PyTorch, on the CPU, in fp32, without further optimisation.
+    whatever the backend, it stays a PyTorch model here, and
+    :func:`~refineseg.inference.prepare.prepare_model` exports it for ONNX Runtime or OpenVINO
+    in the precision asked. Exported files run as exported: ``.onnx`` with ONNX Runtime or
+    OpenVINO, ``.pt2`` (torch.export) and TorchScript with PyTorch, on the CPU.
 
     Args:
         weights: A catalogue name (``"camvid"``), a refineseg ``.safetensors`` file, a Hugging
             Face Hub repository (``hf://ORG/NAME[@REVISION]``), or a file written by ``refineseg export`` (``.onnx``, ``.pt2``, ``.pt``/``.ts``/``.torchscript``).
         backend: ``None`` picks it from ``weights`` (:func:`default_backend`).
-        threads: ONNX Runtime's intra-op thread count for an ``.onnx`` file (PyTorch uses its
-            global setting).
-        precision: What the model will run in (:class:`~refineseg.inference.segmenter.Segmenter`'s
-            ``precision``): ``"int8"`` keeps a refineseg model in PyTorch with
-            ``backend="onnxruntime"``, since its quantization runs in ONNX Runtime itself.
-        compile: Whether ``torch.compile`` will be asked for, which an exported program refuses.
+        threads: The runtime's threads for an ``.onnx`` file (PyTorch uses its global setting).
+        compile: Whether ``torch.compile`` will be asked for, which only PyTorch models take.
 
     Returns:
         A refineseg model in eval mode, or an exported model behind the same interface.
@@ -87,12 +85,14 @@ def open_model(
     Raises:
         FileNotFoundError: No such file or name.
         ValueError: An unknown backend, one that cannot run this kind of file, compile for an
-            exported program, or a file that is not what its suffix says.
+            exported program or another backend, or a file that is not what its suffix says.
     """
     fmt = exported_format(weights)
     backend = backend or default_backend(weights)
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if compile and backend != "pytorch":
+        raise ValueError(f"compile applies to the pytorch backend, not {backend}")
     if fmt in ("torch_export", "torchscript"):
         if backend != "pytorch":
             raise ValueError(
@@ -101,26 +101,54 @@ def open_model(
             )
         if compile:
             raise ValueError(f"{weights}: compile applies to models built by refineseg, not an exported program")
-    elif fmt == "onnx" and backend != "onnxruntime":
-        raise ValueError(f"{weights}: an ONNX file runs with backend='onnxruntime' (--backend onnxruntime)")
+    elif fmt == "onnx" and backend == "pytorch":
+        raise ValueError(
+            f"{weights}: an ONNX file runs with backend='onnxruntime' or 'openvino' (--backend onnxruntime)"
+        )
     if fmt is None:
         from ..weights.loading import load_model
 
-        model = load_model(weights)
-        if backend == "onnxruntime" and precision != "int8":
-            return _as_onnx(model)
-        return model
+        return load_model(weights)
+    if fmt == "onnx" and backend == "openvino":
+        from .openvino_runtime import OpenVinoModel
+
+        return OpenVinoModel(weights, threads=threads)
     from .runtime import load_exported
 
     return load_exported(weights, threads=threads)
 
 
-def _as_onnx(model: SegmentationModel) -> InferenceModel:
-    """``model`` exported to ONNX in fp32 and opened with ONNX Runtime."""
-    from .export import export_onnx
-    from .runtime import OnnxRuntimeModel
+def export_for(
+    model: SegmentationModel, backend: Backend, precision: str, *, threads: int | None = None
+) -> InferenceModel:
+    """``model`` exported to ONNX in fp32 and opened by ``backend`` to run in ``precision``.
 
+    Args:
+        model: A refineseg PyTorch model.
+        backend: ``"onnxruntime"`` (fp32 only) or ``"openvino"`` (fp32 or bf16).
+        precision: ``"fp32"`` or ``"bf16"`` (int8 is :func:`~refineseg.inference.quantize.int8_model`).
+        threads: The runtime's threads.
+
+    Returns:
+        The exported model, opened; the temporary file is gone (the runtime holds the network).
+
+    Raises:
+        ValueError: A backend and precision that do not go together.
+        ImportError: The backend's extra is not installed.
+    """
+    from .export import export_onnx
+
+    if backend == "onnxruntime" and precision != "fp32":
+        raise ValueError(f"precision {precision} runs with the pytorch or openvino backend, not onnxruntime")
     with tempfile.TemporaryDirectory() as tmp:
         onnx_file = Path(tmp) / "model.onnx"
-        export_onnx(model, onnx_file)
-        return OnnxRuntimeModel(onnx_file)  # the session holds the model; the file may go
+        export_onnx(model, onnx_file)  # checked against PyTorch in fp32 before it is used
+        if backend == "openvino":
+            from .openvino_runtime import OpenVinoModel
+
+            return OpenVinoModel(onnx_file, precision="bf16" if precision == "bf16" else "fp32", threads=threads)
+        if backend != "onnxruntime":
+            raise ValueError(f"export_for runs onnxruntime or openvino, not {backend}")
+        from .runtime import OnnxRuntimeModel
+
+        return OnnxRuntimeModel(onnx_file, threads=threads)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import torch
 
 from ..models import InferenceModel, SegmentationModel
+from .backends import Backend, export_for
 from .images import ImageLike
 from .precision import resolve_precision
 
@@ -25,13 +26,18 @@ def prepare_model(
     optimize: bool = True,
     compile: bool = False,
     calibration: Sequence[ImageLike] | None = None,
+    backend: Backend | None = None,
 ) -> InferenceModel:
-    """``model`` ready to run on ``device`` in ``precision`` (see :mod:`refineseg.inference.precision`).
+    """``model`` ready to run on ``device`` in ``precision`` with ``backend``.
 
-    A PyTorch model goes through :func:`~refineseg.optimize_for_inference` when ``optimize``,
-    ``compile`` or a precision other than fp32 asks for it, or through
-    :func:`~refineseg.inference.quantize.int8_model` for int8. An exported model (ONNX
-    Runtime, TorchScript) runs as it is, in the precision it was exported in.
+    With the pytorch backend (the default for a PyTorch model) it goes through
+    :func:`~refineseg.optimize_for_inference` when ``optimize``, ``compile`` or a precision
+    other than fp32 asks for it. With ``"onnxruntime"`` or ``"openvino"`` it is exported to ONNX
+    and opened by that runtime (:func:`~refineseg.inference.backends.export_for`). int8 is
+    always a runtime's: :func:`~refineseg.inference.quantize.int8_model` quantizes the model
+    once and opens the cached file with ONNX Runtime, or with OpenVINO when asked. An
+    exported model runs as it is, in the precision it was exported in, except that OpenVINO
+    runs a float ONNX file in fp32 or bf16 as asked (see :mod:`refineseg.inference.precision`).
 
     Args:
         model: A refineseg PyTorch model or an exported model.
@@ -41,6 +47,8 @@ def prepare_model(
         optimize: Rearrange a PyTorch model with :func:`~refineseg.optimize_for_inference`.
         compile: Also ``torch.compile`` it.
         calibration: Images to calibrate int8 quantization with; int8 only, and required there.
+        backend: What runs it (``None``: PyTorch for a PyTorch model, the exported model's own
+            runtime for an exported one).
 
     Returns:
         The model that runs: ``model`` itself (in eval mode, on ``device``), an optimised copy,
@@ -48,8 +56,9 @@ def prepare_model(
 
     Raises:
         ValueError: ``calibration`` without int8, int8 without ``calibration``, an exported
-            model with a device other than the CPU or a precision other than fp32/auto, or
-            an invalid ``precision`` (see :func:`resolve_precision`).
+            model with a device other than the CPU, another backend, or a precision its
+            runtime cannot give it, compile or a device other than the CPU with an ONNX
+            runtime, or an invalid ``precision`` (see :func:`resolve_precision`).
     """
     device = torch.device(device)
     if precision == "auto" and not (optimize or compile):
@@ -58,14 +67,9 @@ def prepare_model(
     if calibration is not None and resolved != "int8":
         raise ValueError(f"calibration images apply to precision int8 only, not {resolved}")
     if not isinstance(model, SegmentationModel):
-        if device.type != "cpu":
-            raise ValueError(f"{type(model).__name__} runs on the CPU only, not {device}")
-        if precision not in ("fp32", "auto"):
-            raise ValueError(
-                f"precision {precision} applies to PyTorch models, not {type(model).__name__}: "
-                "an exported file runs in the precision it was exported in (int8: refineseg export --int8)"
-            )
-        return model
+        return _prepare_exported(model, device, precision, resolved, backend)
+    if backend not in (None, "pytorch") and (device.type != "cpu" or compile):
+        raise ValueError(f"the {backend} backend runs on the CPU without torch.compile")
     if resolved == "int8":
         if calibration is None:
             raise ValueError(
@@ -74,10 +78,37 @@ def prepare_model(
             )
         from .quantize import int8_model
 
-        return int8_model(model.eval(), calibration)
+        return int8_model(model.eval(), calibration, backend="openvino" if backend == "openvino" else "onnxruntime")
+    if backend in ("onnxruntime", "openvino"):
+        if backend == "onnxruntime" and precision == "auto":
+            resolved = "fp32"  # ONNX Runtime's CPU provider has no bf16 convolutions
+        return export_for(model.eval(), backend, resolved)
     model = model.to(device).eval()
     if optimize or compile or resolved != "fp32":
         from .optimize import optimize_for_inference
 
         return optimize_for_inference(model, compile=compile, precision=precision)
+    return model
+
+
+def _prepare_exported(
+    model: InferenceModel, device: torch.device, precision: str, resolved: str, backend: Backend | None
+) -> InferenceModel:
+    """An exported model as it will run: on the CPU, by its own runtime, in what that runtime can give it."""
+    name = type(model).__name__
+    if device.type != "cpu":
+        raise ValueError(f"{name} runs on the CPU only, not {device}")
+    runtime = getattr(model, "backend", None)
+    if backend not in (None, runtime):
+        raise ValueError(f"{name} runs with the {runtime} backend, not {backend}")
+    from .openvino_runtime import OpenVinoModel
+
+    if isinstance(model, OpenVinoModel) and model.precision != "int8" and resolved in ("fp32", "bf16"):
+        model.set_precision(resolved)
+        return model
+    if precision not in ("fp32", "auto"):
+        raise ValueError(
+            f"precision {precision} applies to PyTorch models, not {name}: "
+            "an exported file runs in the precision it was exported in (int8: refineseg export --int8)"
+        )
     return model

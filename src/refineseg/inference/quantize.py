@@ -29,7 +29,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import numpy as np
 import torch
@@ -44,7 +44,7 @@ from .images import ImageLike, load_image
 
 if TYPE_CHECKING:
     from ..models import SegmentationModel
-    from .runtime import OnnxRuntimeModel
+    from .runtime import ExportedModel
 
 __all__ = [
     "CALIBRATION_METHODS",
@@ -180,8 +180,9 @@ def int8_model(
     method: CalibrationMethod = "percentile",
     max_side: int | None = 512,
     threads: int | None = None,
-) -> OnnxRuntimeModel:
-    """``model`` quantized to int8 and opened with ONNX Runtime: what ``precision="int8"`` runs.
+    backend: Literal["onnxruntime", "openvino"] = "onnxruntime",
+) -> ExportedModel:
+    """``model`` quantized to int8 and opened with ONNX Runtime or OpenVINO: what ``precision="int8"`` runs.
 
     The first call for a given model (its weights and meta) and calibration set (the images'
     pixels after downscaling to ``max_side``) exports and quantizes it, which takes seconds to
@@ -195,10 +196,12 @@ def int8_model(
             a few dozen are enough.
         method: How activation ranges are set: ``"percentile"``, ``"minmax"`` or ``"entropy"``.
         max_side: Downscale calibration images with a longer side than this (``None``: never).
-        threads: ONNX Runtime's intra-op threads (default: ``torch.get_num_threads()``).
+        threads: The runtime's threads (default: ``torch.get_num_threads()``).
+        backend: What runs the int8 file: ONNX Runtime, or OpenVINO (``[openvino]``), both
+            reading the same cached file.
 
     Returns:
-        The int8 model, opened with ONNX Runtime.
+        The int8 model, opened with ``backend``.
 
     Raises:
         ImportError: ONNX Runtime (or ONNX, to quantize) is not installed.
@@ -207,8 +210,17 @@ def int8_model(
     """
     from .runtime import OnnxRuntimeModel
 
+    def opened(path: Path) -> ExportedModel:
+        if backend == "openvino":
+            from .openvino_runtime import OpenVinoModel
+
+            return OpenVinoModel(path, threads=threads)
+        return OnnxRuntimeModel(path, threads=threads)
+
     # checked first: the fingerprint below reads its version
     require("onnxruntime", "onnx", purpose="precision int8", name="ONNX Runtime")
+    if backend == "openvino":
+        require("openvino", "openvino", purpose="precision int8 with OpenVINO", name="OpenVINO")
     if method not in CALIBRATION_METHODS:
         raise ValueError(f"method must be one of {', '.join(CALIBRATION_METHODS)}, got {method!r}")
     arrays = [_downscale(load_image(image), max_side) for image in calibration_images]
@@ -218,7 +230,7 @@ def int8_model(
     path = cache_dir("int8") / f"{getattr(model, 'arch', None) or 'model'}-{key[:24]}.onnx"
     if path.is_file():
         try:
-            return OnnxRuntimeModel(path, threads=threads)
+            return opened(path)
         except ValueError:  # a damaged cache entry is made again rather than trusted
             _log.info("int8: %s is unreadable; quantizing again", path)
     _log.info(
@@ -228,7 +240,7 @@ def int8_model(
     )
     report = quantize_model(model, path, arrays, method=method, max_side=max_side)
     _log.info("int8: %s", report.summary())
-    return OnnxRuntimeModel(path, threads=threads)
+    return opened(path)
 
 
 def _fingerprint(model: SegmentationModel, arrays: Sequence[np.ndarray], method: str) -> str:

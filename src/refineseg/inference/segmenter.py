@@ -58,6 +58,7 @@ class Segmenter:
         compile: bool = False,
         precision: str = "auto",
         calibration: Sequence[ImageLike] | None = None,
+        backend: Backend | None = None,
     ) -> None:
         """Prepare ``model`` to run on ``device`` in ``precision``.
 
@@ -82,6 +83,9 @@ class Segmenter:
             calibration: For ``"int8"`` only: images that set the activation ranges (a few
                 dozen like those it will see; the result is cached, see
                 :func:`~refineseg.inference.quantize.int8_model`).
+            backend: What runs a PyTorch model: ``None`` or ``"pytorch"``, or ``"onnxruntime"``
+                or ``"openvino"`` (exported to ONNX first, in fp32, bf16 on OpenVINO, or int8);
+                an exported model runs with its own runtime.
 
         Raises:
             ValueError: ``scales`` not all positive, ``tile_size`` below 32, or precision,
@@ -93,7 +97,13 @@ class Segmenter:
             raise ValueError(f"tile_size must be at least 32 pixels, got {tile_size}")
         self.device = torch.device(device)
         model = prepare_model(
-            model, device=self.device, precision=precision, optimize=optimize, compile=compile, calibration=calibration
+            model,
+            device=self.device,
+            precision=precision,
+            optimize=optimize,
+            compile=compile,
+            calibration=calibration,
+            backend=backend,
         )
         self.model = model
         # what it runs in: "auto" resolves to bf16 or fp32, and falls back to fp32 for a model bf16 moves too far
@@ -130,8 +140,9 @@ class Segmenter:
             weights: A catalogue name, a refineseg ``.safetensors`` file or an exported file.
             device: Where a PyTorch model runs.
             backend: ``None`` (the default) picks it from ``weights``: ``"onnxruntime"`` for an
-                ``.onnx`` file, else ``"pytorch"``. ``"onnxruntime"`` with other weights exports
-                them to a temporary ONNX file first.
+                ``.onnx`` file, else ``"pytorch"``. ``"onnxruntime"`` or ``"openvino"`` with other
+                weights exports them to a temporary ONNX file first; ``"openvino"`` also runs an
+                ``.onnx`` file.
             **options: Passed on to :class:`Segmenter` (``precision``, ``scales``, ...).
 
         Returns:
@@ -141,14 +152,8 @@ class Segmenter:
             ValueError: An unknown backend, or one that cannot run this kind of file.
             FileNotFoundError: No such file or weights name.
         """
-        precision = options.get("precision")
-        model = open_model(
-            weights,
-            backend=backend,
-            precision=precision if isinstance(precision, str) else None,
-            compile=bool(options.get("compile")),
-        )
-        return cls(model, device=device, **options)  # type: ignore[arg-type]
+        model = open_model(weights, backend=backend, compile=bool(options.get("compile")))
+        return cls(model, device=device, backend=backend, **options)  # type: ignore[arg-type]
 
     @property
     def num_classes(self) -> int:

@@ -1,0 +1,171 @@
+"""The OpenVINO backend: an ``.onnx`` file or a refineseg model run by OpenVINO in fp32, bf16 and int8.
+
+One ONNX export (about 10 s) is shared; OpenVINO compiles once per input shape (about a second).
+"""
+
+import copy
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import refineseg
+from refineseg._extras import MissingExtraError
+from refineseg.cli import main
+from refineseg.inference import Segmenter
+from refineseg.inference.backends import open_model
+from refineseg.inference.export import export_onnx
+
+ov = pytest.importorskip("openvino")
+for _name in ("onnx", "onnxscript", "onnxruntime"):
+    pytest.importorskip(_name)
+
+from refineseg.inference.openvino_runtime import OpenVinoModel  # noqa: E402
+from refineseg.inference.runtime import OnnxRuntimeModel  # noqa: E402
+
+CLASSES = ["sky", "road", "car"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    model = refineseg.get_model("lw_refinenet_resnet18", num_classes=3)
+    model.meta.class_names = list(CLASSES)
+    model.meta.mean, model.meta.std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def onnx_file(model, tmp_path_factory):
+    path = tmp_path_factory.mktemp("ov") / "tiny.onnx"
+    export_onnx(copy.deepcopy(model), path, example_size=(64, 64))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("REFINESEG_HOME", str(tmp_path / "home"))  # int8 files and OpenVINO's compiled blobs
+
+
+def _close(out, expected, tolerance=1e-3):
+    """The export's own check: within ``tolerance`` of the largest logit, the same class everywhere."""
+    assert out.shape == expected.shape and out.dtype == torch.float32
+    assert (out - expected).abs().max().item() <= tolerance * expected.abs().max().item()
+    assert torch.equal(out.argmax(1), expected.argmax(1))
+
+
+def test_fp32_matches_pytorch_at_every_shape_with_the_meta(model, onnx_file):
+    ov_model = OpenVinoModel(onnx_file, threads=1)
+    assert ov_model.backend == "openvino" and ov_model.precision == "fp32"
+    assert ov_model.arch == "lw_refinenet_resnet18" and ov_model.num_classes == 3
+    assert ov_model.meta.class_names == CLASSES and ov_model.meta.mean == (0.5, 0.4, 0.3)
+    for shape in [(2, 3, 37, 83), (1, 3, 64, 64), (2, 3, 37, 83)]:  # dynamic batch and size; a shape seen again
+        x = torch.randn(shape)
+        with torch.no_grad():
+            _close(ov_model(x), model(x))
+    assert len(ov_model._compiled) == 2  # compiled once per shape
+    assert ov_model.eval() is ov_model and ov_model.to("cpu") is ov_model
+    with pytest.raises(ValueError, match="runs on the CPU"):
+        ov_model.to("cuda")
+
+
+def test_bf16_is_a_precision_hint_of_the_same_file(model, onnx_file):
+    ov_model = OpenVinoModel(onnx_file, precision="bf16")
+    assert ov_model.precision == "bf16"
+    x = torch.randn(1, 3, 48, 64)
+    with torch.no_grad():
+        expected = model(x)
+    out = ov_model(x)
+    assert out.dtype == torch.float32 and out.shape == expected.shape
+    assert (out - expected).abs().max().item() <= 0.1 * expected.abs().max().item()  # bf16's 8-bit mantissa
+    ov_model.set_precision("fp32")
+    _close(ov_model(x), expected)
+    with pytest.raises(ValueError, match="fp32 or bf16, not 'int8'"):
+        ov_model.set_precision("int8")
+
+
+@pytest.mark.slow  # an export on the fly
+def test_segmenter_runs_a_refineseg_model_with_openvino(model, onnx_file):
+    image = np.random.default_rng(0).integers(0, 255, (41, 57, 3), dtype=np.uint8)
+    expected = Segmenter(copy.deepcopy(model), precision="fp32")(image)
+    seg = Segmenter(copy.deepcopy(model), precision="fp32", backend="openvino")
+    assert isinstance(seg.model, OpenVinoModel) and seg.precision == "fp32"
+    assert np.array_equal(seg(image), expected)
+    # an .onnx file with --backend openvino; auto is bf16 on CPUs with native bf16, else fp32
+    from_file = Segmenter.from_pretrained(onnx_file, backend="openvino", precision="auto")
+    assert isinstance(from_file.model, OpenVinoModel)
+    assert from_file.precision in ("fp32", "bf16")
+    assert isinstance(open_model(onnx_file, backend="openvino"), OpenVinoModel)
+    assert isinstance(open_model(onnx_file), OnnxRuntimeModel)  # the default for .onnx is unchanged
+
+
+@pytest.mark.slow  # a quantization and two exports
+def test_int8_runs_the_cached_file_with_openvino_like_onnx_runtime(model):
+    rng = np.random.default_rng(0)
+    calibration = [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(4)]
+    ort = Segmenter(copy.deepcopy(model), precision="int8", calibration=calibration)
+    ovs = Segmenter(copy.deepcopy(model), precision="int8", calibration=calibration, backend="openvino")
+    assert isinstance(ort.model, OnnxRuntimeModel) and isinstance(ovs.model, OpenVinoModel)
+    assert ovs.precision == "int8" and ovs.model.path == ort.model.path  # one cached file, two runtimes
+    x = torch.randn(1, 3, 48, 64)
+    agreement = (ort.model(x).argmax(1) == ovs.model(x).argmax(1)).float().mean().item()
+    assert agreement >= 0.95
+
+
+def test_wrong_combinations_are_one_line_errors(model, onnx_file, tmp_path):
+    with pytest.raises(ValueError, match="compile applies to the pytorch backend"):
+        open_model(onnx_file, backend="openvino", compile=True)
+    with pytest.raises(ValueError, match=r"without torch\.compile"):
+        Segmenter(copy.deepcopy(model), backend="openvino", compile=True)
+    with pytest.raises(ValueError, match="runs with the openvino backend, not onnxruntime"):
+        Segmenter(OpenVinoModel(onnx_file), backend="onnxruntime")
+    with pytest.raises(ValueError, match="bf16 runs with the pytorch or openvino backend"):
+        Segmenter(copy.deepcopy(model), backend="onnxruntime", precision="bf16")
+    not_onnx = tmp_path / "broken.onnx"
+    not_onnx.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match=r"broken.onnx: not a valid ONNX model .*refineseg export"):
+        OpenVinoModel(not_onnx)
+
+
+def test_a_missing_openvino_says_which_extra(onnx_file, monkeypatch):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino now raises ImportError
+    with pytest.raises(
+        MissingExtraError, match=r"running models with OpenVINO needs OpenVINO: pip install .*\[openvino\]"
+    ):
+        OpenVinoModel(onnx_file)
+
+
+def test_predict_takes_backend_openvino(model, onnx_file, tmp_path, capsys):
+    from PIL import Image
+
+    image = tmp_path / "in" / "a.png"
+    image.parent.mkdir()
+    Image.fromarray(np.random.default_rng(2).integers(0, 255, (40, 56, 3), dtype=np.uint8)).save(image)
+    out = tmp_path / "out"
+    args = ["predict", str(image), "--weights", str(onnx_file), "--backend", "openvino", "--no-progress"]
+    assert main([*args, "--output", str(out), "--precision", "fp32"]) == 0
+    labels = np.asarray(Image.open(out / "a.png"))
+    expected = Segmenter(copy.deepcopy(model), precision="fp32")(str(image))
+    assert np.array_equal(labels, expected)
+    assert main([*args, "--output", str(tmp_path / "o2"), "--compile"]) == 1
+    assert "--compile applies to the pytorch backend only" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_evaluate_with_backend_openvino_gives_the_pytorch_metrics(tmp_path, capsys):
+    import json
+
+    from .fixtures import make_camvid
+
+    root = make_camvid(tmp_path / "camvid", n=2, size=(40, 56))
+    torch.manual_seed(0)
+    weights = refineseg.save_model(
+        refineseg.get_model("lw_refinenet_resnet18", num_classes=11), tmp_path / "m.safetensors"
+    )
+    common = ["evaluate", "--weights", str(weights), "--dataset", "camvid", "--root", str(root), "--no-progress"]
+    assert main([*common, "--output", str(tmp_path / "pt.json")]) == 0
+    assert main([*common, "--output", str(tmp_path / "ov.json"), "--backend", "openvino"]) == 0
+    pt, ovr = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("pt", "ov"))
+    assert (pt["backend"], ovr["backend"]) == ("pytorch", "openvino")  # the JSON says what ran
+    assert ovr["miou"] == pytest.approx(pt["miou"], abs=1e-6)
