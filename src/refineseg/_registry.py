@@ -2,12 +2,15 @@
 
 A second entry under a name is an error, as in torchvision's ``register_model``: silently
 replacing a builder would change what ``get_model(name)`` builds depending on import order.
-A leaf module (it imports nothing of refineseg), so any layer may keep a registry;
-:mod:`refineseg.models.registry` keeps the models'.
+A leaf module (it imports nothing of refineseg), so any layer may keep a registry:
+:mod:`refineseg.models.registry` keeps the models', :mod:`refineseg.data.registry` the datasets',
+:mod:`refineseg.data.importers` the annotation readers', :mod:`refineseg.training.losses` the
+losses' and :mod:`refineseg.weights.catalogue` the named weights.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 __all__ = ["Registry"]
@@ -40,7 +43,8 @@ class Registry(Generic[T]):
             ValueError: ``name`` is taken.
         """
         if name in self._entries:
-            raise ValueError(f"a {self.kind} named {name!r} is already registered")
+            article = "an" if self.kind[:1] in ("a", "e", "i", "o", "u") else "a"
+            raise ValueError(f"{article} {self.kind} named {name!r} is already registered")
         self._entries[name] = entry
         return entry
 
@@ -69,5 +73,20 @@ class Registry(Generic[T]):
         """
         return sorted(self._entries)
 
+    def entries(self) -> list[T]:
+        """The entries, in the order they were added.
+
+        Returns:
+            The entries.
+        """
+        return list(self._entries.values())
+
     def __contains__(self, name: object) -> bool:
         return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        """The names, in the order they were added."""
+        return iter(list(self._entries))
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .._registry import Registry
 from .datasets import DatasetError, SegmentationDataset
 from .splits import read_split
 
@@ -32,7 +33,7 @@ class DatasetSpec:
     description: str
 
 
-_DATASETS: dict[str, DatasetSpec] = {}
+_DATASETS: Registry[DatasetSpec] = Registry("dataset")
 
 
 def register_dataset(name: str, *, splits: tuple[str, ...], description: str) -> Callable[[Factory], Factory]:
@@ -44,11 +45,12 @@ def register_dataset(name: str, *, splits: tuple[str, ...], description: str) ->
         description: One line for listings.
 
     Returns:
-        A decorator that registers the factory and returns it unchanged.
+        A decorator that registers the factory and returns it unchanged; it raises ``ValueError``
+        when a dataset is already registered under ``name``.
     """
 
     def decorate(factory: Factory) -> Factory:
-        _DATASETS[name] = DatasetSpec(name, factory, splits, description)
+        _DATASETS.add(name, DatasetSpec(name, factory, splits, description))
         return factory
 
     return decorate
@@ -60,7 +62,7 @@ def list_datasets() -> list[DatasetSpec]:
     Returns:
         Their specs, sorted by name.
     """
-    return [_DATASETS[k] for k in sorted(_DATASETS)]
+    return [_DATASETS.get(name) for name in _DATASETS.names()]
 
 
 def get_dataset(name: str, root: str | os.PathLike[str], split: str, **kwargs: Any) -> SegmentationDataset:
@@ -80,10 +82,9 @@ def get_dataset(name: str, root: str | os.PathLike[str], split: str, **kwargs: A
     Raises:
         DatasetError: If the name or split is unknown, or the dataset's files are not as expected.
     """
-    try:
-        spec = _DATASETS[name]
-    except KeyError:
-        raise DatasetError(f"unknown dataset {name!r}; available: {', '.join(sorted(_DATASETS))}") from None
+    if name not in _DATASETS:
+        raise DatasetError(f"unknown dataset {name!r}; available: {', '.join(_DATASETS.names())}")
+    spec = _DATASETS.get(name)
 
     def build(one: str) -> SegmentationDataset:
         if one not in spec.splits:

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._registry import Registry
 from ..constants import LOSS_DESCRIPTIONS
 from ..data.labels import IGNORE_INDEX
 
@@ -346,7 +347,14 @@ class CombinedLoss(nn.Module):
         return f"weights={self.weights}"
 
 
-LOSS_NAMES: tuple[str, ...] = ("ce", "dice", "focal", "lovasz")
+# name -> factory(class_weights, ignore_index); --loss and build_loss take these names
+_LOSSES: Registry[Callable[[Tensor | None, int], nn.Module]] = Registry("loss")
+_LOSSES.add("ce", lambda class_weights, ignore_index: CrossEntropyLoss(class_weights, ignore_index=ignore_index))
+_LOSSES.add("dice", lambda class_weights, ignore_index: DiceLoss(ignore_index=ignore_index))
+_LOSSES.add("focal", lambda class_weights, ignore_index: FocalLoss(weight=class_weights, ignore_index=ignore_index))
+_LOSSES.add("lovasz", lambda class_weights, ignore_index: LovaszSoftmaxLoss(ignore_index=ignore_index))
+
+LOSS_NAMES: tuple[str, ...] = tuple(_LOSSES)
 
 
 LOSS_SPEC_GRAMMAR = f"TERM[+TERM...] with TERM = [WEIGHT*]NAME and NAME one of {', '.join(LOSS_NAMES)}"
@@ -412,13 +420,7 @@ def build_loss(spec: str, *, ignore_index: int = IGNORE_INDEX, class_weights: Te
     terms = parse_loss_spec(spec)
 
     def make(name: str) -> nn.Module:
-        if name == "ce":
-            return CrossEntropyLoss(class_weights, ignore_index=ignore_index)
-        if name == "focal":
-            return FocalLoss(weight=class_weights, ignore_index=ignore_index)
-        if name == "dice":
-            return DiceLoss(ignore_index=ignore_index)
-        return LovaszSoftmaxLoss(ignore_index=ignore_index)
+        return _LOSSES.get(name)(class_weights, ignore_index)
 
     if len(terms) == 1 and terms[0][0] == 1.0:
         return make(terms[0][1])

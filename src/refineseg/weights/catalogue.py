@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from .._io import cache_dir
+from .._registry import Registry
 from .._suggest import did_you_mean
 
 __all__ = [
@@ -157,7 +158,15 @@ _ENTRIES: tuple[WeightsEntry, ...] = (
     _published("lw_refinenet_mobilenet_v2_voc", "lw_refinenet_mobilenet_v2", "mbv2", _VOC, 21, "nQ6wDnTEFhyidot"),
 )
 
-CATALOGUE: dict[str, WeightsEntry] = {entry.name: entry for entry in _ENTRIES}
+
+def _registry(entries: tuple[WeightsEntry, ...]) -> Registry[WeightsEntry]:
+    registry: Registry[WeightsEntry] = Registry("weights entry")
+    for entry in entries:
+        registry.add(entry.name, entry)  # a second entry under a name is an error
+    return registry
+
+
+CATALOGUE: Registry[WeightsEntry] = _registry(_ENTRIES)
 
 
 def list_weights(kind: Literal["shipped", "published"] | None = None) -> list[WeightsEntry]:
@@ -169,7 +178,7 @@ def list_weights(kind: Literal["shipped", "published"] | None = None) -> list[We
     Returns:
         The entries in catalogue order.
     """
-    return [entry for entry in CATALOGUE.values() if kind is None or entry.kind == kind]
+    return [entry for entry in CATALOGUE.entries() if kind is None or entry.kind == kind]
 
 
 def get_entry(name: str) -> WeightsEntry:
@@ -185,14 +194,13 @@ def get_entry(name: str) -> WeightsEntry:
         FileNotFoundError: ``name`` is not in the catalogue; the message suggests the closest
             known name and where the names are listed (not all of them: most are unavailable).
     """
-    try:
-        return CATALOGUE[name]
-    except KeyError:
+    if name not in CATALOGUE:
         hint = did_you_mean(name, CATALOGUE)
         raise FileNotFoundError(
             f"{name!r} is neither a weights file nor a weights name{'; ' + hint if hint else ''} "
             "(`refineseg models` lists the names)"
-        ) from None
+        )
+    return CATALOGUE.get(name)
 
 
 def weights_path(name: str) -> Path:

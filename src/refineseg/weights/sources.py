@@ -49,7 +49,7 @@ def resolve_weights(weights: str | os.PathLike[str], *, download: bool = False) 
     name = weights if isinstance(weights, str) else None
     bare = name is not None and not Path(name).suffix and os.sep not in name and "/" not in name
     if name is not None and bare and (name in CATALOGUE or not Path(name).exists()):
-        if download and isinstance(CATALOGUE.get(name), PublishedWeights):
+        if download and name in CATALOGUE and isinstance(CATALOGUE.get(name), PublishedWeights):
             from .download import fetch_published_weights  # converting builds a model: only for a download
 
             return fetch_published_weights(name)

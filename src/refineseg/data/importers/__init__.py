@@ -28,6 +28,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from ..._registry import Registry
 from ..datasets import DatasetError, LabelSpace
 from ._samples import Sample
 from ._write import AnnotationImportError, ImportReport, check_output, write_dataset
@@ -41,7 +42,11 @@ __all__ = ["FORMATS", "AnnotationImportError", "ImportReport", "import_annotatio
 Reader = Callable[..., tuple[LabelSpace, list[Sample]]]
 
 # reader(source, *, images, classes, problems, notes) -> (labels, samples)
-_READERS: dict[str, Reader] = {"coco": read_coco, "labelme": read_labelme, "cvat": read_cvat, "voc": read_voc}
+_READERS: Registry[Reader] = Registry("annotation format")
+_READERS.add("coco", read_coco)
+_READERS.add("labelme", read_labelme)
+_READERS.add("cvat", read_cvat)
+_READERS.add("voc", read_voc)
 FORMATS = tuple(_READERS)
 
 
@@ -94,7 +99,7 @@ def import_annotations(
     check_output(output_path)
     problems: list[str] = []
     notes: list[str] = []
-    labels, samples = _READERS[fmt](
+    labels, samples = _READERS.get(fmt)(
         source_path,
         images=Path(images) if images is not None else None,
         classes=Path(classes) if classes is not None else None,
