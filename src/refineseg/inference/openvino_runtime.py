@@ -23,6 +23,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from .._errors import one_line
 from .._extras import require
 from .._io import cache_dir
 from .export_format import METADATA_KEY, PRECISION_KEY
@@ -68,7 +69,7 @@ class OpenVinoModel(ExportedModel):
         try:
             self._network = self._core.read_model(str(self.path))
         except Exception as exc:  # OpenVINO raises RuntimeError (or its own types) for anything unreadable
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            message = one_line(exc)
             raise ValueError(f"{self.path}: not a valid ONNX model ({message}); {_EXPECTED}") from None
         if not self._network.has_rt_info(["framework", METADATA_KEY]):
             raise ValueError(f"{self.path}: an ONNX model without refineseg metadata ('{METADATA_KEY}'); {_EXPECTED}")
