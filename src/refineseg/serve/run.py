@@ -217,12 +217,16 @@ def _supervisor(config: uvicorn.Config, sock: socket.socket) -> Any:
         """uvicorn's supervisor, saying why a worker died before uvicorn replaces it."""
 
         def keep_subprocess_alive(self) -> None:
-            if not self.should_exit.is_set():
-                for process in self.processes:
-                    code = process.process.exitcode
-                    if code is not None:  # dead: uvicorn replaces it right after this
-                        _log_worker_death(process.pid, code)
+            # read after uvicorn's pass, which joins what it replaces: a worker that dies while
+            # the pass runs is seen too (a check before it missed such a worker under load)
+            before = list(self.processes)
+            dead_before = {id(p) for p in before if p.process.exitcode is not None}
             super().keep_subprocess_alive()
+            for process in before:
+                if process not in self.processes and process.process.exitcode is not None:
+                    # alive before the pass and SIGKILLed after: maybe uvicorn's own kill of a hung worker
+                    hung = id(process) not in dead_before and process.process.exitcode == -signal.SIGKILL
+                    _log_worker_death(process.pid, process.process.exitcode, maybe_hung=hung)
 
     supervisor: Any = Supervisor if hasattr(Multiprocess, "keep_subprocess_alive") else Multiprocess
     if "target" in inspect.signature(Multiprocess).parameters:  # uvicorn before its worker restarts
@@ -230,7 +234,7 @@ def _supervisor(config: uvicorn.Config, sock: socket.socket) -> Any:
     return supervisor(config, sockets=[sock])
 
 
-def _log_worker_death(pid: int | None, exitcode: int) -> None:
+def _log_worker_death(pid: int | None, exitcode: int, *, maybe_hung: bool = False) -> None:
     if exitcode < 0:
         try:
             cause = f"was killed by {signal.Signals(-exitcode).name}"
@@ -238,9 +242,11 @@ def _log_worker_death(pid: int | None, exitcode: int) -> None:
             cause = f"was killed by signal {-exitcode}"
     else:
         cause = f"exited with status {exitcode}"
+    if maybe_hung:
+        cause += " (by another process, or by uvicorn when it stopped answering its health check)"
     print(
         f"{time.strftime('%H:%M:%S')} refineseg serve: worker {pid} {cause}; the requests it was answering got no "
-        "answer; uvicorn starts another",
+        "answer; uvicorn started another",
         file=sys.stderr,
         flush=True,
     )
