@@ -287,7 +287,7 @@ def test_info_lists_model_classes_and_limits(client):
     response = client.get("/api/info")
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("application/json")
     info = response.json()
-    assert info["model"] == "lw_refinenet_mobilenet_v2"
+    assert info["model"] == "lw_refinenet_mobilenet_v2" and info["backend"] == "pytorch"
     assert info["classes"] == [{"name": n, "color": list(c)} for n, c in zip(CLASS_NAMES, PALETTE, strict=True)]
     assert info["limits"] == {
         "max_upload_bytes": MAX_UPLOAD,

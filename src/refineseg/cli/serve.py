@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from ._options import add_precision, calibration_images
+from ._options import add_backend, add_precision, calibration_images
 
 HELP = "a local web page (and JSON/PNG API) that segments uploaded images"
 
@@ -173,6 +173,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "environment variable REFINESEG_API_KEY when set",
     )
     add_precision(p, default="auto", calibration_default="required with int8")
+    add_backend(p)
     p.add_argument("--quiet", "-q", action="store_true", help="do not log one line per request")
     p.set_defaults(run=run)
 
@@ -265,6 +266,7 @@ def run(args: argparse.Namespace) -> int:
         weights=args.weights,
         device=args.device,
         precision=args.precision,
+        backend=args.backend,
         calibration=tuple(str(p) for p in calibration) if calibration is not None else None,
         host=args.host,
         port=args.port,

@@ -40,6 +40,8 @@ class Segmenter:
         device: Where it runs.
         precision: What it runs in: ``fp32``, ``bf16`` or ``int8`` (``"auto"`` resolved, and
             fp32 where bf16 moved the outputs too far).
+        backend: What runs it: ``pytorch``, ``onnxruntime``, ``openvino`` (or ``torch_export``,
+            ``torchscript`` for those exported programs).
         class_names: One name per class (``class_<i>`` where the model has none).
         palette: One RGB colour per class (a default palette where the model has none).
     """
@@ -108,6 +110,7 @@ class Segmenter:
         self.model = model
         # what it runs in: "auto" resolves to bf16 or fp32, and falls back to fp32 for a model bf16 moves too far
         self.precision = precision_of(model)
+        self.backend: str = getattr(model, "backend", "pytorch")
         self.scales = tuple(scales)
         self.flip = flip
         self.whole_image_pixels = whole_image_pixels

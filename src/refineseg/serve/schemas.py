@@ -82,6 +82,7 @@ class Info(BaseModel):
     Attributes:
         model: The model's architecture.
         precision: The number format it runs in (``fp32``, ``bf16``, ``int8``).
+        backend: What runs it (``pytorch``, ``onnxruntime``, ``openvino``, ...).
         num_classes: How many classes it predicts.
         classes: The classes and their colours, by class index.
         limits: The upload limits.
@@ -90,6 +91,7 @@ class Info(BaseModel):
 
     model: str
     precision: str
+    backend: str
     num_classes: int
     classes: list[ClassColor]
     limits: Limits

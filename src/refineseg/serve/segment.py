@@ -132,12 +132,13 @@ class SegmentService:
         """What ``GET /api/info`` answers: the model, its classes and colours, and the upload limits.
 
         Returns:
-            JSON-ready data: ``model``, ``precision``, ``num_classes``, ``classes``, ``limits``, ``formats``.
+            JSON-ready data: ``model``, ``precision``, ``backend``, ``num_classes``, ``classes``, ``limits``, ``formats``.
         """
         seg = self.segmenter
         return {
             "model": self.model_name,
             "precision": seg.precision,
+            "backend": seg.backend,
             "num_classes": seg.num_classes,
             "classes": [{"name": n, "color": list(c)} for n, c in zip(seg.class_names, seg.palette, strict=True)],
             "limits": {
