@@ -102,6 +102,30 @@ def test_precision_benchmark_times_each_precision_and_scores_the_shipped_model(t
     assert "points against fp32" in out
 
 
+def test_runtimes_benchmark_times_every_runtime_and_precision(tmp_path):
+    for name in ("onnxruntime", "openvino"):
+        pytest.importorskip(name)
+    out = _run(
+        "runtimes.py",
+        *("--models", "lw_refinenet_mobilenet_v2", "--size", "64", "64", "--warmup", "0", "--repeats", "1"),
+        *("--no-miou", "--json", str(tmp_path / "r.json")),
+    )
+    assert out.startswith("machine: ") and "| runtime | precision | ms |" in out
+    rows = json.loads((tmp_path / "r.json").read_text())["models"]["lw_refinenet_mobilenet_v2"]["runtimes"]
+    assert {
+        "pytorch optimized",
+        "onnxruntime",
+        "openvino",
+        "openvino bf16",
+        "onnxruntime int8",
+        "openvino int8",
+    } <= set(rows)
+    for precision in ("fp32", "bf16", "int8"):  # the fastest at each precision is 1.00x, the others slower
+        ratios = [row["vs_fastest_same_precision"] for row in rows.values() if row["precision"] == precision]
+        assert min(ratios) == 1.0 and all(r >= 1.0 for r in ratios)
+    assert rows["onnxruntime"]["argmax_same_as_fp32"] > 0.999  # fp32 runtimes agree with PyTorch
+
+
 def _has_commit(commit: str) -> bool:
     command = ["git", "cat-file", "-e", f"{commit}^{{commit}}"]
     try:

@@ -169,3 +169,25 @@ def test_evaluate_with_backend_openvino_gives_the_pytorch_metrics(tmp_path, caps
     pt, ovr = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("pt", "ov"))
     assert (pt["backend"], ovr["backend"]) == ("pytorch", "openvino")  # the JSON says what ran
     assert ovr["miou"] == pytest.approx(pt["miou"], abs=1e-6)
+
+
+@pytest.mark.slow  # one export
+def test_the_onnx_export_is_made_once_per_model_and_kept(model, monkeypatch):
+    from refineseg.inference import export as export_module
+    from refineseg.inference.export_cache import cached_onnx
+
+    first = cached_onnx(copy.deepcopy(model))
+    assert first.is_file() and first.parent.name == "onnx"
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(export_module, "export_onnx", no_export)
+    assert cached_onnx(copy.deepcopy(model)) == first  # the same weights: the kept file
+    seg = Segmenter(copy.deepcopy(model), backend="openvino", precision="fp32")
+    assert seg.model.path == first
+    changed = copy.deepcopy(model)
+    with torch.no_grad():
+        next(changed.parameters()).add_(1.0)
+    with pytest.raises(AssertionError, match="exported again"):  # other weights: another file
+        cached_onnx(changed)

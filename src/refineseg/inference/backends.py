@@ -11,7 +11,6 @@ exported to ONNX when it is prepared (:func:`export_for`), in the precision aske
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -121,7 +120,7 @@ def open_model(
 def export_for(
     model: SegmentationModel, backend: Backend, precision: str, *, threads: int | None = None
 ) -> InferenceModel:
-    """``model`` exported to ONNX in fp32 and opened by ``backend`` to run in ``precision``.
+    """``model``'s fp32 ONNX export (made once and cached) opened by ``backend`` to run in ``precision``.
 
     Args:
         model: A refineseg PyTorch model.
@@ -130,25 +129,29 @@ def export_for(
         threads: The runtime's threads.
 
     Returns:
-        The exported model, opened; the temporary file is gone (the runtime holds the network).
+        The exported model, opened.
 
     Raises:
         ValueError: A backend and precision that do not go together.
         ImportError: The backend's extra is not installed.
     """
-    from .export import export_onnx
+    from .export_cache import cached_onnx
 
+    if backend not in ("onnxruntime", "openvino"):
+        raise ValueError(f"export_for runs onnxruntime or openvino, not {backend}")
     if backend == "onnxruntime" and precision != "fp32":
         raise ValueError(f"precision {precision} runs with the pytorch or openvino backend, not onnxruntime")
-    with tempfile.TemporaryDirectory() as tmp:
-        onnx_file = Path(tmp) / "model.onnx"
-        export_onnx(model, onnx_file)  # checked against PyTorch in fp32 before it is used
+
+    def opened(path: Path) -> InferenceModel:
         if backend == "openvino":
             from .openvino_runtime import OpenVinoModel
 
-            return OpenVinoModel(onnx_file, precision="bf16" if precision == "bf16" else "fp32", threads=threads)
-        if backend != "onnxruntime":
-            raise ValueError(f"export_for runs onnxruntime or openvino, not {backend}")
+            return OpenVinoModel(path, precision="bf16" if precision == "bf16" else "fp32", threads=threads)
         from .runtime import OnnxRuntimeModel
 
-        return OnnxRuntimeModel(onnx_file, threads=threads)
+        return OnnxRuntimeModel(path, threads=threads)
+
+    try:
+        return opened(cached_onnx(model))
+    except ValueError:  # a damaged cache entry is made again rather than trusted
+        return opened(cached_onnx(model, fresh=True))

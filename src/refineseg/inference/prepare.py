@@ -99,14 +99,16 @@ def _prepare_exported(
     if device.type != "cpu":
         raise ValueError(f"{name} runs on the CPU only, not {device}")
     runtime = getattr(model, "backend", None)
-    if backend not in (None, runtime):
-        raise ValueError(f"{name} runs with the {runtime} backend, not {backend}")
+    # torch.export and TorchScript programs are run by PyTorch: the pytorch backend
+    family = "pytorch" if runtime in ("torch_export", "torchscript") else runtime
+    if backend not in (None, family):
+        raise ValueError(f"{name} runs with the {family} backend, not {backend}")
     from .openvino_runtime import OpenVinoModel
 
     if isinstance(model, OpenVinoModel) and model.precision != "int8" and resolved in ("fp32", "bf16"):
         model.set_precision(resolved)
         return model
-    if precision not in ("fp32", "auto"):
+    if precision not in ("fp32", "auto", getattr(model, "precision", "fp32")):  # its own precision: as it is
         raise ValueError(
             f"precision {precision} applies to PyTorch models, not {name}: "
             "an exported file runs in the precision it was exported in (int8: refineseg export --int8)"

@@ -19,9 +19,7 @@ speed and the mIoU it costs.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
-import json
 import logging
 import math
 import os
@@ -36,10 +34,10 @@ import torch
 
 from .._extras import require, require_all
 from .._io import atomic_write, cache_dir
-from .._version import __version__
 from ..constants import CALIBRATION_METHODS, DEFAULT_CALIBRATION_IMAGES, CalibrationMethod
 from .export import ExportReport, export_onnx
-from .export_format import METADATA_KEY, PRECISION_KEY, export_metadata, read_export_metadata
+from .export_cache import model_fingerprint
+from .export_format import METADATA_KEY, PRECISION_KEY, read_export_metadata
 from .images import ImageLike, load_image
 
 if TYPE_CHECKING:
@@ -244,16 +242,11 @@ def int8_model(
 
 
 def _fingerprint(model: SegmentationModel, arrays: Sequence[np.ndarray], method: str) -> str:
-    """What decides the int8 file: the weights, the meta, the calibration pixels and the tools' versions."""
+    """What decides the int8 file: the model (as the ONNX cache fingerprints it), the calibration pixels,
+    the method and ONNX Runtime's version."""
     import onnxruntime
 
-    digest = hashlib.sha256()
-    options = json.dumps(getattr(model, "arch_kwargs", {}), sort_keys=True, default=str)  # e.g. crp_order
-    for text in (export_metadata(model), options, method, __version__, torch.__version__, onnxruntime.__version__):
-        digest.update(text.encode() + b"\0")
-    for name, tensor in model.state_dict().items():
-        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
-        digest.update(tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+    digest = model_fingerprint(model, method, onnxruntime.__version__)
     for array in arrays:
         digest.update(f"{array.shape}".encode())
         digest.update(np.ascontiguousarray(array).tobytes())
