@@ -191,3 +191,54 @@ def test_the_onnx_export_is_made_once_per_model_and_kept(model, monkeypatch):
         next(changed.parameters()).add_(1.0)
     with pytest.raises(AssertionError, match="exported again"):  # other weights: another file
         cached_onnx(changed)
+
+
+def test_auto_measures_once_then_reads_the_choice_back(model, monkeypatch):
+    import time
+
+    from refineseg.inference import auto_backend
+
+    assert auto_backend.auto_candidates("fp32") == ["pytorch", "openvino", "onnxruntime"]
+    assert auto_backend.auto_candidates("bf16") == ["pytorch", "openvino"]  # ONNX Runtime has no bf16
+    assert auto_backend.auto_candidates("int8") == ["onnxruntime", "openvino"]
+    delays = {"pytorch": 0.02, "openvino": 0.001, "onnxruntime": 0.01}
+    made = []
+
+    def prepare(backend):
+        made.append(backend)
+        return lambda x: time.sleep(delays[backend])
+
+    chosen, ready = auto_backend.fastest_backend(model, "fp32", prepare, size=(32, 32))
+    assert chosen == "openvino" and ready is not None and sorted(made) == sorted(delays)
+    (entry,) = auto_backend.measured_choices().values()
+    assert entry["backend"] == "openvino" and entry["precision"] == "fp32" and set(entry["ms"]) == set(delays)
+    made.clear()
+    assert auto_backend.fastest_backend(model, "fp32", prepare, size=(32, 32)) == ("openvino", None)
+    assert made == []  # read back, not measured
+    # another precision is another choice; without OpenVINO there is nothing to choose
+    monkeypatch.setattr(auto_backend, "available", lambda module: module != "openvino")
+    assert auto_backend.auto_candidates("fp32") == ["pytorch"]
+    assert auto_backend.fastest_backend(model, "bf16", prepare) == ("pytorch", None) and made == []
+
+
+def test_auto_choice_is_listed_by_models_hardware(model, capsys):
+    from refineseg.inference import auto_backend
+
+    auto_backend.fastest_backend(model, "fp32", lambda b: lambda x: None, size=(32, 32))
+    assert main(["models", "--hardware"]) == 0
+    out = capsys.readouterr().out
+    assert "--backend auto compares pytorch, openvino, onnxruntime (fp32)" in out
+    assert "lw_refinenet_resnet18 in fp32: " in out
+
+
+@pytest.mark.slow  # exports and compiles for each candidate
+def test_segmenter_with_backend_auto_runs_the_measured_runtime(model):
+    seg = Segmenter(copy.deepcopy(model), backend="auto", precision="fp32")
+    from refineseg.inference.auto_backend import measured_choices
+
+    (entry,) = measured_choices().values()
+    assert seg.backend == entry["backend"] and entry["backend"] in ("pytorch", "openvino", "onnxruntime")
+    again = Segmenter(copy.deepcopy(model), backend="auto", precision="fp32")
+    assert again.backend == seg.backend and len(measured_choices()) == 1
+    image = np.random.default_rng(3).integers(0, 255, (40, 56, 3), dtype=np.uint8)
+    assert (again(image) == Segmenter(copy.deepcopy(model), precision="fp32")(image)).mean() > 0.999

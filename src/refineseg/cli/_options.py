@@ -42,11 +42,13 @@ def add_backend(parser: argparse.ArgumentParser) -> None:
     """
     parser.add_argument(
         "--backend",
-        choices=["pytorch", "onnxruntime", "openvino"],
+        choices=["auto", "pytorch", "onnxruntime", "openvino"],
         help="what runs the model (default: onnxruntime for --weights FILE.onnx from `refineseg export`, else "
-        "pytorch). onnxruntime (refineseg[onnx]) and openvino (refineseg[openvino]) run other weights by "
-        "exporting them to a temporary ONNX file first; openvino runs fp32, bf16 and int8, onnxruntime fp32 "
-        "and int8; --precision int8 runs with onnxruntime unless openvino is asked for",
+        "pytorch). onnxruntime (refineseg[onnx]) and openvino (refineseg[openvino]) run other weights from "
+        "their ONNX export, made once and cached; openvino runs fp32, bf16 and int8, onnxruntime fp32 and "
+        "int8; --precision int8 runs with onnxruntime unless openvino is asked for. auto: the fastest of "
+        "those installed for this model, precision and CPU, measured on first use and kept (with "
+        "refineseg[openvino]; without it, the default); `refineseg models --hardware` lists the choices",
     )
 
 

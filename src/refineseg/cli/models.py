@@ -39,10 +39,18 @@ def run(args: argparse.Namespace) -> int:
     from ..weights.encoders import list_encoder_weights
 
     if args.hardware:
+        from ..inference.auto_backend import auto_candidates, choices_file, measured_choices
         from ..inference.precision import cpu_features, resolve_precision
 
         print(f"cpu: {cpu_features().describe()}")
         print(f"--precision auto runs {resolve_precision('auto')} here")
+        print(f"--backend auto compares {', '.join(auto_candidates('fp32'))} (fp32) here; measured so far:")
+        here = [c for key, c in measured_choices().items() if key.startswith(cpu_features().name + "|")]
+        for c in here:
+            times = ", ".join(f"{b} {t:.0f} ms" for b, t in c.get("ms", {}).items())
+            print(f"  {c.get('model')} in {c.get('precision')}: {c.get('backend')} ({times})")
+        if not here:
+            print(f"  nothing yet (kept in {choices_file()})")
         return 0
     print("architectures:")
     for name in list_models():

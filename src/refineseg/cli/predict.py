@@ -126,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
     if args.tile_size < 32:
         raise ValueError(f"--tile-size must be at least 32, got {args.tile_size}")
     backend = args.backend or default_backend(args.weights)
+    if backend == "auto" and args.compile:
+        backend = "pytorch"  # torch.compile is PyTorch's
     if backend != "pytorch" and args.compile:
         raise ValueError("--compile applies to the pytorch backend only")
     if backend == "onnxruntime" and args.precision == "bf16":

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from .._io import atomic_write
 from ..data import SegmentationDataset
-from ..inference.backends import Backend
+from ..inference.backends import BackendChoice
 from ..inference.images import ImageLike
 from ..inference.tta import predict_probabilities
 from ..models import InferenceModel
@@ -71,7 +71,7 @@ def evaluate(
     precision: str = "fp32",
     calibration: Sequence[ImageLike] | None = None,
     indices: Sequence[int] | None = None,
-    backend: Backend | None = None,
+    backend: BackendChoice | None = None,
 ) -> EvaluationResult:
     """Run ``model`` on every image of ``dataset`` at full resolution and accumulate a confusion matrix.
 
@@ -99,7 +99,8 @@ def evaluate(
         calibration: The images that calibrate int8 (only with ``precision="int8"``).
         indices: Evaluate only these images of ``dataset`` (default: all of them).
         backend: What runs a PyTorch model (``"onnxruntime"``, ``"openvino"``: exported to ONNX
-            first); ``None`` runs it in PyTorch, and an exported model with its own runtime.
+            first), ``"auto"`` (the fastest installed, measured once); ``None`` runs it in
+            PyTorch, and an exported model with its own runtime.
 
     Returns:
         The metrics, the confusion matrix, the class names, the image count and the settings.

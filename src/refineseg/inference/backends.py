@@ -19,10 +19,22 @@ from .export_format import EXPORT_SUFFIXES, ExportFormat
 if TYPE_CHECKING:
     from ..models import InferenceModel, SegmentationModel
 
-__all__ = ["BACKENDS", "Backend", "default_backend", "export_for", "exported_format", "open_model"]
+__all__ = [
+    "BACKENDS",
+    "BACKEND_CHOICES",
+    "Backend",
+    "BackendChoice",
+    "default_backend",
+    "export_for",
+    "exported_format",
+    "open_model",
+]
 
 Backend = Literal["pytorch", "onnxruntime", "openvino"]
 BACKENDS: tuple[Backend, ...] = ("pytorch", "onnxruntime", "openvino")
+# what users may ask for: a runtime, or "auto", the fastest one measured (refineseg.inference.auto_backend)
+BackendChoice = Literal["auto", "pytorch", "onnxruntime", "openvino"]
+BACKEND_CHOICES: tuple[BackendChoice, ...] = ("auto", *BACKENDS)
 
 
 def exported_format(weights: str | os.PathLike[str]) -> ExportFormat | None:
@@ -58,7 +70,7 @@ def default_backend(weights: str | os.PathLike[str]) -> Backend:
 def open_model(
     weights: str | os.PathLike[str],
     *,
-    backend: Backend | None = None,
+    backend: BackendChoice | None = None,
     threads: int | None = None,
     compile: bool = False,
 ) -> InferenceModel:
@@ -74,7 +86,9 @@ def open_model(
     Args:
         weights: A catalogue name (``"camvid"``), a refineseg ``.safetensors`` file, a Hugging
             Face Hub repository (``hf://ORG/NAME[@REVISION]``), or a file written by ``refineseg export`` (``.onnx``, ``.pt2``, ``.pt``/``.ts``/``.torchscript``).
-        backend: ``None`` picks it from ``weights`` (:func:`default_backend`).
+        backend: ``None`` picks it from ``weights`` (:func:`default_backend`); so does
+            ``"auto"`` for an exported file, while a refineseg model's runtime is measured when
+            it is prepared (:mod:`refineseg.inference.auto_backend`).
         threads: The runtime's threads for an ``.onnx`` file (PyTorch uses its global setting).
         compile: Whether ``torch.compile`` will be asked for, which only PyTorch models take.
 
@@ -87,9 +101,11 @@ def open_model(
             exported program or another backend, or a file that is not what its suffix says.
     """
     fmt = exported_format(weights)
-    backend = backend or default_backend(weights)
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend not in (None, *BACKEND_CHOICES):
+        raise ValueError(f"backend must be one of {', '.join(BACKEND_CHOICES)}, got {backend!r}")
+    if backend == "auto" and fmt is None:
+        backend = "pytorch" if compile else None  # chosen when the model is prepared
+    backend = default_backend(weights) if backend in (None, "auto") else backend
     if compile and backend != "pytorch":
         raise ValueError(f"compile applies to the pytorch backend, not {backend}")
     if fmt in ("torch_export", "torchscript"):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 
 from ..models import InferenceModel, SegmentationModel
-from .backends import Backend, export_for
+from .backends import Backend, BackendChoice, export_for
 from .images import ImageLike
 from .precision import resolve_precision
 
@@ -26,7 +26,7 @@ def prepare_model(
     optimize: bool = True,
     compile: bool = False,
     calibration: Sequence[ImageLike] | None = None,
-    backend: Backend | None = None,
+    backend: BackendChoice | None = None,
 ) -> InferenceModel:
     """``model`` ready to run on ``device`` in ``precision`` with ``backend``.
 
@@ -48,7 +48,10 @@ def prepare_model(
         compile: Also ``torch.compile`` it.
         calibration: Images to calibrate int8 quantization with; int8 only, and required there.
         backend: What runs it (``None``: PyTorch for a PyTorch model, the exported model's own
-            runtime for an exported one).
+            runtime for an exported one). ``"auto"``: the fastest installed runtime for this
+            model, precision and CPU, measured once and kept
+            (:func:`~refineseg.inference.auto_backend.fastest_backend`); on a GPU or with
+            ``compile``, PyTorch.
 
     Returns:
         The model that runs: ``model`` itself (in eval mode, on ``device``), an optimised copy,
@@ -67,7 +70,26 @@ def prepare_model(
     if calibration is not None and resolved != "int8":
         raise ValueError(f"calibration images apply to precision int8 only, not {resolved}")
     if not isinstance(model, SegmentationModel):
-        return _prepare_exported(model, device, precision, resolved, backend)
+        return _prepare_exported(model, device, precision, resolved, None if backend == "auto" else backend)
+    if backend == "auto":
+        if device.type != "cpu" or compile:
+            backend = "pytorch"
+        else:
+            from .auto_backend import fastest_backend
+
+            def ready(candidate: Backend) -> InferenceModel:
+                return prepare_model(
+                    model,
+                    device=device,
+                    precision=precision,
+                    optimize=optimize,
+                    calibration=calibration,
+                    backend=candidate,
+                )
+
+            backend, prepared = fastest_backend(model, resolved, ready)
+            if prepared is not None:
+                return prepared
     if backend not in (None, "pytorch") and (device.type != "cpu" or compile):
         raise ValueError(f"the {backend} backend runs on the CPU without torch.compile")
     if resolved == "int8":

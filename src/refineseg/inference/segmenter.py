@@ -19,7 +19,7 @@ from torch import Tensor
 from ..constants import DEFAULT_TILE_SIZE, DEFAULT_WHOLE_IMAGE_PIXELS
 from ..models import InferenceModel
 from ..palette import class_names_or_default, palette_or_default
-from .backends import BACKENDS, Backend, open_model
+from .backends import BACKENDS, Backend, BackendChoice, open_model
 from .images import DEFAULT_MAX_IMAGE_PIXELS, ImageLike, load_image
 from .precision import precision_of
 from .prepare import prepare_model
@@ -60,7 +60,7 @@ class Segmenter:
         compile: bool = False,
         precision: str = "auto",
         calibration: Sequence[ImageLike] | None = None,
-        backend: Backend | None = None,
+        backend: BackendChoice | None = None,
     ) -> None:
         """Prepare ``model`` to run on ``device`` in ``precision``.
 
@@ -87,7 +87,9 @@ class Segmenter:
                 :func:`~refineseg.inference.quantize.int8_model`).
             backend: What runs a PyTorch model: ``None`` or ``"pytorch"``, or ``"onnxruntime"``
                 or ``"openvino"`` (exported to ONNX first, in fp32, bf16 on OpenVINO, or int8);
-                an exported model runs with its own runtime.
+                ``"auto"``, the fastest of those installed, measured once for this model,
+                precision and CPU (:mod:`~refineseg.inference.auto_backend`); an exported
+                model runs with its own runtime.
 
         Raises:
             ValueError: ``scales`` not all positive, ``tile_size`` below 32, or precision,
@@ -129,7 +131,7 @@ class Segmenter:
         weights: str | os.PathLike[str] = "camvid",
         *,
         device: str | torch.device = "cpu",
-        backend: Backend | None = None,
+        backend: BackendChoice | None = None,
         **options: object,
     ) -> Segmenter:
         """Load shipped weights by name (``"camvid"``), a published checkpoint's name, or a weights file.

@@ -51,8 +51,8 @@ class ServeConfig:
         weights: A ``.safetensors`` file or the name of shipped weights.
         device: Where the model runs (``cpu``, ``cuda``, ``cuda:1``, ...).
         precision: ``auto``, ``fp32``, ``bf16`` or ``int8``.
-        backend: What runs the model (``pytorch``, ``onnxruntime``, ``openvino``), or ``None``
-            for the weights' default.
+        backend: What runs the model (``auto``, ``pytorch``, ``onnxruntime``, ``openvino``), or
+            ``None`` for the weights' default.
         calibration: The images that calibrate int8 (paths), or ``None``.
         host: The address to listen on.
         port: The port; 0 picks a free one.
@@ -103,10 +103,10 @@ class ServeConfig:
             raise ValueError(f"max_pixels must be positive, got {self.max_pixels}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        from ..inference.backends import BACKENDS
+        from ..inference.backends import BACKEND_CHOICES
 
-        if self.backend is not None and self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.backend is not None and self.backend not in BACKEND_CHOICES:
+            raise ValueError(f"backend must be one of {', '.join(BACKEND_CHOICES)}, got {self.backend!r}")
         if not self.host.strip():
             raise ValueError("host must be an address such as 127.0.0.1 or 0.0.0.0")
         if self.max_inference_pixels < 0:
@@ -218,5 +218,5 @@ class ServeConfig:
             max_pixels=self.max_pixels,
             precision=self.precision,
             calibration=calibration,
-            backend=self.backend,  # type: ignore[arg-type]  # checked against BACKENDS when made
+            backend=self.backend,  # type: ignore[arg-type]  # checked against BACKEND_CHOICES when made
         )
