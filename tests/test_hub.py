@@ -31,7 +31,7 @@ from refineseg.weights.publish import prepare_upload, push_to_hub
 from .test_startup import _imported
 
 huggingface_hub = pytest.importorskip("huggingface_hub")
-from huggingface_hub import ModelCard, constants  # noqa: E402
+from huggingface_hub import ModelCard  # noqa: E402
 
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing answers there
 CLASSES = ["sky", "road", "car"]
@@ -90,28 +90,30 @@ def _fill_cache(cache: Path, repo_id: str, weights: Path, *, revision: str = "ma
 @pytest.fixture
 def hub_cache(monkeypatch, tmp_path) -> Path:
     """A private, empty Hub cache; offline mode on and the endpoint unreachable, so nothing but the
-    cache can answer. huggingface_hub reads its environment at import, so its constants are set too."""
+    cache can answer. All through the environment, which refineseg reads at each download (not
+    huggingface_hub's constants, read once at its import)."""
     cache = tmp_path / "hf_cache"
     cache.mkdir()
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    _offline(monkeypatch, True)
     _endpoint(monkeypatch, UNREACHABLE)
-    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no_token"))  # no login of this machine
-    monkeypatch.delenv("HF_TOKEN", raising=False)
+    # no login of this machine: HF_TOKEN comes before the token file, so that file is never read
+    monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
+    monkeypatch.setenv("HF_TOKEN", "hf_test_not_a_login")
     return cache
+
+
+def _offline(monkeypatch, offline: bool) -> None:
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1" if offline else "0")
 
 
 def _endpoint(monkeypatch, url: str) -> None:
     monkeypatch.setenv("HF_ENDPOINT", url)
-    monkeypatch.setattr(constants, "ENDPOINT", url)
-    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", url + "/{repo_id}/resolve/{revision}/{filename}")
 
 
 def _online(monkeypatch, url: str) -> None:
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    _offline(monkeypatch, False)
     _endpoint(monkeypatch, url)
 
 
@@ -406,10 +408,10 @@ def test_a_pushed_model_downloads_then_loads_offline_from_the_cache(fake_hub, we
     assert any(method == "GET" for method, _, _ in fake_hub.requests)
 
     fake_hub.repos.clear()  # the Hub forgets it: only the cache has it now
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    _offline(monkeypatch, True)
     _endpoint(monkeypatch, UNREACHABLE)
     assert _same_tensors(refineseg.load_model("hf://my-org/tiny"), local)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # online and unreachable: the cache answers too
+    _offline(monkeypatch, False)  # online and unreachable: the cache answers too
     assert _same_tensors(refineseg.load_model("hf://my-org/tiny"), local)
 
 

@@ -6,10 +6,16 @@ downloads that file with ``huggingface_hub.hf_hub_download`` into the Hub's own 
 (``HF_HUB_CACHE``, ``~/.cache/huggingface/hub`` by default) and answers from the cache when
 the Hub cannot be reached or ``HF_HUB_OFFLINE=1``. ``huggingface_hub`` is imported only for an
 ``hf://`` name (the ``[hub]`` extra); this module imports neither it nor PyTorch.
+
+``huggingface_hub`` reads ``HF_HUB_CACHE``, ``HF_HOME``, ``HF_HUB_OFFLINE`` and ``HF_ENDPOINT``
+once, when it is imported; ``_hub_settings`` reads them each time a download is made and
+hands them to it, so a change of the environment after that import (a test, a long-lived
+process) still applies.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,6 +135,54 @@ def require_huggingface_hub(purpose: str) -> ModuleType:
     return require("huggingface_hub", "hub", purpose=purpose)
 
 
+@dataclass(frozen=True)
+class _HubSettings:
+    """Where and how ``hf://`` weights are downloaded, from the environment at the time of asking.
+
+    Attributes:
+        cache_dir: The Hub's cache folder.
+        offline: Whether only the cache is read (``HF_HUB_OFFLINE``).
+        endpoint: The Hub's address (``HF_ENDPOINT``).
+    """
+
+    cache_dir: str
+    offline: bool
+    endpoint: str
+
+
+def _is_true(value: str) -> bool:
+    return value.strip().upper() in ("1", "ON", "YES", "TRUE")  # huggingface_hub's own reading
+
+
+def _hub_settings() -> _HubSettings:
+    """The Hub's cache, offline mode and endpoint, read from the environment now.
+
+    ``HF_HUB_CACHE``, else ``HF_HOME``/hub; ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``);
+    ``HF_ENDPOINT``. A variable that is not set leaves huggingface_hub's own value (what it read
+    at import, or its default).
+
+    Returns:
+        The settings :func:`hub_weights_path` downloads with.
+
+    Raises:
+        ImportError: ``huggingface_hub`` is not installed (the message says what to install).
+    """
+    require_huggingface_hub("reading the Hugging Face Hub's settings")
+    from huggingface_hub import constants
+
+    env = os.environ
+    if env.get("HF_HUB_CACHE"):
+        cache = env["HF_HUB_CACHE"]
+    elif env.get("HF_HOME"):
+        cache = os.path.join(env["HF_HOME"], "hub")
+    else:
+        cache = constants.HF_HUB_CACHE
+    flags = [env[name] for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE") if name in env]
+    offline = any(_is_true(flag) for flag in flags) if flags else bool(constants.HF_HUB_OFFLINE)
+    endpoint = (env.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+    return _HubSettings(os.path.expandvars(os.path.expanduser(cache)), offline, endpoint)
+
+
 def hub_weights_path(spec: str | HubSpec) -> Path:
     """The local file of a refineseg model on the Hugging Face Hub, downloaded on first use.
 
@@ -155,7 +209,6 @@ def hub_weights_path(spec: str | HubSpec) -> Path:
     parsed = parse_hub_spec(spec) if isinstance(spec, str) else spec
     name = str(parsed)
     hub = require_huggingface_hub(f"{name}: loading weights from the Hugging Face Hub")
-    from huggingface_hub import constants
     from huggingface_hub.utils import (
         EntryNotFoundError,
         GatedRepoError,
@@ -169,11 +222,15 @@ def hub_weights_path(spec: str | HubSpec) -> Path:
     from .._version import __version__
 
     repo = parsed.repo_id
+    settings = _hub_settings()
     try:
         path = hub.hf_hub_download(
             repo,
             WEIGHTS_FILENAME,
             revision=parsed.revision,
+            cache_dir=settings.cache_dir,
+            local_files_only=settings.offline,
+            endpoint=settings.endpoint,
             library_name="refineseg",
             library_version=__version__,
         )
@@ -192,8 +249,8 @@ def hub_weights_path(spec: str | HubSpec) -> Path:
             f"{name}: the repository {repo} has no revision {parsed.revision!r} (a branch, tag or commit hash)"
         ) from None
     except LocalEntryNotFoundError:  # before EntryNotFoundError, which it extends in recent huggingface_hub
-        cache = constants.HF_HUB_CACHE
-        if constants.HF_HUB_OFFLINE:
+        cache = settings.cache_dir
+        if settings.offline:
             reason = "offline mode is on (HF_HUB_OFFLINE=1); load it once with the network on to cache it"
         else:
             reason = "the Hugging Face Hub cannot be reached; check the network (and HF_ENDPOINT if set)"
