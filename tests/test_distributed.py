@@ -41,7 +41,7 @@ def setup(tmp_path_factory):
     # 5 images: an odd count, so the two shards differ in size
     root = make_camvid(tmp / "camvid", splits=("val",), n=5, size=(40, 56))
     torch.manual_seed(0)
-    model = refineseg.lw_refinenet_mobilenet_v2(num_classes=11)
+    model = refineseg.models.lw_refinenet_mobilenet_v2(num_classes=11)
     randomize_batch_norms(model)
     weights = refineseg.save_model(model, tmp / "m.safetensors")
     photos = tmp / "photos"

@@ -232,7 +232,7 @@ def test_optimize_for_inference_checks_under_the_setting_on_the_model_s_device(m
         yield
 
     monkeypatch.setattr(optimize, "_ieee_fp32_convolutions", recorder)
-    optimize.optimize_for_inference(refineseg.lw_refinenet_resnet18(num_classes=3).eval(), check_size=(32, 32))
+    optimize.optimize_for_inference(refineseg.models.lw_refinenet_resnet18(num_classes=3).eval(), check_size=(32, 32))
     assert devices == [torch.device("cpu")]
 
 
@@ -243,9 +243,9 @@ def test_optimize_for_inference_checks_under_the_setting_on_the_model_s_device(m
 def test_summary_runs_a_model_on_its_own_device():
     from refineseg.analysis.summary import summarize
 
-    model = refineseg.lw_refinenet_resnet18(num_classes=3)
+    model = refineseg.models.lw_refinenet_resnet18(num_classes=3)
     on_cpu = summarize(model, (32, 32))
-    elsewhere = summarize(refineseg.lw_refinenet_resnet18(num_classes=3).to("meta"), (32, 32))
+    elsewhere = summarize(refineseg.models.lw_refinenet_resnet18(num_classes=3).to("meta"), (32, 32))
     assert elsewhere.total_flops == on_cpu.total_flops and len(elsewhere.rows) == len(on_cpu.rows)
 
 
@@ -263,7 +263,7 @@ def test_losses_with_class_weights_follow_the_logits_device(spec):
 def test_test_time_augmentation_and_windows_stay_on_the_image_s_device():
     from refineseg.inference.tta import predict_probabilities
 
-    model = refineseg.lw_refinenet_resnet18(num_classes=3).eval().to("meta")
+    model = refineseg.models.lw_refinenet_resnet18(num_classes=3).eval().to("meta")
     image = torch.randn(1, 3, 40, 56, device="meta")
     probs = predict_probabilities(model, image, scales=(0.5, 1.0), flip=True, crop_size=32)
     assert probs.device.type == "meta" and probs.shape == (1, 3, 40, 56)
@@ -272,6 +272,6 @@ def test_test_time_augmentation_and_windows_stay_on_the_image_s_device():
 def test_the_segmenter_normalises_on_its_device():
     from refineseg.inference import Segmenter
 
-    segmenter = Segmenter(refineseg.lw_refinenet_resnet18(num_classes=3), device="meta", optimize=False)
+    segmenter = Segmenter(refineseg.models.lw_refinenet_resnet18(num_classes=3), device="meta", optimize=False)
     probs = segmenter.batch_probabilities([np.zeros((40, 56, 3), np.uint8)])
     assert segmenter.device.type == "meta" and probs.device.type == "meta" and probs.shape == (1, 3, 40, 56)

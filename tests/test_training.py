@@ -188,7 +188,7 @@ def test_encoder_learning_rate_and_frozen_batch_norm():
     from refineseg.training.module import SegmentationModule
 
     config = TrainConfig(root="x", lr=0.01, encoder_lr_ratio=0.1, schedule="constant", freeze_encoder_bn=True)
-    module = SegmentationModule(refineseg.lw_refinenet_resnet18(num_classes=3), config)
+    module = SegmentationModule(refineseg.models.lw_refinenet_resnet18(num_classes=3), config)
     optimizer = module.configure_optimizers()
     groups = {g["name"]: g for g in optimizer.param_groups}
     assert groups["encoder"]["lr"] == pytest.approx(0.001) and groups["decoder"]["lr"] == 0.01
