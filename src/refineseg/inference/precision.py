@@ -163,9 +163,11 @@ def precision_of(model: object) -> Literal["fp32", "bf16", "int8"]:
         model: A PyTorch module or an exported model.
 
     Returns:
-        ``bf16`` for a module with bf16 weights, ``int8`` for an int8 exported model, else ``fp32``.
+        ``bf16`` for a module with bf16 weights; an exported model's own ``precision`` (``int8``
+        for an int8 file, ``bf16`` for OpenVINO running a float file in bf16); else ``fp32``.
     """
     if isinstance(model, nn.Module):
         first = next(model.parameters(), None)
         return "bf16" if first is not None and first.dtype == torch.bfloat16 else "fp32"
-    return "int8" if getattr(model, "precision", "fp32") == "int8" else "fp32"
+    own = getattr(model, "precision", "fp32")
+    return own if own in ("bf16", "int8") else "fp32"
