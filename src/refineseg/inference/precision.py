@@ -170,4 +170,4 @@ def precision_of(model: object) -> Literal["fp32", "bf16", "int8"]:
         first = next(model.parameters(), None)
         return "bf16" if first is not None and first.dtype == torch.bfloat16 else "fp32"
     own = getattr(model, "precision", "fp32")
-    return own if own in ("bf16", "int8") else "fp32"
+    return "bf16" if own == "bf16" else "int8" if own == "int8" else "fp32"
