@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._errors import one_line
 from .._extras import require_all
 from ..models.base import SegmentationModel
 from .export_check import (
@@ -26,7 +27,6 @@ from .export_check import (
     check_tolerance,
     compare_with_pytorch,
     describe,
-    first_line,
     second_check_size,
     unchecked,
     write_checked,
@@ -106,7 +106,7 @@ def export_onnx(
     except ImportError:
         raise
     except Exception as exc:
-        raise ExportError(f"torch.onnx.export failed for {describe(model)}: {first_line(exc)}") from exc
+        raise ExportError(f"torch.onnx.export failed for {describe(model)}: {one_line(exc)}") from exc
     assert program is not None  # f=None and dynamo=True return the program
     program.model.metadata_props[METADATA_KEY] = export_metadata(model)
 
@@ -164,7 +164,7 @@ def export_torchscript(
             traced = torch.jit.trace(work, (example,), check_trace=False)
             frozen = torch.jit.freeze(traced)
     except Exception as exc:
-        raise ExportError(f"torch.jit.trace failed for {describe(model)}: {first_line(exc)}") from exc
+        raise ExportError(f"torch.jit.trace failed for {describe(model)}: {one_line(exc)}") from exc
     extra = {TORCHSCRIPT_METADATA_FILE: export_metadata(model)}
 
     def write(tmp: str) -> ExportReport:
@@ -233,7 +233,7 @@ def export_torch_export(
         with torch.no_grad():
             program = torch.export.export(_with_foldable_padding(work), (example,), dynamic_shapes=dims)
     except Exception as exc:
-        raise ExportError(f"torch.export.export failed for {describe(model)}: {first_line(exc)}") from exc
+        raise ExportError(f"torch.export.export failed for {describe(model)}: {one_line(exc)}") from exc
     program.example_inputs = None  # a random batch that would only make the file larger
     extra = {TORCH_EXPORT_METADATA_FILE: export_metadata(model)}
 

@@ -30,7 +30,6 @@ __all__ = [
     "check_tolerance",
     "compare_with_pytorch",
     "describe",
-    "first_line",
     "second_check_size",
     "unchecked",
     "write_checked",
@@ -144,19 +143,6 @@ def describe(model: nn.Module) -> str:
         Its ``arch`` if it has one, else its class name.
     """
     return getattr(model, "arch", None) or type(model).__name__
-
-
-def first_line(exc: BaseException) -> str:
-    """The first non-blank line of an exception's message, for one-line error messages.
-
-    Args:
-        exc: The exception.
-
-    Returns:
-        That line, or the exception's class name if the message is blank.
-    """
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
 
 
 def write_checked(path: str | os.PathLike[str], write: Callable[[str], ExportReport]) -> ExportReport:

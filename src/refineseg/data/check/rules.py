@@ -8,8 +8,9 @@ The checks of the files found before a split is built are in :mod:`refineseg.dat
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..labels import IGNORE_INDEX, IGNORE_LINE, LabelSpace
 from ..scan import RawKey, SilentIgnore, find_silent_ignore, is_binary, is_training_split, raw_declaration
@@ -43,6 +44,21 @@ Rule = Callable[[SplitContext, SplitCounts], Iterator[Problem]]
 # the files read
 
 
+def _unreadable(
+    ctx: SplitContext, bad: Sequence[tuple[Path, str]], check: str, noun: str, fix: str
+) -> Iterator[Problem]:
+    """One error naming the files of ``bad`` that cannot be read and the first one's reason."""
+    if bad:
+        yield ctx.problem(
+            ERROR,
+            check,
+            f"{count(len(bad), noun)} cannot be read: {names([p for p, _ in bad], ctx.base)}"
+            f" ({reason(bad[0][1], bad[0][0])})",
+            fix,
+            [p for p, _ in bad],
+        )
+
+
 def unreadable_images(ctx: SplitContext, counts: SplitCounts) -> Iterator[Problem]:
     """``unreadable-image``: images that cannot be read.
 
@@ -53,16 +69,8 @@ def unreadable_images(ctx: SplitContext, counts: SplitCounts) -> Iterator[Proble
     Yields:
         An error when there are any.
     """
-    bad = counts.bad_images
-    if bad:
-        yield ctx.problem(
-            ERROR,
-            "unreadable-image",
-            f"{count(len(bad), 'image')} cannot be read: {names([p for p, _ in bad], ctx.base)}"
-            f" ({reason(bad[0][1], bad[0][0])})",
-            "re-export those images (PNG or JPEG), or remove them with their masks",
-            [p for p, _ in bad],
-        )
+    fix = "re-export those images (PNG or JPEG), or remove them with their masks"
+    yield from _unreadable(ctx, counts.bad_images, "unreadable-image", "image", fix)
 
 
 def unreadable_masks(ctx: SplitContext, counts: SplitCounts) -> Iterator[Problem]:
@@ -75,16 +83,8 @@ def unreadable_masks(ctx: SplitContext, counts: SplitCounts) -> Iterator[Problem
     Yields:
         An error when there are any.
     """
-    bad = counts.bad_masks
-    if bad:
-        yield ctx.problem(
-            ERROR,
-            "unreadable-mask",
-            f"{count(len(bad), 'mask')} cannot be read: {names([p for p, _ in bad], ctx.base)}"
-            f" ({reason(bad[0][1], bad[0][0])})",
-            "re-export those masks as single-channel PNG label images (values 0..255)",
-            [p for p, _ in bad],
-        )
+    fix = "re-export those masks as single-channel PNG label images (values 0..255)"
+    yield from _unreadable(ctx, counts.bad_masks, "unreadable-mask", "mask", fix)
 
 
 def size_mismatch(ctx: SplitContext, counts: SplitCounts) -> Iterator[Problem]:
