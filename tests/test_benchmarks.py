@@ -135,6 +135,20 @@ def test_precision_benchmark_times_each_precision_and_scores_the_shipped_model(t
     assert set(mious) == {"fp32", "bf16", "int8"} and all(_fraction(v) for v in mious.values())
 
 
+def test_predict_folder_benchmark_compares_predict_with_the_model_alone(tmp_path):
+    from .fixtures import make_camvid
+
+    root = make_camvid(tmp_path / "camvid", n=3, size=(48, 64))
+    _run(
+        "predict_folder.py", "--root", str(root), "--images", "3", "--repeats", "1", "--json", str(tmp_path / "r.json")
+    )
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["images"] == 3 and report["precision"] in ("fp32", "bf16")
+    rates = report["model_alone_images_per_s"] + report["predict_images_per_s"]
+    assert all(math.isfinite(r) and r > 0 for r in rates)
+    assert report["ratio"] == max(report["predict_images_per_s"]) / max(report["model_alone_images_per_s"])
+
+
 def test_runtimes_benchmark_times_every_runtime_and_precision(tmp_path):
     for name in ("onnxruntime", "openvino"):
         pytest.importorskip(name)

@@ -7,8 +7,11 @@ what went wrong.
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,44 +136,77 @@ def predict_paths(
         fail(message)
 
     bar = progress_bar(total=len(runnable), show=progress, unit="file", desc="segmenting")
+    # decoding the next images and encoding the last outputs overlap the model (threads: PIL and
+    # zlib release the GIL); both queues are bounded, so memory stays a few batches
+    lookahead = 2 * batch_size
+    pending: deque[tuple[InputItem, Future[list[Path]]]] = deque()
+
+    def settle(keep: int) -> None:
+        while len(pending) > keep:
+            item, written = pending.popleft()
+            try:
+                report.written += written.result()
+                report.images += 1
+            except OSError as exc:
+                fail(f"{item.path}: could not write its outputs ({exc})")
+            bar.update(1)
+
     batch: list[tuple[InputItem, np.ndarray]] = []
 
     def flush() -> None:
         if not batch:
             return
-        probs = segmenter.batch_probabilities([rgb for _, rgb in batch])
-        labels = segmenter.labels_from_probabilities(probs)
-        for (item, rgb), label, prob in zip(batch, labels, probs, strict=True):
-            kept = prob.cpu().numpy() if probabilities else None
-            try:
-                report.written += write_image_outputs(segmenter, item, out, rgb, label, kept, options)
-                report.images += 1
-            except OSError as exc:
-                fail(f"{item.path}: could not write its outputs ({exc})")
-            bar.update(1)
+        arrays = [rgb for _, rgb in batch]
+        if probabilities:
+            probs = segmenter.batch_probabilities(arrays)
+            labels, kept = segmenter.labels_from_probabilities(probs), [p.cpu().numpy() for p in probs]
+        else:
+            labels, kept = segmenter.batch_labels(arrays), [None] * len(batch)
+        for (item, rgb), label, prob in zip(batch, labels, kept, strict=True):
+            pending.append((item, writer.submit(write_image_outputs, segmenter, item, out, rgb, label, prob, options)))
         batch.clear()
+        settle(keep=lookahead)
 
-    for item in runnable:
-        if item.is_video:
-            flush()
+    def read(item: InputItem) -> np.ndarray:
+        return read_image_file(item.path, max_pixels=segmenter.max_pixels)
+
+    with (
+        ThreadPoolExecutor(1, thread_name_prefix="read") as reader,
+        ThreadPoolExecutor(1, thread_name_prefix="write") as writer,
+    ):
+        reads: deque[Future[np.ndarray]] = deque()
+        images = iter([item for item in runnable if not item.is_video])
+        for item in itertools.islice(images, lookahead):
+            reads.append(reader.submit(read, item))
+        for item in runnable:
+            if item.is_video:
+                flush()
+                settle(keep=0)
+                try:
+                    frames, written = predict_video(
+                        segmenter, item, out, options, batch_size=batch_size, progress=progress
+                    )
+                    report.videos += 1
+                    report.frames += frames
+                    report.written += written
+                except (ImageReadError, OSError, ValueError, ImportError) as exc:
+                    fail(str(exc) if str(item.path) in str(exc) else f"{item.path}: {exc}")
+                bar.update(1)
+                continue
+            future = reads.popleft()
+            following = next(images, None)
+            if following is not None:
+                reads.append(reader.submit(read, following))
             try:
-                frames, written = predict_video(segmenter, item, out, options, batch_size=batch_size, progress=progress)
-                report.videos += 1
-                report.frames += frames
-                report.written += written
-            except (ImageReadError, OSError, ValueError, ImportError) as exc:
-                fail(str(exc) if str(item.path) in str(exc) else f"{item.path}: {exc}")
-            bar.update(1)
-            continue
-        try:
-            rgb = read_image_file(item.path, max_pixels=segmenter.max_pixels)
-        except ImageReadError as exc:
-            fail(str(exc))
-            bar.update(1)
-            continue
-        if batch and (rgb.shape != batch[0][1].shape or len(batch) >= batch_size):
-            flush()
-        batch.append((item, rgb))
-    flush()
+                rgb = future.result()
+            except ImageReadError as exc:
+                fail(str(exc))
+                bar.update(1)
+                continue
+            if batch and (rgb.shape != batch[0][1].shape or len(batch) >= batch_size):
+                flush()
+            batch.append((item, rgb))
+        flush()
+        settle(keep=0)
     bar.close()
     return report
