@@ -14,7 +14,9 @@ client threads, each over its own keep-alive connection, and every answer must b
 Printed, for each server: throughput (requests per second over the whole run), median and 99th
 percentile latency, and the server process's peak resident memory (``VmHWM`` from /proc, model
 loading included; with ``--workers`` the sum over the worker processes); then the ratios new/old,
-and whether both servers gave the same answer. The first lines name the CPU and its ISA.
+and whether both servers gave the same answer; then the new server's throughput against the same
+model and precision segmenting the decoded image in a loop in this process (what a server that
+keeps the model busy approaches). The first lines name the CPU and its ISA.
 """
 
 from __future__ import annotations
@@ -187,6 +189,21 @@ def comparable(answer: bytes, fmt: str) -> object:
     return result
 
 
+def model_alone_per_s(args: argparse.Namespace, count: int = 20) -> float:
+    """Images per second of the same model and precision segmenting the decoded image in a loop, batch 1."""
+    from refineseg.inference import Segmenter
+    from refineseg.inference.images import read_image_file
+
+    segmenter = Segmenter.from_pretrained(args.weights, precision=args.precision)
+    rgb = read_image_file(args.image)
+    for _ in range(2):
+        segmenter(rgb)
+    start = time.perf_counter()
+    for _ in range(count):
+        segmenter(rgb)
+    return count / (time.perf_counter() - start)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=200, help="requests per server (default 200)")
@@ -262,6 +279,12 @@ def main() -> int:
     )
     same = comparable(old["answer"], args.format) == comparable(new["answer"], args.format)  # type: ignore[arg-type]
     print(f"  same answer from both servers: {'yes' if same else 'NO'}")
+    alone = model_alone_per_s(args)
+    busy = float(new["throughput"]) / alone  # type: ignore[arg-type]
+    print(
+        f"  the model alone in a loop (this process, decoded image, labels out): {alone:.2f} images/s; "
+        f"the new server reaches {busy:.2f}x that"
+    )
     if args.json:
         report = {
             "machine": machine(),
@@ -270,6 +293,8 @@ def main() -> int:
             "results": {name: {k: v for k, v in row.items() if k != "answer"} for name, row in rows.items()},
             "ratios_new_over_old": ratios,
             "same_answer": same,
+            "model_alone_images_per_s": alone,
+            "new_over_model_alone": busy,
         }
         args.json.write_text(json.dumps(report, indent=1))
     return 0 if same else 1

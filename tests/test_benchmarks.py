@@ -227,3 +227,5 @@ def test_serve_load_compares_the_new_server_with_the_old(tmp_path):
     ratios = report["ratios_new_over_old"]
     assert set(ratios) == {"throughput", "p50_ms", "p99_ms", "peak_rss_mib"}
     assert all(math.isclose(ratios[key], new[key] / old[key], rel_tol=1e-9) for key in ratios)
+    assert _positive(report["model_alone_images_per_s"])  # the new server against the model alone
+    assert math.isclose(report["new_over_model_alone"], new["throughput"] / report["model_alone_images_per_s"])
