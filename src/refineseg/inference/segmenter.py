@@ -237,6 +237,11 @@ class Segmenter:
         if probs.dim() == 3:
             probs = probs[None]
         dtype = np.uint8 if probs.shape[1] <= 256 else np.int32
+        if probs.device.type == "cpu" and probs.dtype == torch.float32 and probs.stride(1) != 1:
+            # classes not innermost (NCHW, as ONNX Runtime and OpenVINO answer): numpy's arg-max
+            # over that axis is ~3x faster than torch's (6 ms against 17 ms for the shipped
+            # model's 11x360x480 logits); both return the first of equal maxima
+            return [p.numpy().argmax(0).astype(dtype) for p in probs]
         return [p.argmax(0).cpu().numpy().astype(dtype) for p in probs]
 
     @torch.inference_mode()
