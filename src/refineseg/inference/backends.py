@@ -18,6 +18,7 @@ from .export_format import EXPORT_SUFFIXES, ExportFormat
 
 if TYPE_CHECKING:
     from ..models import InferenceModel, SegmentationModel
+    from .runtime import ExportedModel
 
 __all__ = [
     "BACKENDS",
@@ -28,6 +29,7 @@ __all__ = [
     "export_for",
     "exported_format",
     "open_model",
+    "open_onnx",
 ]
 
 Backend = Literal["pytorch", "onnxruntime", "openvino"]
@@ -124,10 +126,8 @@ def open_model(
         from ..weights.loading import load_model
 
         return load_model(weights)
-    if fmt == "onnx" and backend == "openvino":
-        from .openvino_runtime import OpenVinoModel
-
-        return OpenVinoModel(weights, threads=threads)
+    if fmt == "onnx":
+        return open_onnx(weights, backend, threads=threads)
     from .runtime import load_exported
 
     return load_exported(weights, threads=threads)
@@ -158,16 +158,35 @@ def export_for(
     if backend == "onnxruntime" and precision != "fp32":
         raise ValueError(f"precision {precision} runs with the pytorch or openvino backend, not onnxruntime")
 
-    def opened(path: Path) -> InferenceModel:
-        if backend == "openvino":
-            from .openvino_runtime import OpenVinoModel
-
-            return OpenVinoModel(path, precision="bf16" if precision == "bf16" else "fp32", threads=threads)
-        from .runtime import OnnxRuntimeModel
-
-        return OnnxRuntimeModel(path, threads=threads)
-
     try:
-        return opened(cached_onnx(model))
+        return open_onnx(cached_onnx(model), backend, precision=precision, threads=threads)
     except ValueError:  # a damaged cache entry is made again rather than trusted
-        return opened(cached_onnx(model, fresh=True))
+        return open_onnx(cached_onnx(model, fresh=True), backend, precision=precision, threads=threads)
+
+
+def open_onnx(
+    path: str | os.PathLike[str], backend: str, *, precision: str = "fp32", threads: int | None = None
+) -> ExportedModel:
+    """An ``.onnx`` file opened by the ONNX runtime ``backend`` names: the one place that picks between them.
+
+    Args:
+        path: The ``.onnx`` file.
+        backend: ``"openvino"``, or anything else for ONNX Runtime.
+        precision: OpenVINO's precision for a float file, ``"fp32"`` or ``"bf16"`` (ONNX Runtime
+            runs the file as it is).
+        threads: The runtime's threads.
+
+    Returns:
+        The opened model.
+
+    Raises:
+        ImportError: The runtime is not installed.
+        ValueError: The file is not a refineseg ONNX export.
+    """
+    if backend == "openvino":
+        from .openvino_runtime import OpenVinoModel
+
+        return OpenVinoModel(path, precision="bf16" if precision == "bf16" else "fp32", threads=threads)
+    from .runtime import OnnxRuntimeModel
+
+    return OnnxRuntimeModel(path, threads=threads)

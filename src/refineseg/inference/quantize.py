@@ -206,14 +206,7 @@ def int8_model(
         ValueError: ``method`` is unknown, or there are no calibration images.
         ImageReadError: A calibration image cannot be read.
     """
-    from .runtime import OnnxRuntimeModel
-
-    def opened(path: Path) -> ExportedModel:
-        if backend == "openvino":
-            from .openvino_runtime import OpenVinoModel
-
-            return OpenVinoModel(path, threads=threads)
-        return OnnxRuntimeModel(path, threads=threads)
+    from .backends import open_onnx
 
     # checked first: the fingerprint below reads its version
     require("onnxruntime", "onnx", purpose="precision int8", name="ONNX Runtime")
@@ -228,7 +221,7 @@ def int8_model(
     path = cache_dir("int8") / f"{getattr(model, 'arch', None) or 'model'}-{key[:24]}.onnx"
     if path.is_file():
         try:
-            return opened(path)
+            return open_onnx(path, backend, threads=threads)
         except ValueError:  # a damaged cache entry is made again rather than trusted
             _log.info("int8: %s is unreadable; quantizing again", path)
     _log.info(
@@ -238,7 +231,7 @@ def int8_model(
     )
     report = quantize_model(model, path, arrays, method=method, max_side=max_side)
     _log.info("int8: %s", report.summary())
-    return opened(path)
+    return open_onnx(path, backend, threads=threads)
 
 
 def _fingerprint(model: SegmentationModel, arrays: Sequence[np.ndarray], method: str) -> str:
