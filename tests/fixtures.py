@@ -1,10 +1,14 @@
 """Tiny dataset trees in their on-disk layouts, written by the tests themselves."""
 
+import io
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+
+import refineseg
+import refineseg.models
 
 
 def write_image(path: Path, array: np.ndarray, mode: str | None = None) -> None:
@@ -34,3 +38,43 @@ def randomize_batch_norms(model: torch.nn.Module, seed: int = 0) -> None:
                 m.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
                 m.weight.copy_(torch.rand(n, generator=gen) + 0.5)
                 m.bias.copy_(torch.randn(n, generator=gen) * 0.1)
+
+
+# a tiny served model and picture (tests of serve and of the Label Studio backend)
+CLASS_NAMES = ["sky", "road", "car"]
+PALETTE = [(70, 130, 180), (128, 64, 128), (0, 0, 142)]
+WIDTH, HEIGHT = 56, 40
+
+
+def tiny_model() -> refineseg.models.SegmentationModel:
+    """A 3-class Light-Weight RefineNet with random (seeded) weights: fast, and its classes are known.
+
+    The classifier gets larger weights than its initialisation gives, so that the sample image
+    comes out as several classes rather than one, and the legend has rows to check.
+    """
+    torch.manual_seed(0)
+    model = refineseg.models.lw_refinenet_mobilenet_v2(num_classes=3)
+    with torch.no_grad():
+        classifier = model.head.classifier
+        classifier.weight.copy_(torch.randn(classifier.weight.shape, generator=torch.Generator().manual_seed(2)))
+        classifier.bias.zero_()
+    model.meta.class_names = list(CLASS_NAMES)
+    model.meta.palette = list(PALETTE)
+    return model
+
+
+def sample_image(width: int = WIDTH, height: int = HEIGHT) -> Image.Image:
+    """A small RGB picture with some structure (sky-ish top, grey bottom, a dark block)."""
+    y, x = np.mgrid[0:height, 0:width]
+    rgb = np.zeros((height, width, 3), np.uint8)
+    rgb[..., 0] = (x * 255 // max(width - 1, 1)).astype(np.uint8)
+    rgb[..., 1] = np.where(y < height // 2, 180, 90)
+    rgb[..., 2] = np.where(y < height // 2, 230, 90)
+    rgb[height // 2 :, width // 3 : width // 2] = 20
+    return Image.fromarray(rgb)
+
+
+def png_bytes(im: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    im.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -27,7 +27,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image, ImageFile
 
 import refineseg
@@ -50,6 +49,8 @@ from refineseg.serve.page import STATIC_DIR
 from refineseg.serve.run import server_url, uvicorn_config
 from refineseg.serve.uploads import decode_image, inference_size
 
+from .fixtures import CLASS_NAMES, HEIGHT, PALETTE, WIDTH, png_bytes, sample_image, tiny_model
+
 try:
     import schemathesis
     from hypothesis import HealthCheck, given, settings
@@ -64,47 +65,10 @@ try:
 except ImportError:  # pragma: no cover - schemathesis is in the dev extra
     schemathesis = None
 
-CLASS_NAMES = ["sky", "road", "car"]
-PALETTE = [(70, 130, 180), (128, 64, 128), (0, 0, 142)]
-WIDTH, HEIGHT = 56, 40
 MAX_UPLOAD = 200_000
 MAX_PIXELS = 10_000
 # the names the in-process client (TestClient: "testserver") and schemathesis address the app by
 TEST_HOSTS = [*LOCAL_HOSTS, "testserver"]
-
-
-def tiny_model() -> refineseg.SegmentationModel:
-    """A 3-class Light-Weight RefineNet with random (seeded) weights: fast, and its classes are known.
-
-    The classifier gets larger weights than its initialisation gives, so that the sample image
-    comes out as several classes rather than one, and the legend has rows to check.
-    """
-    torch.manual_seed(0)
-    model = refineseg.models.lw_refinenet_mobilenet_v2(num_classes=3)
-    with torch.no_grad():
-        classifier = model.head.classifier
-        classifier.weight.copy_(torch.randn(classifier.weight.shape, generator=torch.Generator().manual_seed(2)))
-        classifier.bias.zero_()
-    model.meta.class_names = list(CLASS_NAMES)
-    model.meta.palette = list(PALETTE)
-    return model
-
-
-def sample_image(width: int = WIDTH, height: int = HEIGHT) -> Image.Image:
-    """A small RGB picture with some structure (sky-ish top, grey bottom, a dark block)."""
-    y, x = np.mgrid[0:height, 0:width]
-    rgb = np.zeros((height, width, 3), np.uint8)
-    rgb[..., 0] = (x * 255 // max(width - 1, 1)).astype(np.uint8)
-    rgb[..., 1] = np.where(y < height // 2, 180, 90)
-    rgb[..., 2] = np.where(y < height // 2, 230, 90)
-    rgb[height // 2 :, width // 3 : width // 2] = 20
-    return Image.fromarray(rgb)
-
-
-def png_bytes(im: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    im.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 class LiveServer:

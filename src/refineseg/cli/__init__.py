@@ -14,9 +14,11 @@ from . import (
     evaluate,
     export,
     import_annotations,
+    label_studio,
     models,
     predict,
     push_to_hub,
+    rank,
     serve,
     summary,
     train,
@@ -28,7 +30,9 @@ __all__ = ["main"]
 
 COMMANDS = (
     predict,
+    rank,
     serve,
+    label_studio,
     models,
     convert,
     import_annotations,

@@ -267,6 +267,30 @@ class Segmenter:
             return self.labels_from_probabilities(self.batch_probabilities(arrays))
         return self.labels_from_probabilities(self.model(x))
 
+    @torch.inference_mode()
+    def batch_labels_and_probabilities(self, arrays: Sequence[np.ndarray]) -> tuple[list[np.ndarray], Tensor]:
+        """:meth:`batch_labels` and the ``NxCxHxW`` probabilities, from one run of the model.
+
+        The labels are exactly :meth:`batch_labels`'s (the arg-max of the logits at one scale:
+        a softmax can round two close logits to the same probability), so a caller that also
+        needs the probabilities (an uncertainty score) labels pixels as ``predict`` does.
+
+        Args:
+            arrays: The images, already loaded, all of one size.
+
+        Returns:
+            The labels, one ``HxW`` array per image, and the probabilities on the segmenter's device.
+
+        Raises:
+            ValueError: ``arrays`` is empty or its images differ in shape.
+        """
+        x = self._normalised(arrays)
+        if tuple(self.scales) != (1.0,) or self.flip or self._tiled(x):
+            probabilities = self.batch_probabilities(arrays)
+            return self.labels_from_probabilities(probabilities), probabilities
+        logits = torch.as_tensor(self.model(x))
+        return self.labels_from_probabilities(logits), logits.float().softmax(1)
+
     def _normalised(self, arrays: Sequence[np.ndarray]) -> Tensor:
         if not arrays or any(a.shape != arrays[0].shape for a in arrays):
             raise ValueError("batch_probabilities needs one or more RGB arrays of the same size")

@@ -50,7 +50,7 @@ from .uploads import decode_image
 if TYPE_CHECKING:
     from ..inference.segmenter import Segmenter
 
-__all__ = ["CLIENT_GONE", "DEFAULT_JOBS", "FORMATS", "SegmentService"]
+__all__ = ["CLIENT_GONE", "DEFAULT_JOBS", "FORMATS", "SegmentService", "scaled_labels"]
 
 FORMATS = ("json", "png", "overlay")
 # requests decoding, waiting for the model or encoding at once: each holds a decoded image
@@ -270,7 +270,7 @@ class SegmentService:
         seen = labels  # at the model's size, as the overlay is drawn
         inference_height, inference_width = seen.shape
         if size is not None and size != (inference_width, inference_height):
-            labels = _scaled_labels(seen, size)
+            labels = scaled_labels(seen, size)
         if fmt == "png":
             return _png_response(_png(seg.label_image(labels)), "labels.png")
         overlay = _png(seg.overlay(rgb, seen), compress_level=3)
@@ -296,8 +296,16 @@ class SegmentService:
         return json_response(result)
 
 
-def _scaled_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``labels`` resized to ``(width, height)``, nearest neighbour (class indices are not blended)."""
+def scaled_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``labels`` resized to ``(width, height)``, nearest neighbour (class indices are not blended).
+
+    Args:
+        labels: An ``HxW`` label array.
+        size: The ``(width, height)`` wanted.
+
+    Returns:
+        The resized labels, of the same dtype.
+    """
     return np.asarray(Image.fromarray(labels).resize(size, Image.Resampling.NEAREST)).astype(labels.dtype, copy=False)
 
 
