@@ -409,3 +409,19 @@ def test_cli_backend_needs_label_studios_address(tmp_path, capsys, monkeypatch):
 def test_encoded_rle_is_plain_json():
     rle = encode_mask(np.eye(5, dtype=bool))
     assert json.loads(json.dumps(rle)) == rle
+
+
+def test_words_wider_than_a_byte_are_a_clear_error():
+    # a valid header for 4x3, then a run chunk whose 9-bit word holds 300 (the SDK's numpy refuses it)
+    bits = (
+        format(48, "032b")
+        + format(8, "05b")
+        + format(3, "04b") * 4
+        + "1"
+        + "00"
+        + format(15, "04b")
+        + format(300, "09b")
+    )
+    bits += "0" * (-len(bits) % 8)
+    with pytest.raises(RLEError, match="cannot be decoded"):
+        decode_mask([int(bits[i : i + 8], 2) for i in range(0, len(bits), 8)], 4, 3)

@@ -77,7 +77,7 @@ DATASET_NAMES = (
     "sunrgbd",
     "voc",
 )
-ANNOTATION_FORMATS = ("coco", "labelme", "cvat", "voc")
+ANNOTATION_FORMATS = ("coco", "labelme", "cvat", "voc", "label-studio")
 
 # training
 LOSS_DESCRIPTIONS: dict[str, str] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-HELP = "convert COCO, LabelMe, CVAT or VOC-style annotations into the generic dataset layout"
+HELP = "convert COCO, LabelMe, CVAT, Label Studio or VOC-style annotations into the generic dataset layout"
 
 DESCRIPTION = """\
 Convert an annotation tool's export into refineseg's generic layout, ready for
@@ -35,11 +35,23 @@ formats (SOURCE):
   voc      a folder of palette index PNGs like VOC's SegmentationClass/; names from
            --classes FILE or the 21 PASCAL VOC classes; images in --images or
            JPEGImages/ beside SOURCE, matched by stem
+  label-studio
+           a Label Studio project's 'JSON' export file (a list of tasks); per task the
+           latest annotation that is neither cancelled nor skipped (predictions are never
+           imported; a task without one is a note); brushlabels (RLE) and polygonlabels
+           are painted, other regions left out (a note); classes are --classes FILE's in
+           its order, else background then every label with pixels, sorted; unpainted
+           pixels are the background class when there is one, else 255; needs --images:
+           the folder holding the tasks' images, found by the file name of their URL
+           (/data/upload/... without the 8-hex prefix Label Studio adds on upload,
+           /data/local-files/?d=PATH as PATH or its name, http(s)://.../NAME as NAME)
 
 overlaps (where shapes cover the same pixel):
   labelme  shapes are painted in file order, later shapes on top (as LabelMe draws them)
   cvat     shapes are painted by increasing z_order (file order where equal), as CVAT
            draws them
+  label-studio
+           regions are painted in the annotation's result order, later regions on top
   coco     annotations are painted in decreasing area, so a smaller object in front of a
            larger one stays visible; iscrowd regions are painted last, as ignore (255)
 
@@ -57,6 +69,7 @@ examples:
   refineseg import-annotations cvat cvat_export/ --output data/mine --strict
   refineseg import-annotations cvat task_export/annotations.xml --output data/mine
   refineseg import-annotations voc VOC2012/SegmentationClass --output data/voc_generic
+  refineseg import-annotations label-studio export.json --images media/upload/1/ --output data/mine --classes classes.txt
 """
 
 
@@ -72,10 +85,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "import-annotations", help=HELP, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("format", metavar="FORMAT", choices=FORMATS, help=f"one of {', '.join(FORMATS)}")
-    p.add_argument("source", metavar="SOURCE", help="the export: a COCO JSON or CVAT XML file, or a folder (see above)")
-    p.add_argument("--images", metavar="DIR", help="folder of the images (default: see the formats above)")
+    p.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="the export: a COCO, Label Studio JSON or CVAT XML file, or a folder (see above)",
+    )
+    p.add_argument(
+        "--images",
+        metavar="DIR",
+        help="folder of the images (default: see the formats above; coco, label-studio need it)",
+    )
     p.add_argument("--output", metavar="ROOT", required=True, help="new dataset folder (must not exist or be empty)")
-    p.add_argument("--classes", metavar="FILE", help="class names, one per line (labelme, voc)")
+    p.add_argument("--classes", metavar="FILE", help="class names, one per line (labelme, voc, label-studio)")
     p.add_argument(
         "--val-fraction", type=float, default=0.0, metavar="F", help="share of images for ROOT/val (default 0)"
     )

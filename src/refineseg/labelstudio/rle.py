@@ -94,7 +94,8 @@ def decode_mask(rle: Any, width: int, height: int, *, max_pixels: int | None = N
         raise RLEError(f"rle holds {count} values, expected {expected} for a {width}x{height} RGBA mask")
     try:
         values = np.asarray(_brush().decode_rle(rle))
-    except (ValueError, IndexError) as exc:  # a stream cut short: the SDK reads past its end
+    # a stream cut short (the SDK reads past its end), or words wider than a byte (numpy refuses them)
+    except (ValueError, IndexError, OverflowError) as exc:
         raise RLEError(f"rle cannot be decoded: {one_line(exc)}") from exc
     if values.size != expected:
         raise RLEError(f"rle decodes to {values.size} values, expected {expected}")

@@ -1,20 +1,29 @@
-"""Annotation-tool exports (COCO, LabelMe, CVAT, VOC-style masks) -> refineseg's ``generic`` layout.
+"""Annotation-tool exports (COCO, LabelMe, CVAT, Label Studio, VOC-style masks) -> refineseg's ``generic`` layout.
 
 ``import_annotations`` writes ``ROOT/classes.txt`` (``NAME R G B`` per line, line order = class
 index, then ``@ignore value=255``: 255 is void on purpose), ``ROOT/train/images/`` (copies of the images; the sources are never changed),
 ``ROOT/train/masks/STEM.png`` (palette PNGs: pixel value = class index, 255 = ignore) and, with a
 validation fraction, the same under ``ROOT/val/``; ``get_dataset("generic", ROOT, split)`` reads it.
 
-Overlaps, where shapes or objects cover the same pixel (coco, labelme, cvat's XML):
+Overlaps, where shapes or objects cover the same pixel (coco, labelme, cvat's XML, label-studio):
 
 * LabelMe: shapes are painted in file order, later shapes on top, as LabelMe draws them.
 * CVAT for images: shapes are painted by increasing ``z_order`` (file order where equal).
+* Label Studio: the regions of a task's latest annotation (neither cancelled nor skipped) are
+  painted in the order of its ``result``, later regions on top; predictions are never imported.
 * COCO: annotations are painted in decreasing area, so a smaller object in front of a larger one
   stays visible; ``iscrowd`` regions are painted last, as ignore (255).
 
+Classes: COCO's categories and CVAT's labels name them; VOC's come from a ``classes`` file (else
+PASCAL VOC's 21); LabelMe and Label Studio use a ``classes`` file when given (its names and order),
+else ``background`` then the labels that paint a pixel of an imported mask, sorted. Label Studio
+leaves unpainted pixels as the background class when the classes have one (``background`` or
+``_background_``), else as ignore (255).
+
 Bad annotations (a missing image, a polygon a pixel or more outside the image (clipped; a vertex
-less than a pixel over the border is clipped quietly), an unknown category,
-an empty or degenerate polygon, an unknown colour, an unreadable file) do not stop an import:
+less than a pixel over the border is clipped quietly), an unknown category or label,
+an empty or degenerate polygon, an unknown colour, a malformed brush RLE, a region annotated for
+another image size, an unreadable file) do not stop an import:
 each becomes one line of ``ImportReport.problems`` naming the file. With ``strict=True`` any
 problem makes the import write nothing and raise :class:`AnnotationImportError`; notes (e.g.
 shapes without area left out) are not problems. ``ROOT`` must
@@ -35,6 +44,7 @@ from ._write import AnnotationImportError, ImportReport, check_output, write_dat
 from .coco import read_coco
 from .cvat import read_cvat
 from .labelme import read_labelme
+from .labelstudio import read_labelstudio
 from .voc import read_voc
 
 __all__ = ["FORMATS", "AnnotationImportError", "ImportReport", "import_annotations"]
@@ -47,6 +57,7 @@ _READERS.add("coco", read_coco)
 _READERS.add("labelme", read_labelme)
 _READERS.add("cvat", read_cvat)
 _READERS.add("voc", read_voc)
+_READERS.add("label-studio", read_labelstudio)
 FORMATS = tuple(_READERS)
 
 
@@ -64,17 +75,23 @@ def import_annotations(
     """Convert the ``fmt`` export at ``source`` into the generic layout at ``output``.
 
     Args:
-        fmt: One of :data:`FORMATS`: ``"coco"``, ``"labelme"``, ``"cvat"`` or ``"voc"``.
+        fmt: One of :data:`FORMATS`: ``"coco"``, ``"labelme"``, ``"cvat"``, ``"voc"`` or ``"label-studio"``.
         source: The export: a file or folder, as the format has it (cvat: a "CVAT for images 1.1"
-            ``annotations.xml`` or its folder, or a "Segmentation mask 1.1" folder).
+            ``annotations.xml`` or its folder, or a "Segmentation mask 1.1" folder; label-studio:
+            the project's "JSON" export file).
         images: The image folder (``None``: LabelMe's ``imagePath`` beside each JSON, CVAT's
             ``images/`` beside ``annotations.xml`` or ``SOURCE/JPEGImages``, VOC's ``JPEGImages``
-            beside the mask folder; COCO needs it).
+            beside the mask folder; COCO and Label Studio need it: Label Studio's tasks are
+            looked up there by the file name of their image URL, without the prefix Label Studio
+            adds to an uploaded file's name).
         output: The new dataset folder; it must not exist or be empty.
         val_fraction: The share of the written images that go to ``val``, in [0, 1).
         seed: Seeds the shuffle of the sorted image names: the same inputs and seed give the
             same split.
-        classes: A class-name file, for labelme and voc.
+        classes: A class-name file, for labelme, voc and label-studio, fixing the classes and
+            their order (labelme and label-studio without it: ``background``, then the labels
+            that paint a pixel of an imported mask, sorted; Label Studio's unpainted pixels are
+            the background class when there is one, else ignore, 255).
         strict: Whether any problem makes the import write nothing.
 
     Returns:
@@ -116,6 +133,6 @@ def import_annotations(
         strict=strict,
         problems=problems,
         notes=notes,
-        # LabelMe without --classes: the classes are the labels found, so only those with pixels count
-        found_classes=fmt == "labelme" and classes is None,
+        # LabelMe or Label Studio without --classes: the classes are the labels found, so only those with pixels count
+        found_classes=fmt in ("labelme", "label-studio") and classes is None,
     )
