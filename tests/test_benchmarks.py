@@ -229,3 +229,27 @@ def test_serve_load_compares_the_new_server_with_the_old(tmp_path):
     assert all(math.isclose(ratios[key], new[key] / old[key], rel_tol=1e-9) for key in ratios)
     assert _positive(report["model_alone_images_per_s"])  # the new server against the model alone
     assert math.isclose(report["new_over_model_alone"], new["throughput"] / report["model_alone_images_per_s"])
+
+
+def test_labelstudio_backend_through_a_real_label_studio(tmp_path):
+    pytest.importorskip("label_studio_sdk")
+    from .fixtures import tiny_model
+    from .labelstudio_server import label_studio_missing
+
+    if label_studio_missing():
+        pytest.skip(label_studio_missing() or "")
+    import refineseg
+
+    weights = refineseg.save_model(tiny_model(), tmp_path / "tiny.safetensors")
+    images = tmp_path / "images"
+    for i in range(2):
+        write_image(images / f"{i}.png", np.random.default_rng(i).integers(0, 256, size=(30, 40, 3), dtype=np.uint8))
+    _run(
+        "labelstudio_backend.py",
+        *("--image-dir", str(images), "--weights", str(weights), "--precision", "fp32"),
+        *("--json", str(tmp_path / "r.json")),
+    )
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["images"] == 2 and report["size"] == [30, 40] and report["precision"] == "fp32"
+    assert _positive(*report["ms_per_image"].values(), report["backend_over_model_alone"])
+    assert report["pixels"] == 2 * 30 * 40 and report["pixels_equal_to_predict"] == report["pixels"]

@@ -45,7 +45,7 @@ from starlette.responses import Response
 from ..._version import __version__
 from ...constants import DEFAULT_MAX_INFERENCE_PIXELS, DEFAULT_MAX_PIXELS, MB
 from ...inference.uncertainty import confidence
-from ...labelstudio import LabelConfig, LabelConfigError, match_classes, parse_config
+from ...labelstudio import LabelConfig, LabelConfigError, encode_mask, match_classes, parse_config
 from ..access import AccessControl
 from ..access_log import AccessLog
 from ..errors import CatchAll, HTTPError, add_error_handlers
@@ -129,6 +129,8 @@ class LabelStudioBackend:
         self.configs: dict[str, str] = {}  # project -> the labelling config /setup sent
         self.predicted = 0
         self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refineseg-model")
+        # import the SDK's converter now: it takes about a second, which the first /predict would pay
+        encode_mask(np.zeros((1, 1), bool))
 
     def classes_for(self, xml: str) -> tuple[LabelConfig, dict[int, str]]:
         """The project's config and which label each class is predicted as.
