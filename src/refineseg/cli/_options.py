@@ -6,7 +6,16 @@ import argparse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["add_calibration", "add_precision", "calibration_images", "images_in"]
+__all__ = [
+    "add_allowed_hosts",
+    "add_calibration",
+    "add_image_limits",
+    "add_precision",
+    "allowed_hosts",
+    "calibration_images",
+    "check_image_limits",
+    "images_in",
+]
 
 
 def add_precision(parser: argparse.ArgumentParser, *, default: str, calibration_default: str) -> None:
@@ -137,3 +146,101 @@ def calibration_images(
     else:
         raise ValueError(f"{flag} needs --calibration IMAGES (a few dozen like those the model will see)")
     return spread(found, args.calibration_images)
+
+
+def add_image_limits(parser: argparse.ArgumentParser, *, bytes_flag: str, bytes_help: str) -> None:
+    """Add the limits on one image a server takes: its file's size, its pixels, the compute budget.
+
+    ``serve`` and ``label-studio-backend`` share them (and :func:`check_image_limits`).
+
+    Args:
+        parser: The command's parser.
+        bytes_flag: The file-size option (``--max-upload-mb``), in MB.
+        bytes_help: What that option limits (``"largest upload accepted"``).
+    """
+    from ..constants import DEFAULT_MAX_INFERENCE_PIXELS, DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_BYTES, MB
+
+    parser.add_argument(
+        bytes_flag,
+        type=float,
+        default=DEFAULT_MAX_UPLOAD_BYTES / MB,
+        metavar="MB",
+        help=f"{bytes_help}, in MB (default {DEFAULT_MAX_UPLOAD_BYTES // MB})",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        metavar="N",
+        help=f"largest image accepted, width x height (default {DEFAULT_MAX_PIXELS:,})",
+    )
+    parser.add_argument(
+        "--max-inference-pixels",
+        type=int,
+        default=DEFAULT_MAX_INFERENCE_PIXELS,
+        metavar="N",
+        help=f"the compute budget of an image: larger images are segmented shrunk to N pixels, their labels "
+        f"answered at their own size (default {DEFAULT_MAX_INFERENCE_PIXELS:,}; 0: full resolution, in sliding "
+        "windows above 2048x1024, which can take minutes for a large image)",
+    )
+
+
+def check_image_limits(args: argparse.Namespace, *, bytes_flag: str) -> int:
+    """Check the options :func:`add_image_limits` added, before anything slow starts.
+
+    Args:
+        args: The parsed command line.
+        bytes_flag: The file-size option, as given to :func:`add_image_limits`.
+
+    Returns:
+        The file-size limit in bytes.
+
+    Raises:
+        ValueError: A limit that is not positive (the compute budget may be 0).
+    """
+    from ..constants import MB
+
+    megabytes = getattr(args, bytes_flag.lstrip("-").replace("-", "_"))
+    if not megabytes > 0:
+        raise ValueError(f"{bytes_flag} {megabytes:g}: expected a positive size")
+    if args.max_pixels <= 0:
+        raise ValueError(f"--max-pixels {args.max_pixels}: expected a positive number of pixels")
+    if args.max_inference_pixels < 0:
+        raise ValueError(f"--max-inference-pixels {args.max_inference_pixels}: expected a number of pixels, or 0")
+    return round(megabytes * MB)
+
+
+def add_allowed_hosts(parser: argparse.ArgumentParser, *, who: str) -> None:
+    """Add ``--allowed-hosts``: the Host names a server answers to besides the loopback names and ``--host``.
+
+    Args:
+        parser: The command's parser.
+        who: Who reaches the server by those names (``"clients"``), for the help.
+    """
+    parser.add_argument(
+        "--allowed-hosts",
+        action="append",
+        default=None,
+        metavar="NAMES",
+        help=f"comma-separated host names (or *.example.com) the server answers to besides localhost, 127.0.0.1, "
+        f"::1 and --host: the names {who} reach it by; a request with another Host gets 400; * allows any",
+    )
+
+
+def allowed_hosts(args: argparse.Namespace) -> tuple[str, ...] | None:
+    """The names ``--allowed-hosts`` gives, checked.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The names, or ``None`` when none is given.
+
+    Raises:
+        ValueError: A wildcard anywhere but a whole name (``*``) or a first label (``*.example.com``).
+    """
+    hosts = [h.strip() for value in args.allowed_hosts or () for h in value.split(",") if h.strip()]
+    for host in hosts:
+        if "*" in host[1:] or (host.startswith("*") and host != "*" and not host.startswith("*.")):
+            raise ValueError(f"--allowed-hosts {host}: a wildcard must be the whole name (*) or like *.example.com")
+    return tuple(hosts) or None

@@ -6,7 +6,15 @@ import argparse
 import os
 import sys
 
-from ._options import add_backend, add_precision, calibration_images
+from ._options import (
+    add_allowed_hosts,
+    add_backend,
+    add_image_limits,
+    add_precision,
+    allowed_hosts,
+    calibration_images,
+    check_image_limits,
+)
 
 BACKEND_HELP = "a Label Studio ML backend: pre-label a project's images with a model"
 BACKEND_DESCRIPTION = """\
@@ -49,7 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     Args:
         sub: The ``refineseg`` parser's sub-parsers.
     """
-    from ..constants import DEFAULT_HOST, DEFAULT_MAX_INFERENCE_PIXELS, DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_BYTES, MB
+    from ..constants import DEFAULT_HOST
 
     p = sub.add_parser(
         "label-studio-backend",
@@ -96,35 +104,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="PORT",
         help=f"port (default {DEFAULT_BACKEND_PORT}; 0 picks a free one)",
     )
-    p.add_argument(
-        "--allowed-hosts",
-        action="append",
-        default=None,
-        metavar="NAMES",
-        help="comma-separated host names Label Studio reaches the backend by, besides localhost, 127.0.0.1, ::1 and --host (e.g. host.docker.internal)",
-    )
+    add_allowed_hosts(p, who="Label Studio (host.docker.internal when it runs in Docker)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps, ... (default cpu)")
-    p.add_argument(
-        "--max-image-mb",
-        type=float,
-        default=DEFAULT_MAX_UPLOAD_BYTES / MB,
-        metavar="MB",
-        help=f"largest image file fetched, in MB (default {DEFAULT_MAX_UPLOAD_BYTES // MB})",
-    )
-    p.add_argument(
-        "--max-pixels",
-        type=int,
-        default=DEFAULT_MAX_PIXELS,
-        metavar="N",
-        help=f"largest image accepted, width x height (default {DEFAULT_MAX_PIXELS:,})",
-    )
-    p.add_argument(
-        "--max-inference-pixels",
-        type=int,
-        default=DEFAULT_MAX_INFERENCE_PIXELS,
-        metavar="N",
-        help=f"larger images are segmented shrunk to N pixels and their labels scaled up (default {DEFAULT_MAX_INFERENCE_PIXELS:,}; 0: full resolution)",
-    )
+    add_image_limits(p, bytes_flag="--max-image-mb", bytes_help="largest image file fetched from Label Studio")
     add_precision(p, default="auto", calibration_default="required with int8")
     add_backend(p)
     p.add_argument("--quiet", "-q", action="store_true", help="do not log one line per request")
@@ -187,16 +169,11 @@ def run_backend(args: argparse.Namespace) -> int:
         ImportError: Without the ``[labelstudio]`` extra.
     """
     from .._extras import require_all
-    from ..constants import MB
 
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port {args.port}: expected a port number from 0 to 65535")
-    if not args.max_image_mb > 0:
-        raise ValueError(f"--max-image-mb {args.max_image_mb:g}: expected a positive size")
-    if args.max_pixels <= 0:
-        raise ValueError(f"--max-pixels {args.max_pixels}: expected a positive number of pixels")
-    if args.max_inference_pixels < 0:
-        raise ValueError(f"--max-inference-pixels {args.max_inference_pixels}: expected a number of pixels, or 0")
+    max_image_bytes = check_image_limits(args, bytes_flag="--max-image-mb")
+    hosts = allowed_hosts(args)
     url = args.label_studio_url or os.environ.get(URL_ENV) or None
     key = args.api_key or os.environ.get(KEY_ENV) or None
     local_root = args.local_files_root or os.environ.get(LOCAL_ROOT_ENV) or None
@@ -218,7 +195,6 @@ def run_backend(args: argparse.Namespace) -> int:
     from ..serve.labelstudio import ImageSource, LabelStudioBackend, create_backend_app, model_version
     from ..serve.run import server_url, uvicorn_config
 
-    hosts = [h.strip() for value in args.allowed_hosts or () for h in value.split(",") if h.strip()]
     calibration = calibration_images(args, wanted=args.precision == "int8", flag="--precision int8")
     config = ServeConfig(
         weights=args.weights,
@@ -228,11 +204,11 @@ def run_backend(args: argparse.Namespace) -> int:
         calibration=tuple(str(p) for p in calibration) if calibration is not None else None,
         host=args.host,
         port=args.port,
-        max_upload_bytes=round(args.max_image_mb * MB),
+        max_upload_bytes=max_image_bytes,
         max_pixels=args.max_pixels,
         max_inference_pixels=args.max_inference_pixels,
         quiet=args.quiet,
-        allowed_hosts=tuple(hosts) or None,
+        allowed_hosts=hosts,
     )
     source = ImageSource(url, key, local_files_root=local_root, max_bytes=config.max_upload_bytes)
     sock = bind(config.host, config.port)  # a port in use fails here, before the model loads

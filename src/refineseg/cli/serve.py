@@ -7,7 +7,15 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from ._options import add_backend, add_precision, calibration_images
+from ._options import (
+    add_allowed_hosts,
+    add_backend,
+    add_image_limits,
+    add_precision,
+    allowed_hosts,
+    calibration_images,
+    check_image_limits,
+)
 
 HELP = "a local web page (and JSON/PNG API) that segments uploaded images"
 
@@ -65,13 +73,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from ..constants import (
         DEFAULT_HOST,
         DEFAULT_LIMIT_CONCURRENCY,
-        DEFAULT_MAX_INFERENCE_PIXELS,
-        DEFAULT_MAX_PIXELS,
         DEFAULT_MAX_QUEUE,
-        DEFAULT_MAX_UPLOAD_BYTES,
         DEFAULT_PORT,
         DEFAULT_TIMEOUT_KEEP_ALIVE_S,
-        MB,
     )
 
     p = sub.add_parser(
@@ -104,29 +108,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "more serve more requests at once where the CPU has cores to spare or on several GPUs",
     )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps, ... (default cpu)")
-    p.add_argument(
-        "--max-upload-mb",
-        type=float,
-        default=DEFAULT_MAX_UPLOAD_BYTES / MB,
-        metavar="MB",
-        help=f"largest upload accepted, in MB (default {DEFAULT_MAX_UPLOAD_BYTES // MB})",
-    )
-    p.add_argument(
-        "--max-pixels",
-        type=int,
-        default=DEFAULT_MAX_PIXELS,
-        metavar="N",
-        help=f"largest image accepted, width x height (default {DEFAULT_MAX_PIXELS:,})",
-    )
-    p.add_argument(
-        "--max-inference-pixels",
-        type=int,
-        default=DEFAULT_MAX_INFERENCE_PIXELS,
-        metavar="N",
-        help=f"the compute budget of a request: larger images are segmented shrunk to N pixels, their labels "
-        f"answered at their own size (default {DEFAULT_MAX_INFERENCE_PIXELS:,}; 0: full resolution, in sliding "
-        "windows above 2048x1024, which can take minutes for a large image)",
-    )
+    add_image_limits(p, bytes_flag="--max-upload-mb", bytes_help="largest upload accepted")
     p.add_argument(
         "--max-queue",
         type=int,
@@ -150,14 +132,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help=f"with more open connections than N, answer requests 503 at once (default {DEFAULT_LIMIT_CONCURRENCY})",
     )
-    p.add_argument(
-        "--allowed-hosts",
-        action="append",
-        default=None,
-        metavar="NAMES",
-        help="comma-separated host names (or *.example.com) the server answers to besides localhost, 127.0.0.1, "
-        "::1 and --host: the names clients reach it by; a request with another Host gets 400; * allows any",
-    )
+    add_allowed_hosts(p, who="clients")
     p.add_argument(
         "--api-key",
         default=None,
@@ -231,31 +206,22 @@ def run(args: argparse.Namespace) -> int:
         OSError: If the address cannot be listened on or the weights cannot be read.
         ImportError: Without the ``[serve]`` extra.
     """
-    from ..constants import MB
 
     # check the arguments before spending seconds on loading the model
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port {args.port}: expected a port number from 0 to 65535")
     if args.workers < 1:
         raise ValueError(f"--workers {args.workers}: expected at least 1 process")
-    if not args.max_upload_mb > 0:
-        raise ValueError(f"--max-upload-mb {args.max_upload_mb:g}: expected a positive size")
-    if args.max_pixels <= 0:
-        raise ValueError(f"--max-pixels {args.max_pixels}: expected a positive number of pixels")
+    max_upload_bytes = check_image_limits(args, bytes_flag="--max-upload-mb")
     if not args.host.strip():
         raise ValueError("--host: expected an address such as 127.0.0.1 or 0.0.0.0")
-    if args.max_inference_pixels < 0:
-        raise ValueError(f"--max-inference-pixels {args.max_inference_pixels}: expected a number of pixels, or 0")
     if args.max_queue < 0:
         raise ValueError(f"--max-queue {args.max_queue}: expected 0 or more requests")
     if args.timeout_keep_alive < 1:
         raise ValueError(f"--timeout-keep-alive {args.timeout_keep_alive}: expected at least 1 second")
     if args.limit_concurrency < 1:
         raise ValueError(f"--limit-concurrency {args.limit_concurrency}: expected at least 1 connection")
-    hosts = [h.strip() for value in args.allowed_hosts or () for h in value.split(",") if h.strip()]
-    for host in hosts:
-        if "*" in host[1:] or (host.startswith("*") and host != "*" and not host.startswith("*.")):
-            raise ValueError(f"--allowed-hosts {host}: a wildcard must be the whole name (*) or like *.example.com")
+    hosts = allowed_hosts(args)
 
     # first: without the [serve] extra, its ImportError says what to install
     from ..serve import ServeConfig, bind, serve
@@ -271,14 +237,14 @@ def run(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        max_upload_bytes=round(args.max_upload_mb * MB),
+        max_upload_bytes=max_upload_bytes,
         max_pixels=args.max_pixels,
         quiet=args.quiet,
         max_inference_pixels=args.max_inference_pixels,
         max_queue=args.max_queue,
         timeout_keep_alive=args.timeout_keep_alive,
         limit_concurrency=args.limit_concurrency,
-        allowed_hosts=tuple(hosts) or None,
+        allowed_hosts=hosts,
         api_key=key,
     )
     sock = bind(config.host, config.port)  # a port in use fails here, before the model loads
