@@ -264,9 +264,14 @@ def test_a_single_task_object_is_read(tmp_path):
 
 def test_problems_name_the_task_and_the_rest_is_imported(tmp_path):
     images = tmp_path / "images"
-    for name in ("good.png", "big.png", "turned.png", "labels.png"):
+    for name in ("good.png", "big.png", "turned.png", "two.png", "open.png", "flat.png", "far.png"):
         write_image(images / name)
     region = brush("r", "road", ROAD)
+    open_polygon = {
+        **polygon("open", "car", CAR),
+        "value": {"points": [[1, 1], [50, 1], [50, 50]], "polygonlabels": ["car"], "closed": False},
+    }
+    rectangles = [{"id": f"rect{i}", "type": "rectanglelabels", "value": {"rectanglelabels": ["car"]}} for i in (1, 2)]
     tasks = [
         task(1, "/data/upload/1/00000001-good.png", [annotation(1, [region, {"id": "k", "type": "keypointlabels"}])]),
         task(2, "/data/upload/1/00000002-missing.png", [annotation(1, [region])]),
@@ -276,48 +281,42 @@ def test_problems_name_the_task_and_the_rest_is_imported(tmp_path):
             [annotation(1, [brush("s", "road", np.ones((H, W + 4), bool), size=(W + 4, H))])],
         ),
         task(4, "/data/upload/1/00000004-turned.png", [annotation(1, [brush("t", "road", ROAD, image_rotation=90)])]),
+        # a region that cannot be painted leaves its whole task out, not its pixels as background
+        task(5, "/data/upload/1/00000005-two.png", [annotation(1, [region, brush("two", ["road", "car"], ROAD)])]),
+        task(6, "/data/upload/1/00000006-open.png", [annotation(1, [open_polygon])]),
         task(
-            5,
-            "/data/upload/1/00000005-labels.png",
-            [
-                annotation(
-                    1,
-                    [
-                        brush("two", ["road", "car"], ROAD),
-                        {
-                            **polygon("open", "car", CAR),
-                            "value": {"points": [[1, 1], [50, 1], [50, 50]], "polygonlabels": ["car"], "closed": False},
-                        },
-                        polygon("flat", "car", [(1, 1), (5, 1), (9, 1)]),
-                        polygon("far", "car", [(-4, -4), (8, -4), (8, 8), (-4, 8)]),
-                        {"id": "rect", "type": "rectanglelabels", "value": {"rectanglelabels": ["car"]}},
-                        {"id": "rect2", "type": "rectanglelabels", "value": {"rectanglelabels": ["car"]}},
-                    ],
-                )
-            ],
+            7, "/data/upload/1/00000007-flat.png", [annotation(1, [polygon("flat", "car", [(1, 1), (5, 1), (9, 1)])])]
+        ),
+        # clipped: a problem, but the polygon is painted
+        task(
+            8,
+            "/data/upload/1/00000008-far.png",
+            [annotation(1, [polygon("far", "car", [(-4, -4), (8, -4), (8, 8), (-4, 8)]), *rectangles])],
         ),
     ]
     source = write_export(tmp_path, tasks)
     root = tmp_path / "out"
     report = import_annotations("label-studio", source, images=images, output=root)
-    assert (report.train, report.skipped) == (2, 3)
+    assert (report.train, report.skipped) == (2, 6)
     assert all(line.startswith(f"{source}: task ") for line in report.problems)
     by_task = {line.split(": ")[1]: line for line in report.problems}
+    assert len(report.problems) == len(by_task) == 7, report.problems
     assert "image 'missing.png' (/data/upload/1/00000002-missing.png) not found" in by_task["task 2"]
     assert (
         "region s (brushlabels): annotated for 20x12 but the image is 16x12; task skipped"
         in by_task["task 3 (big.png)"]
     )
     assert "region t (brushlabels): image_rotation 90" in by_task["task 4 (turned.png)"]
-    task5 = [line for line in report.problems if line.startswith(f"{source}: task 5 (labels.png)")]
-    assert len(task5) == 4, task5
-    assert "region two (brushlabels): 2 labels" in task5[0]
-    assert "region open (polygonlabels): the polygon is not closed" in task5[1]
-    assert "region flat (polygonlabels): empty or degenerate polygon" in task5[2]
-    assert "region far (polygonlabels): extends outside the 16x12 image; clipped" in task5[3]
-    assert len(report.problems) == 7
+    assert "region two (brushlabels): 2 labels" in by_task["task 5 (two.png)"]
+    assert "region open (polygonlabels): the polygon is not closed" in by_task["task 6 (open.png)"]
+    assert "region flat (polygonlabels): empty or degenerate polygon" in by_task["task 7 (flat.png)"]
+    assert "region far (polygonlabels): extends outside the 16x12 image; clipped" in by_task["task 8 (far.png)"]
+    assert all(
+        by_task[f"task {n} ({name}.png)"].endswith("; task skipped")
+        for n, name in ((5, "two"), (6, "open"), (7, "flat"))
+    )
     np.testing.assert_array_equal(mask_of(root, "good"), ROAD.astype(np.uint8) * 2)  # background, car, road
-    np.testing.assert_array_equal(mask_of(root, "labels"), box(0, 9, 0, 9, 1))  # the clipped polygon
+    np.testing.assert_array_equal(mask_of(root, "far"), box(0, 9, 0, 9, 1))  # the clipped polygon
     assert sorted(report.notes) == [
         "1 keypointlabels region left out: only brushlabels and polygonlabels regions are painted",
         "2 rectanglelabels regions left out: only brushlabels and polygonlabels regions are painted",
@@ -357,12 +356,11 @@ def test_malformed_rles_are_one_problem_each(tmp_path):
     assert len(report.problems) == len(bad), report.problems
     for number, name in enumerate(bad, start=2):
         (line,) = [p for p in report.problems if p.startswith(f"{source}: task {number} ({name}.png): region {name} ")]
-        assert "malformed brush RLE" in line and line.endswith("; skipped") and "\n" not in line
+        assert "malformed brush RLE" in line and line.endswith("; task skipped") and "\n" not in line
     assert "4294967295" in next(p for p in report.problems if "region huge" in p)
-    # the tasks with a bad region are still written (the region is left out), as is the good one
-    assert report.train == len(bad) + 1
+    # a task with a bad region is left out whole (its pixels would be background), the good one is written
+    assert report.train == 1
     np.testing.assert_array_equal(mask_of(root, "ok"), ROAD.astype(np.uint8))
-    assert not mask_of(root, "truncated").any()
 
 
 def test_strict_writes_nothing_and_exits_1(tmp_path, capsys):
@@ -390,19 +388,22 @@ def test_strict_writes_nothing_and_exits_1(tmp_path, capsys):
 def test_classes_file_unknown_labels_and_unpainted_pixels(tmp_path):
     images = tmp_path / "images"
     write_image(images / "a.png")
-    result = [
-        brush("r", "road", ROAD),
-        polygon("c", "car", CAR),
-        polygon("b", "background", [(0, 0), (2, 0), (2, 2), (0, 2)]),
+    write_image(images / "b.png")
+    road_and_background = [brush("r", "road", ROAD), polygon("b", "background", [(0, 0), (2, 0), (2, 2), (0, 2)])]
+    tasks = [
+        task(1, "/data/upload/1/00000001-a.png", [annotation(1, road_and_background)]),
+        task(2, "/data/upload/1/00000002-b.png", [annotation(1, [brush("r", "road", ROAD), polygon("c", "car", CAR)])]),
     ]
-    source = write_export(tmp_path, [task(1, "/data/upload/1/00000001-a.png", [annotation(1, result)])])
+    source = write_export(tmp_path, tasks)
 
-    # classes with a background (not first): unpainted pixels and 'background' regions are it
+    # classes with a background (not first): unpainted pixels and 'background' regions are it; an
+    # unknown label leaves its task out
     names = tmp_path / "names.txt"
     names.write_text("road 10 20 30\nBackground 0 0 0\nsky 1 2 3\n")
     report = import_annotations("label-studio", source, images=images, output=tmp_path / "o1", classes=names)
     (problem,) = report.problems
-    assert problem.startswith(f"{source}: task 1 (a.png): region c (polygonlabels): label 'car' not in {names}")
+    assert problem.startswith(f"{source}: task 2 (b.png): region c (polygonlabels): label 'car' not in {names}")
+    assert problem.endswith("; task skipped") and (report.train, report.skipped) == (1, 1)
     assert (
         tmp_path / "o1" / "classes.txt"
     ).read_text() == "road 10 20 30\nBackground 0 0 0\nsky 1 2 3\n@ignore value=255\n"
@@ -412,9 +413,10 @@ def test_classes_file_unknown_labels_and_unpainted_pixels(tmp_path):
     # classes without a background: unpainted pixels are ignore (255), a 'background' region is unknown
     names.write_text("car\nroad\n")
     report = import_annotations("label-studio", source, images=images, output=tmp_path / "o2", classes=names)
-    assert len(report.problems) == 1 and "label 'background' not in" in report.problems[0]
+    assert len(report.problems) == 1 and "task 1 (a.png)" in report.problems[0]
+    assert "label 'background' not in" in report.problems[0]
     expected = box(3, 10, 4, 13, 0, np.where(ROAD > 0, 1, 255).astype(np.uint8))
-    np.testing.assert_array_equal(mask_of(tmp_path / "o2", "a"), expected)
+    np.testing.assert_array_equal(mask_of(tmp_path / "o2", "b"), expected)
 
 
 def test_labels_only_in_skipped_tasks_are_no_class(tmp_path):
@@ -488,3 +490,29 @@ def test_help_mentions_label_studio(capsys):
         main(["import-annotations", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "label-studio" in out and "later regions on top" in out and "8-hex prefix" in out
+
+
+def test_annotations_without_a_readable_mask_are_left_out_with_a_problem(tmp_path):
+    images = tmp_path / "images"
+    for name in ("a.png", "rect.png", "bitmask.png", "empty.png"):
+        write_image(images / name)
+    rectangle = {"id": "q", "type": "rectanglelabels", "value": {"rectanglelabels": ["car"]}}
+    bitmask = {
+        "id": "m",
+        "type": "bitmasklabels",
+        "value": {"imageDataURL": "data:image/png;base64,", "bitmasklabels": ["car"]},
+    }
+    tasks = [
+        task(1, "/data/upload/1/00000001-a.png", [annotation(1, [brush("r", "road", ROAD)])]),
+        task(2, "/data/upload/1/00000002-rect.png", [annotation(1, [rectangle])]),
+        task(3, "/data/upload/1/00000003-bitmask.png", [annotation(1, [brush("r", "road", ROAD), bitmask])]),
+        task(4, "/data/upload/1/00000004-empty.png", [annotation(1, [])]),  # submitted empty: all background
+    ]
+    root = tmp_path / "o"
+    report = import_annotations("label-studio", write_export(tmp_path, tasks), images=images, output=root)
+    by_task = {line.split(": ")[1]: line for line in report.problems}
+    assert set(by_task) == {"task 2", "task 3"}, report.problems
+    assert "has no brush or polygon region (only rectanglelabels); task skipped" in by_task["task 2"]
+    assert "bitmasklabels regions are not read" in by_task["task 3"]
+    assert report.train == 2
+    assert not mask_of(root, "empty").any()

@@ -425,3 +425,90 @@ def test_words_wider_than_a_byte_are_a_clear_error():
     bits += "0" * (-len(bits) % 8)
     with pytest.raises(RLEError, match="cannot be decoded"):
         decode_mask([int(bits[i : i + 8], 2) for i in range(0, len(bits), 8)], 4, 3)
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["http://localhost:8080.evil.com/x", "http://localhost:99999/x", "http://127.0.0.1:abc/x", "http://[::1/x"],
+)
+def test_malformed_urls_are_refused_without_losing_the_other_tasks(segmenter, label_studio, images, reference):
+    client = _client(segmenter, label_studio)
+    tasks = _tasks(reference, "/data/upload/1/5e6f7a8b-small.png")
+    answer = client.post("/predict", json={"tasks": tasks, "label_config": _config(segmenter)})
+    assert answer.status_code == 200
+    results = answer.json()["results"]
+    assert results[0]["result"] == [] and results[1]["result"]
+
+
+@pytest.mark.parametrize("reference", ["/api/projects/1/export?exportType=JSON", "/user/account", "/data/../api/x"])
+def test_only_label_studios_file_paths_are_fetched(segmenter, label_studio, images, reference):
+    client = _client(segmenter, label_studio)
+    seen = len(_LabelStudio.seen)
+    answer = client.post("/predict", json={"tasks": _tasks(reference), "label_config": _config(segmenter)})
+    assert answer.status_code == 403 and "not a Label Studio file URL" in answer.json()["error"]
+    assert len(_LabelStudio.seen) == seen
+
+
+def test_local_files_are_regular_files_read_once_decoded(segmenter, label_studio, images, tmp_path):
+    import os
+
+    root = tmp_path / "root"
+    root.mkdir()
+    images["/data/local-files/?d=photos/x.png"].save(root / "a%41.png")  # Label Studio writes d=quote(path)
+    os.mkfifo(root / "pipe.png")
+    client = _client(segmenter, None, root=root)
+    config = _config(segmenter)
+
+    def status(reference: str) -> tuple[int, str]:
+        answer = client.post("/predict", json={"tasks": _tasks(reference), "label_config": config})
+        return answer.status_code, answer.text
+
+    assert status("/data/local-files/?d=a%2541.png")[0] == 200
+    assert status("/data/local-files/?d=pipe.png") == (403, status("/data/local-files/?d=pipe.png")[1])
+    assert "not a regular file" in status("/data/local-files/?d=pipe.png")[1]
+    assert status("/data/local-files/?d=a%00b.png")[0] == 400
+
+
+def test_a_token_exchange_answered_with_html_is_a_clear_error(segmenter, images):
+    class Html(_LabelStudio):
+        def do_POST(self) -> None:
+            self._answer(200, b"<html>log in</html>")
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Html)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = _client(segmenter, f"http://127.0.0.1:{server.server_address[1]}", key=PAT)
+        tasks = _tasks("/data/upload/1/5e6f7a8b-small.png")
+        answer = client.post("/predict", json={"tasks": tasks, "label_config": _config(segmenter)})
+        assert answer.status_code == 502 and "refused the personal access token" in answer.json()["error"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_configs_are_read_as_label_studio_reads_them():
+    lower = (
+        "<View><image name='i' value='$img'/><brushlabels name='b' toName='i'><label value='car'/></brushlabels></View>"
+    )
+    assert parse_config(lower).brush_labels == ("car",)
+    two = """<View><Image name="a" value="$first"/><Image name="b" value="$second"/>
+      <BrushLabels name="t" toName="b"><Label value="car"/></BrushLabels></View>"""
+    config = parse_config(two)
+    assert (config.image_name, config.image_key) == ("b", "second")
+    bitmask = "<View><Image name='i' value='$image'/><BitmaskLabels name='m' toName='i'><Label value='car'/></BitmaskLabels></View>"
+    with pytest.raises(LabelConfigError, match="BitmaskLabels"):
+        parse_config(bitmask)
+
+
+def test_setup_keeps_a_bounded_number_of_configs(segmenter, label_studio):
+    from refineseg.serve.labelstudio.app import MAX_PROJECTS
+
+    source = ImageSource(label_studio, TOKEN, max_bytes=10**6)
+    backend = LabelStudioBackend(segmenter, source, version="v")
+    for i in range(MAX_PROJECTS + 5):
+        backend.remember_config(f"{i}.1", "<View/>")
+    assert (
+        len(backend.configs) == MAX_PROJECTS
+        and "4.1" not in backend.configs
+        and f"{MAX_PROJECTS + 4}.1" in backend.configs
+    )

@@ -132,23 +132,42 @@ def parse_config(xml: str) -> LabelConfig:
         root = ET.fromstring(xml)
     except ET.ParseError as exc:
         raise LabelConfigError(f"the labelling config is not valid XML: {exc}") from exc
-    images = [e for e in root.iter("Image") if e.get("name") and (e.get("value") or "").startswith("$")]
+    # Label Studio reads tag names in any case (<image>, <brushlabels>)
+    elements = [(e.tag.lower() if isinstance(e.tag, str) else "", e) for e in root.iter()]
+    images = {
+        e.get("name", ""): e
+        for t, e in elements
+        if t == "image" and e.get("name") and (e.get("value") or "").startswith("$")
+    }
     if not images:
         raise LabelConfigError('the labelling config has no <Image name="..." value="$..."> tag')
-    image = images[0]
-    image_name = image.get("name", "")
-    found: dict[str, tuple[str, tuple[str, ...]]] = {}
-    for tag in (BRUSH_TAG, POLYGON_TAG):
-        for element in root.iter(tag):
-            if element.get("toName") == image_name and element.get("name") and tag not in found:
-                labels = tuple(label.get("value", "") for label in element.iter("Label"))
-                found[tag] = (element.get("name", ""), tuple(v for v in labels if v))
+    # the first brush and polygon tags that label an image; they must label the same one
+    found: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+    for wanted in (BRUSH_TAG, POLYGON_TAG):
+        for tag, element in elements:
+            if tag == wanted.lower() and element.get("name") and element.get("toName") in images:
+                labels = tuple(label.get("value", "") for label in element.iter() if str(label.tag).lower() == "label")
+                found[wanted] = (element.get("toName", ""), element.get("name", ""), tuple(v for v in labels if v))
+                break
     if not found:
+        if any(tag == "bitmasklabels" for tag, _ in elements):
+            raise LabelConfigError(
+                "the labelling config labels with <BitmaskLabels>, which refineseg does not write; use <BrushLabels> "
+                "(`refineseg label-studio config` prints a config that fits)"
+            )
         raise LabelConfigError(
-            f"the labelling config has no <BrushLabels> or <PolygonLabels> tag on image {image_name!r}"
+            f"the labelling config has no <BrushLabels> or <PolygonLabels> tag on an image ({', '.join(images)})"
         )
-    brush_name, brush_labels = found.get(BRUSH_TAG, (None, ()))
-    polygon_name, polygon_labels = found.get(POLYGON_TAG, (None, ()))
+    targets = {image for image, _, _ in found.values()}
+    if len(targets) > 1:
+        raise LabelConfigError(
+            f"the config's brush and polygon tags label different images ({', '.join(sorted(targets))})"
+        )
+    image_name = targets.pop()
+    image = images[image_name]
+    found_names = {tag: (name, labels) for tag, (_, name, labels) in found.items()}
+    brush_name, brush_labels = found_names.get(BRUSH_TAG, (None, ()))
+    polygon_name, polygon_labels = found_names.get(POLYGON_TAG, (None, ()))
     return LabelConfig(
         image_name=image_name,
         image_key=image.get("value", "")[1:],

@@ -29,8 +29,11 @@ which checks it first: a malformed RLE is a problem, never a crash or a huge all
 polygon; a vertex less than a pixel outside the image is clipped quietly, one further out is a
 problem, and clipped; an unclosed polygon is a problem). Overlaps: regions are painted in the
 order of the annotation's ``result``, later regions on top. Other region types (rectangles,
-keypoints, choices, ...) have no mask: left out, with one note per type. A region with no label,
-several labels, or a label that is not a class is a problem, and skipped.
+keypoints, choices, ...) have no mask: left out, with one note per type; an annotation with
+regions but none of them brush or polygon, or with mask regions refineseg does not read
+(``bitmasklabels``), is a problem. A region with no label, several labels, a label that is not
+a class, or a mask or polygon that cannot be read is a problem, and its whole task is left
+out: written without that region, the task's mask would call the region's pixels background.
 
 Classes: a ``--classes`` file fixes their names and order; else ``background`` (0), then every
 label with pixels in an imported mask, sorted (a label found only in skipped tasks is not a class;
@@ -68,6 +71,8 @@ Region = dict[str, Any]
 
 BRUSH, POLYGON = "brushlabels", "polygonlabels"
 MASK_TYPES = (BRUSH, POLYGON)
+# regions that hold a mask refineseg does not read: a task with one is left out, not half imported
+UNREAD_MASK_TYPES = ("bitmasklabels", "brush", "polygon", "bitmask", "magicwand")
 UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-")  # Label Studio prefixes an uploaded file's name so
 URL_STARTS = ("/data/", "/storage-data/")
 # EXIF orientation -> the transposition that undoes ImageOps.exif_transpose's
@@ -146,16 +151,27 @@ def read_labelstudio(
             problems.append(f"{where}: annotation {annotation.get('id')}: 'result' is not a list; skipped")
             continue
         regions: list[tuple[int, Region]] = []
+        unusable = ""
         for index, region in enumerate(result):
             if not isinstance(region, dict):
-                problems.append(f"{where}: result[{index}]: not an object; skipped")
+                unusable = f"result[{index}]: not an object"
             elif region.get("type") in MASK_TYPES:
                 regions.append((index, region))
-                label = _single_label(region)
-                if label is not None and not is_background(label):
-                    found.add(label)
+            elif region.get("type") in UNREAD_MASK_TYPES:
+                unusable = f"result[{index}]: {region.get('type')} regions are not read (label with BrushLabels or PolygonLabels)"
             else:
                 other_types[str(region.get("type"))] += 1
+        if result and not regions and not unusable:
+            kinds = ", ".join(sorted({str(r.get("type")) for r in result if isinstance(r, dict)}))
+            unusable = f"annotation {annotation.get('id')} has no brush or polygon region (only {kinds})"
+        if unusable:
+            # part of a mask, or none at all, would be imported as background: the task is left out
+            problems.append(f"{where}: {unusable}; task skipped")
+            continue
+        for _, region in regions:
+            label = _single_label(region)
+            if label is not None and not is_background(label):
+                found.add(label)
         plans.append((where, task, regions))
 
     if unlabelled:
@@ -376,21 +392,23 @@ def _draw(
             )
             return None
     mask: np.ndarray = np.full((shown_h, shown_w), unpainted, dtype=np.uint8)
+    # a region that cannot be painted skips its whole task: the mask would call its pixels background
     for index, region in regions:
         at = _region_where(where, index, region)
         value = region.get("value")
         if not isinstance(value, dict):
-            problems.append(f"{at}: no 'value' object; skipped")
-            continue
+            problems.append(f"{at}: no 'value' object; task skipped")
+            return None
         class_id = _class_of(at, region, value, label_ids, background, classes, problems)
         if class_id is None:
-            continue
+            return None
         if region["type"] == BRUSH:
             painted = _brush(at, value, shown_w, shown_h, problems)
         else:
             painted = _polygon(at, value, shown_w, shown_h, problems)
-        if painted is not None:
-            mask[painted] = class_id
+        if painted is None:
+            return None
+        mask[painted] = class_id
     if undo is not None:
         mask = np.asarray(Image.fromarray(mask).transpose(undo), dtype=np.uint8).copy()
     return mask
@@ -407,38 +425,38 @@ def _class_of(
 ) -> int | None:
     labels = value.get(region["type"])
     if not isinstance(labels, list) or not labels:
-        problems.append(f"{at}: no label; skipped")
+        problems.append(f"{at}: no label; task skipped")
         return None
     if len(labels) > 1:
-        problems.append(f"{at}: {len(labels)} labels {labels!r}, a pixel has one class; skipped")
+        problems.append(f"{at}: {len(labels)} labels {labels!r}, a pixel has one class; task skipped")
         return None
     label = labels[0]
     if not isinstance(label, str):
-        problems.append(f"{at}: label {label!r} is not a string; skipped")
+        problems.append(f"{at}: label {label!r} is not a string; task skipped")
         return None
     if label in label_ids:
         return label_ids[label]
     if is_background(label) and background is not None:
         return background
-    problems.append(f"{at}: label {label!r} not in {classes if classes is not None else 'the classes'}; skipped")
+    problems.append(f"{at}: label {label!r} not in {classes if classes is not None else 'the classes'}; task skipped")
     return None
 
 
 def _brush(at: str, value: dict[str, Any], width: int, height: int, problems: list[str]) -> np.ndarray | None:
     fmt = value.get("format", "rle")
     if fmt != "rle":
-        problems.append(f"{at}: brush format {fmt!r}, only 'rle' is read; skipped")
+        problems.append(f"{at}: brush format {fmt!r}, only 'rle' is read; task skipped")
         return None
     try:
         return decode_mask(value.get("rle"), width, height, max_pixels=width * height)
     except RLEError as exc:
-        problems.append(f"{at}: malformed brush RLE: {one_line(exc)}; skipped")
+        problems.append(f"{at}: malformed brush RLE: {one_line(exc)}; task skipped")
         return None
 
 
 def _polygon(at: str, value: dict[str, Any], width: int, height: int, problems: list[str]) -> np.ndarray | None:
     if value.get("closed") is False:
-        problems.append(f"{at}: the polygon is not closed (unfinished in the editor); skipped")
+        problems.append(f"{at}: the polygon is not closed (unfinished in the editor); task skipped")
         return None
     raw = value.get("points")
     if not isinstance(raw, list) or not all(
@@ -447,14 +465,14 @@ def _polygon(at: str, value: dict[str, Any], width: int, height: int, problems: 
         and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in p)
         for p in raw
     ):
-        problems.append(f"{at}: points are not a list of [x, y] numbers; skipped")
+        problems.append(f"{at}: points are not a list of [x, y] numbers; task skipped")
         return None
     # percent -> pixels as Label Studio's converters do; rounded to a millionth of a pixel, so that a
     # vertex on a pixel's corner stays there (8 / 12 * 100 / 100 * 12 is 7.999999999999998)
     points = [(round(float(x) / 100.0 * width, 6), round(float(y) / 100.0 * height, 6)) for x, y in raw]
     xs, ys = np.array([p[0] for p in points]), np.array([p[1] for p in points])
     if len(points) < 3 or float(np.dot(xs, np.roll(ys, 1)) - np.dot(ys, np.roll(xs, 1))) == 0:
-        problems.append(f"{at}: empty or degenerate polygon (needs 3+ points, non-zero area); skipped")
+        problems.append(f"{at}: empty or degenerate polygon (needs 3+ points, non-zero area); task skipped")
         return None
     if out_of_bounds(xs, ys, width, height):
         if far_out_of_bounds(xs, ys, width, height):  # less than a pixel over the border is clipped quietly

@@ -66,6 +66,7 @@ log = logging.getLogger(__name__)
 # a /predict request carries tasks (their data, annotations and predictions so far) and the config
 MAX_REQUEST_BYTES = 32 * MB
 HASH_CHARS = 12
+MAX_PROJECTS = 64  # labelling configs kept from /setup
 
 
 def model_version(segmenter: Segmenter, weights: str) -> str:
@@ -131,6 +132,21 @@ class LabelStudioBackend:
         self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refineseg-model")
         # import the SDK's converter now: it takes about a second, which the first /predict would pay
         encode_mask(np.zeros((1, 1), bool))
+
+    def remember_config(self, project: str, xml: str) -> None:
+        """Keep a project's labelling config from ``/setup``, for ``/predict`` requests without one.
+
+        Only the latest :data:`MAX_PROJECTS` projects are kept (anyone who can reach the
+        backend can call ``/setup``).
+
+        Args:
+            project: Label Studio's project key (``ID.TIMESTAMP``).
+            xml: Its labelling config.
+        """
+        self.configs.pop(project, None)
+        self.configs[project] = xml
+        while len(self.configs) > MAX_PROJECTS:
+            self.configs.pop(next(iter(self.configs)))
 
     def classes_for(self, xml: str) -> tuple[LabelConfig, dict[int, str]]:
         """The project's config and which label each class is predicted as.
@@ -223,7 +239,7 @@ async def _setup(request: Request) -> Response:
         except LabelConfigError as exc:
             log.warning("setup of project %s refused: %s", body.get("project"), exc)
             raise HTTPError(400, str(exc)) from None
-        backend.configs[str(body.get("project"))] = schema
+        backend.remember_config(str(body.get("project")), schema)
     return json_response({"model_version": backend.version})
 
 
@@ -253,6 +269,10 @@ async def _predict(request: Request) -> Response:
             message = f"task {task_id}: {exc if isinstance(exc, TaskImageError) else exc.message}"
             log.warning("%s", message)
             failures.append(HTTPError(status, message))
+            results.append({"result": [], "model_version": backend.version})
+        except Exception:  # one task's failure must not lose the others' predictions
+            log.exception("task %s: failed", task_id)
+            failures.append(HTTPError(500, f"task {task_id}: the backend failed on it (its log has the traceback)"))
             results.append({"result": [], "model_version": backend.version})
     if tasks and len(failures) == len(tasks):
         raise failures[0]

@@ -5,7 +5,9 @@ photo.jpg``, or ``/storage-data/uploaded/?filepath=...``), a file of a local sto
 (``/data/local-files/?d=photos/a.jpg``), an absolute URL, or a cloud URI (``s3://...``). The
 backend fetches only from the Label Studio it was started for (``--label-studio-url``): a
 relative URL is joined to it, an absolute one must be on the same scheme, host and port, and
-anything else is refused. Redirects are not followed. Otherwise the backend would fetch
+anything else is refused (cloud storage included); and only from the paths Label Studio serves
+task files under (:data:`FILE_PATHS`), since the API key may be an administrator's. Redirects
+are not followed. Otherwise the backend would fetch
 whatever a task names (or a ``/setup`` call's ``hostname``, which it ignores for this reason)
 and could be made to read internal services. With ``local_files_root`` (Label Studio's
 ``LOCAL_FILES_DOCUMENT_ROOT``), local-storage files are read from disk instead, and a path that
@@ -23,13 +25,16 @@ access token (a JWT) is exchanged first for a short-lived access token
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 __all__ = ["ImageSource", "TaskImageError"]
 
 LOCAL_FILES_PREFIX = "/data/local-files/"
+# where Label Studio serves task files: uploads (two forms) and local storage
+FILE_PATHS = ("/data/upload/", "/storage-data/uploaded/", LOCAL_FILES_PREFIX)
 FETCH_TIMEOUT_S = 30.0
 CHUNK_BYTES = 1 << 16
 
@@ -131,34 +136,53 @@ class ImageSource:
         return self._get(self._resolve(reference))
 
     def _resolve(self, reference: str) -> str:
-        scheme = urlsplit(reference).scheme
-        if not scheme:
-            if self.url is None:
-                raise TaskImageError(f"{reference}: a Label Studio URL is needed to fetch it (--label-studio-url)")
-            return urljoin(self.url, reference.lstrip("/"))
-        if scheme not in ("http", "https"):
+        try:
+            parts = urlsplit(reference)
+            origin = _origin(reference) if parts.scheme else None
+        except ValueError as exc:  # a malformed host or port
+            raise TaskImageError(f"{reference}: not a URL ({exc})") from None
+        if parts.scheme and parts.scheme not in ("http", "https"):
             raise TaskImageError(
-                f"{reference}: {scheme}:// images are not fetched (only images served by Label Studio itself)", 403
+                f"{reference}: {parts.scheme}:// images are not fetched (only images served by Label Studio itself)",
+                403,
             )
-        if self.url is None or _origin(reference) != _origin(self.url):
+        if parts.scheme and (self.url is None or origin != _origin(self.url)):
             where = self.url.rstrip("/") if self.url else "no Label Studio URL given"
             raise TaskImageError(f"{reference}: not on Label Studio ({where}); images are fetched from there only", 403)
-        return reference
+        # only the paths Label Studio serves task files under: the backend's token may be an
+        # administrator's, and a task must not make it GET the rest of Label Studio's API
+        if not any(parts.path.startswith(prefix) for prefix in FILE_PATHS):
+            raise TaskImageError(
+                f"{reference}: not a Label Studio file URL (expected a path under {', '.join(FILE_PATHS)})", 403
+            )
+        if parts.scheme:
+            return reference
+        if self.url is None:
+            raise TaskImageError(f"{reference}: a Label Studio URL is needed to fetch it (--label-studio-url)")
+        return urljoin(self.url, reference.lstrip("/"))
 
     def _read_local(self, reference: str) -> bytes:
         assert self.local_files_root is not None
-        query = parse_qs(urlsplit(reference).query)
-        relative = unquote(query.get("d", [""])[0]).lstrip("/")
+        # parse_qs decodes the value once, as Label Studio's server does (it writes d=quote(path))
+        relative = parse_qs(urlsplit(reference).query).get("d", [""])[0].lstrip("/")
+        if not relative or "\x00" in relative:
+            raise TaskImageError(f"{reference}: no file path in d=", 400)
         path = (self.local_files_root / relative).resolve()
-        if not relative or not path.is_relative_to(self.local_files_root):
+        if not path.is_relative_to(self.local_files_root):
             raise TaskImageError(f"{reference}: not a file under the local files root {self.local_files_root}", 403)
         try:
-            size = path.stat().st_size
-            if size > self.max_bytes:
-                raise TaskImageError(f"{reference}: {size:,} bytes, more than the limit of {self.max_bytes:,}", 413)
-            return path.read_bytes()
+            # a FIFO or a device reports size 0 and never ends (and a FIFO blocks its opening without
+            # O_NONBLOCK): regular files only, read to the limit
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            with os.fdopen(fd, "rb") as f:
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                    raise TaskImageError(f"{reference}: not a regular file", 403)
+                data = f.read(self.max_bytes + 1)
         except OSError as exc:
             raise TaskImageError(f"{reference}: cannot read {path} ({exc.strerror or exc})", 404) from None
+        if len(data) > self.max_bytes:
+            raise TaskImageError(f"{reference}: more than the limit of {self.max_bytes:,} bytes", 413)
+        return data
 
     def _headers(self, *, renew: bool = False) -> dict[str, str]:
         if not self.api_key:
@@ -183,9 +207,13 @@ class ImageSource:
             response = self._http().post(url, json={"refresh": refresh})
         except Exception as exc:
             raise TaskImageError(f"{url}: cannot reach Label Studio ({type(exc).__name__}: {exc})", 502) from None
-        if response.status_code != 200 or "access" not in response.json():
+        try:
+            body = response.json()
+        except ValueError:  # a proxy's or a login page's HTML: not Label Studio's API
+            body = None
+        if response.status_code != 200 or not isinstance(body, dict) or not isinstance(body.get("access"), str):
             raise TaskImageError(f"{url}: Label Studio refused the personal access token ({response.status_code})", 502)
-        return str(response.json()["access"])
+        return body["access"]
 
     def _get(self, url: str) -> bytes:
         import httpx
