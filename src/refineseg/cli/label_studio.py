@@ -26,8 +26,11 @@ pip install 'refineseg[labelstudio]'.
 
 In Label Studio: create the project with the labelling config `refineseg label-studio config
 --weights W` prints (the model's classes and colours; a project whose labels lack a class of the
-model is refused when it connects, with both lists named), then Settings > Model > Connect
-Model with this backend's URL, and turn on "Use predictions to prelabel tasks". With the
+model cannot connect, and this backend's log names both lists), then Settings > Model > Connect
+Model with this backend's URL, and turn on "Use predictions to prelabel tasks". Label Studio
+refuses backends on this machine's own addresses unless it was started with
+ML_BLOCK_LOCAL_IP=false SSRF_PROTECTION_ENABLED=false (docs/LABEL_STUDIO.md says what they
+turn off). With the
 project's task sampling set to uncertainty sampling, Label Studio offers the images the model is
 least sure of first (lowest score: 1 - mean per-pixel entropy, the measure `refineseg rank`
 uses). Retrained weights get a new model_version, and Label Studio asks for new predictions.
