@@ -30,10 +30,10 @@ model cannot connect, and this backend's log names both lists), then Settings > 
 Model with this backend's URL, and turn on "Use predictions to prelabel tasks". Label Studio
 refuses backends on this machine's own addresses unless it was started with
 ML_BLOCK_LOCAL_IP=false SSRF_PROTECTION_ENABLED=false (docs/LABEL_STUDIO.md says what they
-turn off). With the
-project's task sampling set to uncertainty sampling, Label Studio offers the images the model is
-least sure of first (lowest score: 1 - mean per-pixel entropy, the measure `refineseg rank`
-uses). Retrained weights get a new model_version, and Label Studio asks for new predictions.
+turn off). With the project's task sampling set to uncertainty sampling, Label Studio offers
+the images the model is least sure of first (lowest score: 1 - mean per-pixel entropy, the
+measure `refineseg rank` uses). Retrained weights get a new model_version, and Label Studio
+asks for new predictions.
 
 Images are fetched from the Label Studio at --label-studio-url only, with its API key (legacy
 token or personal access token); a task whose image is on another host is refused, and images
