@@ -440,7 +440,16 @@ def test_malformed_urls_are_refused_without_losing_the_other_tasks(segmenter, la
     assert results[0]["result"] == [] and results[1]["result"]
 
 
-@pytest.mark.parametrize("reference", ["/api/projects/1/export?exportType=JSON", "/user/account", "/data/../api/x"])
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "/api/projects/1/export?exportType=JSON",
+        "/user/account",
+        "/data/../api/x",
+        "/data/upload/../../api/x",
+        "/data/upload/%2e%2e/%2E%2E/api/x",
+    ],
+)
 def test_only_label_studios_file_paths_are_fetched(segmenter, label_studio, images, reference):
     client = _client(segmenter, label_studio)
     seen = len(_LabelStudio.seen)

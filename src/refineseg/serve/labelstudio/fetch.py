@@ -28,7 +28,7 @@ import os
 import stat
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 
 __all__ = ["ImageSource", "TaskImageError"]
 
@@ -151,7 +151,8 @@ class ImageSource:
             raise TaskImageError(f"{reference}: not on Label Studio ({where}); images are fetched from there only", 403)
         # only the paths Label Studio serves task files under: the backend's token may be an
         # administrator's, and a task must not make it GET the rest of Label Studio's API
-        if not any(parts.path.startswith(prefix) for prefix in FILE_PATHS):
+        # a ".." segment would climb out of those paths once the URL is resolved (urljoin drops it)
+        if not any(parts.path.startswith(prefix) for prefix in FILE_PATHS) or ".." in unquote(parts.path).split("/"):
             raise TaskImageError(
                 f"{reference}: not a Label Studio file URL (expected a path under {', '.join(FILE_PATHS)})", 403
             )
