@@ -7,6 +7,16 @@ def _deterministic():
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _auto_backend_fixed():
+    # --backend auto (the default) would export and time every test's model once per precision when
+    # OpenVINO is installed; tests run the default runtime unless they ask for another (subprocesses
+    # too). Session-wide, so that module-scoped models and servers are made under it as well.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REFINESEG_AUTO_BACKEND", "default")
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _private_cache(monkeypatch, tmp_path_factory):
     # refineseg's cache (int8 models, converted weights) goes to the test run's folder, never ~/.cache

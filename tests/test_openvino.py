@@ -194,7 +194,13 @@ def test_the_onnx_export_is_made_once_per_model_and_kept(model, monkeypatch):
         cached_onnx(changed)
 
 
-def test_auto_measures_once_then_reads_the_choice_back(model, monkeypatch):
+@pytest.fixture
+def measuring(monkeypatch):
+    """``auto`` as users get it: measured, not fixed by the tests' REFINESEG_AUTO_BACKEND."""
+    monkeypatch.delenv("REFINESEG_AUTO_BACKEND")
+
+
+def test_auto_measures_once_then_reads_the_choice_back(model, monkeypatch, measuring):
     import time
 
     from refineseg.inference import auto_backend
@@ -222,7 +228,7 @@ def test_auto_measures_once_then_reads_the_choice_back(model, monkeypatch):
     assert auto_backend.fastest_backend(model, "bf16", prepare) == ("pytorch", None) and made == []
 
 
-def test_auto_choice_is_listed_by_models_hardware(model, capsys):
+def test_auto_choice_is_listed_by_models_hardware(model, capsys, measuring):
     from refineseg.inference import auto_backend
 
     auto_backend.fastest_backend(model, "fp32", lambda b: lambda x: None, size=(32, 32))
@@ -233,7 +239,7 @@ def test_auto_choice_is_listed_by_models_hardware(model, capsys):
 
 
 @pytest.mark.slow  # exports and compiles for each candidate
-def test_segmenter_with_backend_auto_runs_the_measured_runtime(model):
+def test_segmenter_with_backend_auto_runs_the_measured_runtime(model, measuring):
     seg = Segmenter(copy.deepcopy(model), backend="auto", precision="fp32")
     from refineseg.inference.auto_backend import measured_choices
 
@@ -242,4 +248,19 @@ def test_segmenter_with_backend_auto_runs_the_measured_runtime(model):
     again = Segmenter(copy.deepcopy(model), backend="auto", precision="fp32")
     assert again.backend == seg.backend and len(measured_choices()) == 1
     image = np.random.default_rng(3).integers(0, 255, (40, 56, 3), dtype=np.uint8)
-    assert (again(image) == Segmenter(copy.deepcopy(model), precision="fp32")(image)).mean() > 0.999
+    assert (again(image) == Segmenter(copy.deepcopy(model), precision="fp32", backend="pytorch")(image)).mean() > 0.999
+
+
+def test_auto_is_the_default_and_the_variable_fixes_its_answer(model, tmp_path, monkeypatch):
+    # no backend named: auto, here fixed to OpenVINO without measuring (nothing is kept)
+    monkeypatch.setenv("REFINESEG_AUTO_BACKEND", "openvino")
+    seg = Segmenter(copy.deepcopy(model), precision="fp32")
+    assert seg.backend == "openvino"
+    from refineseg.inference.auto_backend import measured_choices
+
+    assert measured_choices() == {}
+    reference = Segmenter(copy.deepcopy(model), precision="fp32", backend="pytorch")
+    image = np.random.default_rng(4).integers(0, 255, (40, 56, 3), dtype=np.uint8)
+    assert (seg(image) == reference(image)).mean() > 0.999
+    monkeypatch.setenv("REFINESEG_AUTO_BACKEND", "default")
+    assert Segmenter(copy.deepcopy(model), precision="fp32").backend == "pytorch"

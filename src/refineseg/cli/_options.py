@@ -52,12 +52,14 @@ def add_backend(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend",
         choices=["auto", "pytorch", "onnxruntime", "openvino"],
-        help="what runs the model (default: onnxruntime for --weights FILE.onnx from `refineseg export`, else "
-        "pytorch). onnxruntime (refineseg[onnx]) and openvino (refineseg[openvino]) run other weights from "
-        "their ONNX export, made once and cached; openvino runs fp32, bf16 and int8, onnxruntime fp32 and "
-        "int8; --precision int8 runs with onnxruntime unless openvino is asked for. auto: the fastest of "
-        "those installed for this model, precision and CPU, measured on first use and kept (with "
-        "refineseg[openvino]; without it, the default); `refineseg models --hardware` lists the choices",
+        default="auto",
+        help="what runs the model. auto (the default): the fastest installed runtime for this model, precision "
+        "and CPU, measured once on first use (a minute: the model is exported to ONNX) and kept; "
+        "`refineseg models --hardware` lists the choices. Without refineseg[openvino] auto is pytorch, or "
+        "onnxruntime for --precision int8 and for --weights FILE.onnx from `refineseg export`. onnxruntime "
+        "(refineseg[onnx]) and openvino (refineseg[openvino]) run other weights from their ONNX export, made "
+        "once and cached; openvino runs fp32, bf16 and int8, onnxruntime fp32 and int8. "
+        "REFINESEG_AUTO_BACKEND=default (or a runtime's name) fixes auto's answer without measuring",
     )
 
 

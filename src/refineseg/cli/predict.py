@@ -111,7 +111,6 @@ def run(args: argparse.Namespace) -> int:
         ImportError: A needed extra is missing.
     """
     from ..inference import Segmenter
-    from ..inference.backends import default_backend
     from ..inference.outputs import OutputOptions
     from ..inference.predict import plan_inputs, predict_paths
 
@@ -125,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--tile-above must be a positive pixel count, got {args.tile_above}")
     if args.tile_size < 32:
         raise ValueError(f"--tile-size must be at least 32, got {args.tile_size}")
-    backend = args.backend or default_backend(args.weights)
+    backend = args.backend
     if backend == "auto" and args.compile:
         backend = "pytorch"  # torch.compile is PyTorch's
     if backend != "pytorch" and args.compile:

@@ -88,7 +88,6 @@ def run(args: argparse.Namespace) -> int:
 
     from .._progress import write_above
     from ..inference import Segmenter
-    from ..inference.backends import default_backend
     from ..inference.inputs import collect_inputs
     from ..inference.uncertainty import rank_images, write_ranking_csv
 
@@ -97,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     output: Path = args.output
     if output.is_dir():
         raise ValueError(f"--output {output}: is a folder; give the CSV file to write, e.g. {output / 'ranking.csv'}")
-    backend = args.backend or default_backend(args.weights)
+    backend = args.backend
     if backend == "onnxruntime" and args.precision == "bf16":
         raise ValueError("--precision bf16 runs with the pytorch or openvino backend, not onnxruntime")
 

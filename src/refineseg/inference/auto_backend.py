@@ -12,12 +12,18 @@ read the choice back without measuring.
 Candidates: the default runtime (PyTorch for fp32 and bf16, ONNX Runtime for int8) and, only
 when OpenVINO is installed (``[openvino]``), OpenVINO and ONNX Runtime too (not in bf16, which
 ONNX Runtime's CPU provider lacks). Without OpenVINO, ``auto`` is the default runtime, as before.
+
+``auto`` is what runs a refineseg model unless a backend is named. ``REFINESEG_AUTO_BACKEND``
+fixes its answer without measuring: ``default`` for the default runtime, or a runtime's name
+(used when it is a candidate for the precision, else the default). The tests set ``default`` so
+that each does not export and time its own model; a reproducible benchmark can set it too.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import statistics
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .._errors import one_line
 from .._extras import available
 from .._io import atomic_write, cache_dir
 
@@ -33,12 +40,22 @@ if TYPE_CHECKING:
     from ..models import InferenceModel, SegmentationModel
     from .backends import Backend
 
-__all__ = ["MEASURE_SIZE", "auto_candidates", "choices_file", "fastest_backend", "measured_choices"]
+__all__ = [
+    "MEASURE_SIZE",
+    "OVERRIDE_ENV",
+    "auto_candidates",
+    "choices_file",
+    "fastest_backend",
+    "measured_choices",
+    "override",
+]
 
 _log = logging.getLogger(__name__)
 
 MEASURE_SIZE = (360, 480)  # CamVid's frames; the choice rarely changes with the size, the time to measure does
 _WARMUP, _REPEATS = 1, 3
+OVERRIDE_ENV = "REFINESEG_AUTO_BACKEND"
+_OVERRIDES = ("default", "pytorch", "onnxruntime", "openvino")
 
 
 def auto_candidates(precision: str) -> list[Backend]:
@@ -58,6 +75,27 @@ def auto_candidates(precision: str) -> list[Backend]:
     if precision == "fp32" and available("onnxruntime"):
         candidates.append("onnxruntime")
     return candidates
+
+
+def override(candidates: list[Backend]) -> Backend | None:
+    """The runtime ``$REFINESEG_AUTO_BACKEND`` fixes among ``candidates``, or ``None`` when unset.
+
+    Args:
+        candidates: What ``auto`` would compare, the default first (:func:`auto_candidates`).
+
+    Returns:
+        The named runtime when it is a candidate, the default for ``default`` or a runtime that
+        cannot run this precision here, ``None`` when the variable is unset or empty.
+
+    Raises:
+        ValueError: The variable names something else.
+    """
+    value = os.environ.get(OVERRIDE_ENV, "").strip().lower()
+    if not value:
+        return None
+    if value not in _OVERRIDES:
+        raise ValueError(f"{OVERRIDE_ENV}={value!r}: expected one of {', '.join(_OVERRIDES)}")
+    return value if value in candidates else candidates[0]  # type: ignore[return-value]  # checked just above
 
 
 def choices_file() -> Path:
@@ -117,6 +155,9 @@ def fastest_backend(
         choice was read back, or there was nothing to choose).
     """
     candidates = auto_candidates(precision)
+    fixed = override(candidates)
+    if fixed is not None:
+        return fixed, None
     if len(candidates) == 1:
         return candidates[0], None
     key = _key(model, precision, size, candidates)
@@ -132,7 +173,13 @@ def fastest_backend(
         choices_file(),
     )
     x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0))
-    prepared = {backend: prepare(backend) for backend in candidates}
+    prepared: dict[Backend, InferenceModel] = {candidates[0]: prepare(candidates[0])}
+    for backend in candidates[1:]:
+        try:
+            prepared[backend] = prepare(backend)
+        except Exception as exc:  # the default runtime still runs it: a runtime that cannot is no reason to fail
+            _log.warning("--backend auto: %s cannot run it (%s); not a candidate", backend, one_line(exc))
+    candidates = list(prepared)
     times: dict[str, list[float]] = {backend: [] for backend in candidates}
     with torch.inference_mode():
         for round_ in range(_WARMUP + _REPEATS):

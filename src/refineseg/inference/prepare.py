@@ -30,7 +30,7 @@ def prepare_model(
 ) -> InferenceModel:
     """``model`` ready to run on ``device`` in ``precision`` with ``backend``.
 
-    With the pytorch backend (the default for a PyTorch model) it goes through
+    With the pytorch backend it goes through
     :func:`~refineseg.optimize_for_inference` when ``optimize``, ``compile`` or a precision
     other than fp32 asks for it. With ``"onnxruntime"`` or ``"openvino"`` it is exported to ONNX
     and opened by that runtime (:func:`~refineseg.inference.backends.export_for`). int8 is
@@ -47,11 +47,11 @@ def prepare_model(
         optimize: Rearrange a PyTorch model with :func:`~refineseg.optimize_for_inference`.
         compile: Also ``torch.compile`` it.
         calibration: Images to calibrate int8 quantization with; int8 only, and required there.
-        backend: What runs it (``None``: PyTorch for a PyTorch model, the exported model's own
-            runtime for an exported one). ``"auto"``: the fastest installed runtime for this
-            model, precision and CPU, measured once and kept
-            (:func:`~refineseg.inference.auto_backend.fastest_backend`); on a GPU or with
-            ``compile``, PyTorch.
+        backend: What runs it. ``None`` or ``"auto"``: for a PyTorch model, the fastest
+            installed runtime for this model, precision and CPU, measured once and kept
+            (:func:`~refineseg.inference.auto_backend.fastest_backend`; PyTorch, or ONNX
+            Runtime for int8, when OpenVINO is not installed; PyTorch on a GPU or with
+            ``compile``); for an exported model, its own runtime.
 
     Returns:
         The model that runs: ``model`` itself (in eval mode, on ``device``), an optimised copy,
@@ -71,7 +71,7 @@ def prepare_model(
         raise ValueError(f"calibration images apply to precision int8 only, not {resolved}")
     if not isinstance(model, SegmentationModel):
         return _prepare_exported(model, device, precision, resolved, None if backend == "auto" else backend)
-    if backend == "auto":
+    if backend in (None, "auto"):  # a PyTorch model's default: the fastest runtime installed
         if device.type != "cpu" or compile:
             backend = "pytorch"
         else:

@@ -85,10 +85,11 @@ class Segmenter:
             calibration: For ``"int8"`` only: images that set the activation ranges (a few
                 dozen like those it will see; the result is cached, see
                 :func:`~refineseg.inference.quantize.int8_model`).
-            backend: What runs a PyTorch model: ``None`` or ``"pytorch"``, or ``"onnxruntime"``
-                or ``"openvino"`` (exported to ONNX first, in fp32, bf16 on OpenVINO, or int8);
-                ``"auto"``, the fastest of those installed, measured once for this model,
-                precision and CPU (:mod:`~refineseg.inference.auto_backend`); an exported
+            backend: What runs a PyTorch model: ``None`` or ``"auto"`` (the default), the
+                fastest runtime installed, measured once for this model, precision and CPU
+                (:mod:`~refineseg.inference.auto_backend`; PyTorch, or ONNX Runtime for int8,
+                without ``[openvino]``); or ``"pytorch"``, ``"onnxruntime"`` or ``"openvino"``
+                (exported to ONNX first, in fp32, bf16 on OpenVINO, or int8). An exported
                 model runs with its own runtime.
 
         Raises:
@@ -144,10 +145,10 @@ class Segmenter:
         Args:
             weights: A catalogue name, a refineseg ``.safetensors`` file or an exported file.
             device: Where a PyTorch model runs.
-            backend: ``None`` (the default) picks it from ``weights``: ``"onnxruntime"`` for an
-                ``.onnx`` file, else ``"pytorch"``. ``"onnxruntime"`` or ``"openvino"`` with other
-                weights exports them to a temporary ONNX file first; ``"openvino"`` also runs an
-                ``.onnx`` file.
+            backend: ``None`` or ``"auto"`` (the default): ``"onnxruntime"`` for an ``.onnx``
+                file, else the fastest runtime installed (see :class:`Segmenter`).
+                ``"onnxruntime"`` or ``"openvino"`` with other weights exports them to ONNX
+                first (made once and cached); ``"openvino"`` also runs an ``.onnx`` file.
             **options: Passed on to :class:`Segmenter` (``precision``, ``scales``, ...).
 
         Returns:
