@@ -69,5 +69,10 @@ def test_a_runtime_that_cannot_run_the_model_is_left_out(monkeypatch, everything
 
 def test_the_commands_default_to_auto():
     parser = build_parser()
-    for command in (["predict", "x.jpg", "-o", "out"], ["evaluate", "--dataset", "camvid", "--root", "r", "-o", "m.json"], ["serve"], ["rank", "x.jpg", "--weights", "camvid", "-o", "r.csv"]):
+    for command in (
+        ["predict", "x.jpg", "-o", "out"],
+        ["evaluate", "--dataset", "camvid", "--root", "r", "-o", "m.json"],
+        ["serve"],
+        ["rank", "x.jpg", "--weights", "camvid", "-o", "r.csv"],
+    ):
         assert parser.parse_args(command).backend == "auto", command

@@ -95,7 +95,7 @@ def override(candidates: list[Backend]) -> Backend | None:
         return None
     if value not in _OVERRIDES:
         raise ValueError(f"{OVERRIDE_ENV}={value!r}: expected one of {', '.join(_OVERRIDES)}")
-    return value if value in candidates else candidates[0]  # type: ignore[return-value]  # checked just above
+    return value if value in candidates else candidates[0]
 
 
 def choices_file() -> Path:
