@@ -5,7 +5,8 @@
 Takes the first ``--images`` CamVid val images and, in one run with one segmenter (the shipped
 model, ``--precision`` as ``predict`` takes it, built before any timing):
   model alone   the prepared model's forward on the images already decoded and normalised,
-                in batches of ``--batch-size`` as ``predict`` makes them, then the arg-max (what
+                in batches of ``--batch-size`` as ``predict`` makes them, then the labels as
+                ``predict`` takes them from the logits (``labels_from_probabilities``: what
                 ``predict`` cannot do faster)
   predict       ``predict_paths`` on the folder: decode, segment, write the label PNG and the
                 overlay JPEG (``predict``'s defaults), as the command does after start-up
@@ -38,6 +39,7 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=40)
     parser.add_argument("--weights", default="camvid")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    parser.add_argument("--backend", default="auto", choices=["auto", "pytorch", "onnxruntime", "openvino"])
     parser.add_argument("--batch-size", type=int, default=4, help="predict's --batch-size (default 4, as the command)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path, help="write the numbers here")
@@ -46,7 +48,7 @@ def main() -> int:
     print(f"machine: {machine()}", flush=True)
     val = get_dataset("camvid", args.root, "val")
     paths = [image for image, _ in val.pairs[: args.images]]
-    segmenter = Segmenter.from_pretrained(args.weights, precision=args.precision)
+    segmenter = Segmenter.from_pretrained(args.weights, precision=args.precision, backend=args.backend)
     arrays = [read_image_file(p) for p in paths]
     # decoded, normalised and batched beforehand (CamVid's images are all one size)
     inputs = [segmenter._normalised(arrays[i : i + args.batch_size]) for i in range(0, len(arrays), args.batch_size)]
@@ -60,7 +62,7 @@ def main() -> int:
             start = time.perf_counter()
             with torch.inference_mode():
                 for x in inputs:
-                    segmenter.model(x).argmax(1)
+                    segmenter.labels_from_probabilities(segmenter.model(x))
             return len(arrays) / (time.perf_counter() - start)
 
         def predict(round_: int) -> float:
@@ -78,7 +80,8 @@ def main() -> int:
             folder_rate.append(predict(round_))
     best_alone, best_folder = max(alone), max(folder_rate)
     print(
-        f"{len(paths)} CamVid val images, {segmenter.precision}, batch size {args.batch_size}, best of {args.repeats}:"
+        f"{len(paths)} CamVid val images, {segmenter.backend} {segmenter.precision} (--backend {args.backend}), "
+        f"batch size {args.batch_size}, best of {args.repeats}:"
     )
     print(f"  model alone  {best_alone:6.2f} images/s  ({1000 / best_alone:.1f} ms per image)")
     print(f"  predict      {best_folder:6.2f} images/s  ({1000 / best_folder:.1f} ms per image, with its outputs)")
@@ -90,6 +93,7 @@ def main() -> int:
                     "machine": machine(),
                     "images": len(paths),
                     "precision": segmenter.precision,
+                    "backend": segmenter.backend,
                     "model_alone_images_per_s": alone,
                     "predict_images_per_s": folder_rate,
                     "ratio": best_folder / best_alone,

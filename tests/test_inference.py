@@ -120,7 +120,7 @@ def test_segmenter_labels_overlay_and_shares():
     overlay = seg.overlay(rgb)
     assert overlay.mode == "RGB" and overlay.size == (W, H)
     expected = (rgb.astype(np.float32) + np.asarray(seg.palette, np.float32)[labels]) / 2
-    assert np.abs(np.asarray(overlay).astype(np.float32) - expected).max() <= 0.5 + 1e-3
+    assert np.abs(np.asarray(overlay).astype(np.float32) - expected).max() <= 1.0  # PIL's blend truncates
     shares = seg.class_shares(labels)
     assert set(shares) <= {"sky", "road", "car"} and abs(sum(shares.values()) - 1) < 1e-9
     assert list(shares.values()) == sorted(shares.values(), reverse=True)

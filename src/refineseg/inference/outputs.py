@@ -19,7 +19,19 @@ from .._io import atomic_write
 from .inputs import InputItem
 from .segmenter import Segmenter
 
-__all__ = ["OutputOptions", "output_paths", "plan_outputs", "save_label_png", "write_image_outputs"]
+__all__ = [
+    "PNG_COMPRESS_LEVEL",
+    "OutputOptions",
+    "output_paths",
+    "plan_outputs",
+    "save_label_png",
+    "write_image_outputs",
+]
+
+# zlib's fastest level: outputs are written while the model runs, on the same cores; label PNGs
+# and the server's overlay PNG are written about 3x faster than at PIL's default level 6, for
+# files at most 1.5x larger
+PNG_COMPRESS_LEVEL = 1
 
 
 @dataclass(frozen=True)
@@ -144,4 +156,4 @@ def save_label_png(segmenter: Segmenter, labels: np.ndarray, path: Path) -> Path
         ``path``.
     """
     image = segmenter.label_image(labels)
-    return atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
+    return atomic_write(path, lambda tmp: image.save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL))

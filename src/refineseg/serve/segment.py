@@ -43,6 +43,7 @@ from PIL import Image
 from starlette.responses import Response
 
 from ..constants import DEFAULT_MAX_INFERENCE_PIXELS, DEFAULT_MAX_QUEUE
+from ..inference.outputs import PNG_COMPRESS_LEVEL
 from .errors import HTTPError
 from .responses import json_response
 from .uploads import decode_image
@@ -273,7 +274,7 @@ class SegmentService:
             labels = scaled_labels(seen, size)
         if fmt == "png":
             return _png_response(_png(seg.label_image(labels)), "labels.png")
-        overlay = _png(seg.overlay(rgb, seen), compress_level=3)
+        overlay = _png(seg.overlay(rgb, seen))
         if fmt == "overlay":
             return _png_response(overlay, "overlay.png")
         height, width = labels.shape
@@ -313,9 +314,9 @@ def _png_response(data: bytes, filename: str) -> Response:
     return Response(data, media_type="image/png", headers={"Content-Disposition": f'inline; filename="{filename}"'})
 
 
-def _png(im: Image.Image, compress_level: int = 6) -> bytes:
+def _png(im: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    im.save(buffer, format="PNG", compress_level=compress_level)
+    im.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     return buffer.getvalue()
 
 
