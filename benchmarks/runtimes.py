@@ -132,7 +132,11 @@ def pipeline_rows(model: Any, fp32_file: Path, warmup: int, repeats: int) -> dic
     reference = direct()
     for name, seg in segmenters.items():
         agree = float((seg(image) == reference).mean())
-        print(f"  {name:52} {1000 * times[name]:8.1f} ms  labels as direct: {100 * agree:.2f}%", file=sys.stderr)
+        print(
+            f"  {name:52} {1000 * times[name]:8.1f} ms  labels as direct: {100 * agree:.2f}% "
+            f"(ran: {seg.backend} {seg.precision})",
+            file=sys.stderr,
+        )
     return times
 
 

@@ -149,6 +149,14 @@ def test_predict_folder_benchmark_compares_predict_with_the_model_alone(tmp_path
     assert report["ratio"] == max(report["predict_images_per_s"]) / max(report["model_alone_images_per_s"])
 
 
+def test_batch_size_benchmark_times_each_batch_size_against_the_first():
+    out = _run(
+        "batch_size.py", *("--backends", "pytorch", "--batch-sizes", "1", "2", "--images", "2", "--repeats", "1")
+    )
+    rows = [line for line in out.splitlines() if line.startswith("| pytorch")]
+    assert [row.split("|")[2].strip() for row in rows] == ["1", "2"] and rows[0].endswith("| 1.00x |")
+
+
 def test_runtimes_benchmark_times_every_runtime_and_precision(tmp_path):
     for name in ("onnxruntime", "openvino"):
         pytest.importorskip(name)
