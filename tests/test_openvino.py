@@ -71,6 +71,29 @@ def test_fp32_matches_pytorch_at_every_shape_with_the_meta(model, onnx_file):
         ov_model.to("cuda")
 
 
+def test_labels_are_the_arg_max_inside_the_graph(model, onnx_file):
+    ov_model = OpenVinoModel(onnx_file, threads=1)
+    for shape in ((1, 3, 64, 64), (2, 3, 40, 56)):
+        x = torch.randn(*shape, generator=torch.Generator().manual_seed(shape[0]))
+        labels = ov_model.labels(x)
+        assert labels.shape == (shape[0], *shape[2:]) and labels.dtype == np.uint8
+        np.testing.assert_array_equal(labels, ov_model(x).argmax(1).numpy())
+
+
+def test_the_labels_of_equal_maxima_are_the_first_class():
+    import openvino.opset11 as ops
+
+    from refineseg.inference.openvino_runtime import _answer_labels
+
+    logits = ops.parameter([1, 4, 1, 3], ov.Type.f32)
+    network = ov.Model([ops.result(ops.relu(logits))], [logits])
+    _answer_labels(network)
+    compiled = ov.Core().compile_model(network, "CPU")
+    x = np.array([[0, 0, 0], [0, 2, 1], [0, 2, 1], [0, 0, 1]], dtype=np.float32).reshape(1, 4, 1, 3)
+    got = compiled({0: x})[compiled.output(0)][0, 0, 0]
+    np.testing.assert_array_equal(got, x.argmax(1)[0, 0])  # [0, 1, 1]: ties go to the lower class
+
+
 def test_bf16_is_a_precision_hint_of_the_same_file(model, onnx_file):
     ov_model = OpenVinoModel(onnx_file, precision="bf16")
     assert ov_model.precision == "bf16" and precision_of(ov_model) == "bf16"  # what evaluate's JSON reports

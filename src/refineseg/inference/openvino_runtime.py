@@ -7,6 +7,11 @@ that size, so each shape seen is compiled once (the compiled blob also goes to
 ``$REFINESEG_HOME/openvino`` through OpenVINO's own model cache, so the next process skips the
 compilation) and the last few are kept in memory.
 
+:meth:`OpenVinoModel.labels` answers class indices instead of logits: the network is compiled
+with a TopK (k=1, the first of equal maxima, as numpy's arg-max) over the classes appended, so
+the arg-max runs inside OpenVINO's graph, in parallel, and the 11xHxW float logits never reach
+Python (``python benchmarks/runtimes.py``'s pipeline rows measure what that saves).
+
 The precision is OpenVINO's inference precision hint: ``fp32`` is ``f32``, ``bf16`` is
 ``bf16`` (OpenVINO's own default on CPUs with native bf16, so it is always set explicitly).
 An int8 file (``refineseg export --int8``, or what ``precision="int8"`` quantizes and caches)
@@ -20,6 +25,7 @@ import threading
 from collections import OrderedDict
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -34,7 +40,7 @@ __all__ = ["OPENVINO_HINTS", "OpenVinoModel"]
 # refineseg's precision -> OpenVINO's INFERENCE_PRECISION_HINT
 OPENVINO_HINTS = {"fp32": "f32", "bf16": "bf16"}
 # compiled shapes kept in memory: a folder of mixed sizes recompiles (from OpenVINO's disk cache) beyond this
-_COMPILED_SHAPES = 8
+_COMPILED_SHAPES = 8  # (shape, logits or labels) pairs
 _EXPECTED = "expected a file written by 'refineseg export'"
 
 
@@ -103,13 +109,16 @@ class OpenVinoModel(ExportedModel):
             self._compiled.clear()
             self.precision = "int8" if self._int8 else precision
 
-    def _compiled_for(self, shape: tuple[int, ...]) -> Any:
-        compiled = self._compiled.get(shape)
+    def _compiled_for(self, shape: tuple[int, ...], *, labels: bool = False) -> Any:
+        key = (*shape, labels)
+        compiled = self._compiled.get(key)
         if compiled is not None:
-            self._compiled.move_to_end(shape)
+            self._compiled.move_to_end(key)
             return compiled
         network = self._network.clone()
         network.reshape({network.input(0): list(shape)})
+        if labels:
+            _answer_labels(network)
         hint = "f32" if self._int8 else OPENVINO_HINTS[self.precision]
         config = {
             "INFERENCE_PRECISION_HINT": hint,
@@ -118,10 +127,10 @@ class OpenVinoModel(ExportedModel):
         }
         compiled = self._core.compile_model(network, "CPU", config)
         request = compiled.create_infer_request()
-        self._compiled[shape] = (compiled, request)
+        self._compiled[key] = (compiled, request)
         if len(self._compiled) > _COMPILED_SHAPES:
             self._compiled.popitem(last=False)
-        return self._compiled[shape]
+        return self._compiled[key]
 
     def forward(self, x: Tensor) -> Tensor:
         """Run the network compiled for ``x``'s shape (compiling it on first sight).
@@ -139,8 +148,35 @@ class OpenVinoModel(ExportedModel):
             logits = result[compiled.output(0)].copy()  # the request's buffer is reused by the next call
         return torch.from_numpy(logits)
 
+    def labels(self, x: Tensor) -> np.ndarray:
+        """The class of each pixel, computed inside the network (see the module's docstring).
+
+        Args:
+            x: A float32 CPU image batch (N, 3, H, W).
+
+        Returns:
+            ``N x H x W`` class indices, uint8 (int32 above 256 classes), the first of equal
+            maxima as :meth:`forward`'s logits' arg-max gives them.
+        """
+        array = x.contiguous().numpy()
+        with self._lock:
+            compiled, request = self._compiled_for(tuple(array.shape), labels=True)
+            indices = request.infer({0: array})[compiled.output(0)][:, 0]
+            return indices.astype(np.uint8 if self.num_classes <= 256 else np.int32)  # a copy: the buffer is reused
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}({str(self.path)!r}, arch={self.arch!r}, num_classes={self.num_classes}, "
             f"precision={self.precision!r})"
         )
+
+
+def _answer_labels(network: Any) -> None:
+    """Replace ``network``'s logits output by their arg-max over the classes (TopK, k=1, ``stable``:
+    the first of equal maxima, as numpy's and torch's arg-max)."""
+    import openvino.opset11 as ops
+
+    (logits,) = network.get_results()
+    top = ops.topk(logits.input_value(0), np.int64(1), 1, "max", "value", "i32", stable=True)
+    network.remove_result(logits)
+    network.add_results([ops.result(top.output(1))])
