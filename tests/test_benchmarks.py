@@ -94,7 +94,21 @@ def test_shipped_latency_prints_ratios_to_the_replaced_model():
     out = _run("shipped_latency.py", "--size", "64", "64", "--warmup", "0", "--repeats", "1")
     rows = [line for line in out.splitlines() if line.startswith("| ") and "x |" in line]
     assert len(rows) == 2 and rows[0].endswith("| 1.00x |") and "camvid (shipped" in rows[1]
-    assert "machine:" in out
+    assert "machine:" in out and "precision='fp32'" in out
+
+
+def test_shipped_latency_times_trained_candidates_in_the_precision_asked(tmp_path):
+    import refineseg
+
+    from .fixtures import tiny_model
+
+    weights = refineseg.save_model(tiny_model(), tmp_path / "candidate.safetensors")
+    out = _run(
+        "shipped_latency.py",
+        *("--size", "64", "64", "--warmup", "0", "--repeats", "1", "--precision", "auto", "--weights", str(weights)),
+    )
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "x |" in line]
+    assert len(rows) == 3 and str(weights) in rows[2] and "precision='auto'" in out
 
 
 def test_train_throughput_compares_bf16_with_fp32(tmp_path):
