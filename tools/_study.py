@@ -66,15 +66,24 @@ def train_recipe_variant(name: str, changes: dict[str, Any], args: argparse.Name
 
 
 def run_variants(
-    names: Iterable[str], run: Callable[[str], Row], table: Callable[[list[Row]], str], output: Path, stem: str
+    names: Iterable[str],
+    run: Callable[[str], Row],
+    table: Callable[[list[Row]], str],
+    output: Path,
+    stem: str,
+    *,
+    finished: Callable[[], list[Row]] | None = None,
 ) -> list[Row]:
     """``run`` each variant (the rows are rewritten to OUTPUT/STEM.json after each, so a study
-    stopped midway keeps what it measured), then print the table and write OUTPUT/STEM.md."""
+    stopped midway keeps what it measured), then print the table and write OUTPUT/STEM.md: of
+    the rows ``finished`` gives (every variant measured so far, this run's or earlier ones'),
+    else of this run's."""
     rows: list[Row] = []
     for name in names:
         rows.append(run(name))
         print(f"{name}: mIoU {100 * rows[-1]['miou']:.2f}% ({rows[-1]['train_seconds'] / 60:.1f} min)", flush=True)
-        (output / f"{stem}.json").write_text(json.dumps(rows, indent=1))
+        (output / f"{stem}.json").write_text(json.dumps(finished() if finished else rows, indent=1))
+    rows = finished() if finished else rows
     text = table(rows)
     (output / f"{stem}.md").write_text(text + "\n")
     print(text)
@@ -99,16 +108,23 @@ def study_main(
     epochs: int,
 ) -> int:
     """The command line of a study of the shipped recipe: parse, train the chosen variants
-    (``--only``, default all) with :func:`train_recipe_variant`, write OUTPUT/STEM.md and .json."""
+    (``--only``, default all) with :func:`train_recipe_variant`, write OUTPUT/STEM.md and .json
+    with every variant measured so far (``--only`` adds rows to the table, never drops them)."""
     parser = study_parser(description, epochs=epochs)
     parser.add_argument("--only", nargs="+", choices=list(variants), metavar="VARIANT", help="variants to run")
     args = parser.parse_args()
     args.output.mkdir(parents=True, exist_ok=True)
+
+    def finished() -> list[Row]:  # the table lists every variant measured so far, in the study's order
+        files = [args.output / slug(name) / "comparison_result.json" for name in variants]
+        return [json.loads(f.read_text()) for f in files if f.is_file()]
+
     run_variants(
         args.only or variants,
         lambda name: train_recipe_variant(name, variants[name], args),
         lambda rows: table(rows, args.epochs),
         args.output,
         stem,
+        finished=finished,
     )
     return 0
