@@ -28,9 +28,8 @@ __all__ = [
     "write_image_outputs",
 ]
 
-# zlib's fastest level: outputs are written while the model runs, on the same cores; label PNGs
-# and the server's overlay PNG are written about 3x faster than at PIL's default level 6, for
-# files at most 1.5x larger
+# zlib's fastest level: outputs are written while the model runs, on the same cores, and at
+# PIL's default level 6 the PNGs cost several times as much CPU for slightly smaller files
 PNG_COMPRESS_LEVEL = 1
 
 

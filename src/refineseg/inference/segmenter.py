@@ -380,8 +380,8 @@ class Segmenter:
             labels = self(rgb)
         if labels.shape != rgb.shape[:2]:
             raise ValueError(f"labels of shape {labels.shape} do not match the image's {rgb.shape[:2]}")
-        # in PIL's C (palette to RGB, then blend): about 4x faster than numpy's gather and float32
-        # blend, within 1 of the rounded blend; outputs are drawn while the model runs, on its cores
+        # in PIL's C (palette to RGB, then blend): several times faster than numpy's gather and
+        # float32 blend, within 1 of the rounded blend; outputs are drawn while the model runs, on its cores
         if self.num_classes <= 256 and labels.size and int(labels.min()) >= 0 and int(labels.max()) < self.num_classes:
             colours = self.label_image(labels).convert("RGB")
         else:
