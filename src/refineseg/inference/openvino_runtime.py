@@ -141,12 +141,7 @@ class OpenVinoModel(ExportedModel):
         Returns:
             The logits (N, C, H, W).
         """
-        array = x.contiguous().numpy()
-        with self._lock:
-            compiled, request = self._compiled_for(tuple(array.shape))
-            result = request.infer({0: array})
-            logits = result[compiled.output(0)].copy()  # the request's buffer is reused by the next call
-        return torch.from_numpy(logits)
+        return torch.from_numpy(self._infer(x, labels=False))
 
     def labels(self, x: Tensor) -> np.ndarray:
         """The class of each pixel, computed inside the network (see the module's docstring).
@@ -158,11 +153,15 @@ class OpenVinoModel(ExportedModel):
             ``N x H x W`` class indices, uint8 (int32 above 256 classes), the first of equal
             maxima as :meth:`forward`'s logits' arg-max gives them.
         """
+        indices = self._infer(x, labels=True)[:, 0]
+        return indices.astype(np.uint8 if self.num_classes <= 256 else np.int32)
+
+    def _infer(self, x: Tensor, *, labels: bool) -> np.ndarray:
+        """The network's one output for ``x`` (logits, or labels), copied out of the request's buffer."""
         array = x.contiguous().numpy()
         with self._lock:
-            compiled, request = self._compiled_for(tuple(array.shape), labels=True)
-            indices = request.infer({0: array})[compiled.output(0)][:, 0]
-            return indices.astype(np.uint8 if self.num_classes <= 256 else np.int32)  # a copy: the buffer is reused
+            compiled, request = self._compiled_for(tuple(array.shape), labels=labels)
+            return request.infer({0: array})[compiled.output(0)].copy()  # the buffer is reused by the next call
 
     def __repr__(self) -> str:
         return (

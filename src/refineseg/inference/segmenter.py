@@ -356,7 +356,7 @@ class Segmenter:
             The colours from :attr:`palette`.
         """
         palette = np.asarray(self.palette, dtype=np.uint8)
-        return palette[np.clip(labels, 0, len(palette) - 1)]
+        return np.take(palette, labels, axis=0, mode="clip")  # one pass: a few times faster than clip, then index
 
     def overlay(self, image: ImageLike, labels: np.ndarray | None = None, *, alpha: float = 0.5) -> Image.Image:
         """The image blended with its class colours, an RGB PIL image.
@@ -380,13 +380,9 @@ class Segmenter:
             labels = self(rgb)
         if labels.shape != rgb.shape[:2]:
             raise ValueError(f"labels of shape {labels.shape} do not match the image's {rgb.shape[:2]}")
-        # in PIL's C (palette to RGB, then blend): several times faster than numpy's gather and
-        # float32 blend, within 1 of the rounded blend; outputs are drawn while the model runs, on its cores
-        if self.num_classes <= 256 and labels.size and int(labels.min()) >= 0 and int(labels.max()) < self.num_classes:
-            colours = self.label_image(labels).convert("RGB")
-        else:
-            colours = Image.fromarray(self.colorize(labels))
-        return Image.blend(Image.fromarray(rgb), colours, alpha)
+        # PIL's blend in C: several times faster than a float32 blend in numpy, within 1 of the
+        # rounded blend; outputs are drawn while the model runs, on its cores
+        return Image.blend(Image.fromarray(rgb), Image.fromarray(self.colorize(labels)), alpha)
 
     def class_pixels(self, labels: np.ndarray) -> dict[str, int]:
         """Pixels given to each class, largest first, classes that occur only.
