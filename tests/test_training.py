@@ -16,7 +16,7 @@ import torch
 import refineseg
 from refineseg.cli import main
 from refineseg.data import list_datasets
-from refineseg.training import TrainConfig, load_recipe
+from refineseg.training import TrainConfig, load_recipe, training_time
 
 from .fixtures import make_camvid
 
@@ -60,6 +60,8 @@ def test_train_exports_the_best_model_with_its_classes(camvid, tmp_path):
     assert 0.0 <= model.meta.provenance["val_miou"] <= 1.0 and model.meta.provenance["recipe"]["crop_size"] == 32
     assert (out / "checkpoints" / "last.ckpt").is_file()
     assert list((out / "logs" / "csv").glob("version_*/metrics.csv"))
+    timed = training_time(out)
+    assert timed is not None and timed.seconds > 0 and timed.timed_epochs == timed.epochs == 2
     assert main(args) == 1  # the directory holds a run: refuse rather than overwrite it
 
 
@@ -90,6 +92,10 @@ def test_resume_after_sigkill_ends_with_the_same_weights(camvid, tmp_path):
     assert straight.keys() == resumed.keys()
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
     assert torch.load(last, map_location="cpu", weights_only=True)["epoch"] == 4
+    # the time trained before the kill came back with the checkpoint: every epoch is counted
+    # (the killed epoch's partial time is lost, as it was retrained)
+    timed = training_time(killed)
+    assert timed is not None and timed.timed_epochs == timed.epochs == 5
 
 
 @pytest.mark.slow

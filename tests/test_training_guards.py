@@ -78,7 +78,9 @@ def test_a_sound_run_prints_one_line_per_epoch_and_no_third_party_noise(tmp_path
     epochs = [line for line in result.stdout.splitlines() if line.startswith("epoch ")]
     assert [line.split()[1] for line in epochs] == ["1/2", "2/2"]
     assert all(" loss " in line and "val mIoU " in line and line.endswith(" s") for line in epochs)
-    assert result.stdout.strip().splitlines()[-1] == f"best weights: {out / 'best.safetensors'}"
+    best, timed = result.stdout.strip().splitlines()[-2:]
+    assert best == f"best weights: {out / 'best.safetensors'}"
+    assert timed.startswith("trained 2 epoch(s) in ") and timed.endswith(" h")
     for noise in ("Tip:", "litlogger", "GPU available", "TPU available", "Warning", "deprecated", "| Name"):
         assert noise not in result.stdout + result.stderr, noise
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ def train_recipe_variant(name: str, changes: dict[str, Any], args: argparse.Name
     from refineseg.data import get_dataset
     from refineseg.evaluation import evaluate
     from refineseg.inference.precision import cpu_features
-    from refineseg.training import TrainConfig, last_checkpoint, load_recipe, train
+    from refineseg.training import TrainConfig, last_checkpoint, load_recipe, train, training_time
     from refineseg.weights import load_model
 
     output = args.output / slug(name)
@@ -39,11 +38,11 @@ def train_recipe_variant(name: str, changes: dict[str, Any], args: argparse.Name
     settings = {**load_recipe(RECIPE), **changes}
     settings.update(root=str(args.root), epochs=args.epochs, val_every=args.epochs, output=str(output), progress=False)
     # a variant stopped midway (the study was interrupted) continues from its last whole epoch;
-    # its time is then that of the resumed part only, which the row says
+    # its checkpoints carry the time trained before, which the row sums
     settings["resume"] = last_checkpoint(output) is not None
-    start = time.perf_counter()
     best = train(TrainConfig(**settings))
-    seconds = time.perf_counter() - start
+    timed = training_time(output)
+    assert timed is not None  # train() has written its last checkpoint
     val_split, train_split = settings.get("val_split", "val"), settings.get("train_split", "train")
     result = evaluate(load_model(best), get_dataset("camvid", args.root, val_split), progress=False)
     per_class = dict(zip(result.class_names, result.metrics.per_class_iou, strict=True))
@@ -55,7 +54,9 @@ def train_recipe_variant(name: str, changes: dict[str, Any], args: argparse.Name
         "rare_miou": sum(per_class[c] for c in RARE) / len(RARE),
         "frequent_miou": sum(v for c, v in per_class.items() if c not in RARE) / (len(per_class) - len(RARE)),
         "per_class_iou": per_class,
-        "train_seconds": seconds,
+        "train_seconds": timed.seconds,
+        # fewer than the epochs where the variant resumed from a checkpoint that predates the timing
+        "timed_epochs": timed.timed_epochs,
         "resumed": settings["resume"],
         "val_split": val_split,
         "train_images": args.epochs * len(get_dataset("camvid", args.root, train_split)),
@@ -63,6 +64,16 @@ def train_recipe_variant(name: str, changes: dict[str, Any], args: argparse.Name
     }
     result_file.write_text(json.dumps(row, indent=1))
     return row
+
+
+def train_minutes(row: Row, epochs: int) -> str:
+    """A row's training time for a table: minutes, and which part of the run they cover where
+    not all of it (rows resumed from checkpoints that did not carry their time yet)."""
+    minutes = f"{row['train_seconds'] / 60:.1f}"
+    timed = row.get("timed_epochs", 0 if row.get("resumed") else epochs)
+    if timed >= epochs:
+        return minutes
+    return f"{minutes} ({timed}/{epochs} epochs timed)" if timed else f"{minutes} (resumed part)"
 
 
 def run_variants(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from _study import RARE, study_main
+from _study import RARE, study_main, train_minutes
 
 HELD_OUT = "0006R0"
 SPLITS = {"train_split": f"train+val:-{HELD_OUT}", "val_split": f"train:{HELD_OUT}"}
@@ -47,7 +47,7 @@ def table(rows: list[dict[str, Any]], epochs: int) -> str:
         rare = " | ".join(f"{100 * r['per_class_iou'][c]:.1f}" for c in RARE)
         lines.append(
             f"| {r['variant']} | {100 * r['miou']:.2f} | {100 * r['pixel_accuracy']:.2f} | {100 * r['rare_miou']:.2f} "
-            f"| {100 * r['frequent_miou']:.2f} | {rare} | {r['train_seconds'] / 60:.1f} |"
+            f"| {100 * r['frequent_miou']:.2f} | {rare} | {train_minutes(r, epochs)} |"
         )
     if rows:
         lines.append(f"\nCPU: {rows[0]['cpu']}")

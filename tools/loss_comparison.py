@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from _study import study_main
+from _study import study_main, train_minutes
 
 # name: recipe changes against the shipped recipe (which is CE with sqrt median-frequency weights)
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -40,7 +40,7 @@ def table(rows: list[dict[str, Any]], epochs: int) -> str:
     for r in rows:
         lines.append(
             f"| {r['variant']} | {100 * r['miou']:.2f} | {100 * r['pixel_accuracy']:.2f} | {100 * r['rare_miou']:.2f} "
-            f"| {100 * r['frequent_miou']:.2f} | {r['train_seconds'] / 60:.1f} |"
+            f"| {100 * r['frequent_miou']:.2f} | {train_minutes(r, epochs)} |"
         )
     classes = list(rows[0]["per_class_iou"]) if rows else []
     lines += ["", f"| per-class IoU % | {' | '.join(classes)} |", "|---|" + "---|" * len(classes)]

@@ -231,18 +231,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ..training import train  # first: without the [train] extra, its ImportError says what to install
+    from ..training import train, training_time  # first: without [train], its ImportError says what to install
 
     # isort: split
     from lightning.pytorch.utilities import rank_zero_only
 
     from ..training.safety import RunInterrupted
 
+    config = build_config(args)
     try:
-        best = train(build_config(args))
+        best = train(config)
     except RunInterrupted as exc:  # SIGTERM or Ctrl-C: one line, and the status a shell gives a killed job
         print(f"refineseg train: {exc}", file=sys.stderr)
         return exc.exit_status
     if getattr(rank_zero_only, "rank", 0) == 0:  # DDP runs this in every process
         print(f"best weights: {best}" if best.is_file() else "training finished; no validation ran, so no best weights")
+        timed = training_time(config.output)
+        if timed is not None and timed.timed_epochs:  # the whole run's time, its earlier launches included
+            part = "" if timed.timed_epochs == timed.epochs else f" (the {timed.timed_epochs} timed of {timed.epochs})"
+            print(f"trained {timed.epochs} epoch(s) in {timed.seconds / 3600:.2f} h{part}")
     return 0

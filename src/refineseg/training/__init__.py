@@ -6,6 +6,6 @@ from .._extras import require_all
 require_all({"Lightning": "lightning", "TensorBoard": "tensorboard"}, "train", purpose="training")
 
 from .config import TrainConfig, load_recipe  # noqa: E402
-from .run import last_checkpoint, train  # noqa: E402
+from .run import TrainingTime, last_checkpoint, train, training_time  # noqa: E402
 
-__all__ = ["TrainConfig", "last_checkpoint", "load_recipe", "train"]
+__all__ = ["TrainConfig", "TrainingTime", "last_checkpoint", "load_recipe", "train", "training_time"]

@@ -38,6 +38,10 @@ class EpochReport(L.Callback):
         self._steps = 0
         self._validated = False
         self.best: tuple[float, int] | None = None
+        # the run's wall-clock time over every launch (kept in checkpoints, so --resume adds to it)
+        # and how many epochs it covers: fewer than the run's epochs where a checkpoint predates it
+        self.train_seconds = 0.0
+        self.timed_epochs = 0
 
     def _say(self, line: str) -> None:
         print(line, file=self.stream or sys.stdout, flush=True)
@@ -137,7 +141,10 @@ class EpochReport(L.Callback):
         metrics = getattr(pl_module, "last_val_metrics", None)
         if self._validated and metrics is not None and self.best is not None:
             parts.append(f"val mIoU {100 * metrics.miou:.2f}% (best {100 * self.best[0]:.2f}%, epoch {self.best[1]})")
-        parts.append(f"{time.monotonic() - self._start:.0f} s")
+        seconds = time.monotonic() - self._start
+        self.train_seconds += seconds
+        self.timed_epochs += 1
+        parts.append(f"{seconds:.0f} s")
         self._say("  ".join(parts))
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
@@ -153,12 +160,12 @@ class EpochReport(L.Callback):
             self._bar = None
 
     def state_dict(self) -> dict[str, Any]:
-        """The best mIoU and its epoch, saved in checkpoints.
+        """The best mIoU and its epoch and the time trained so far, saved in checkpoints.
 
         Returns:
-            ``{"best": (miou, epoch) or None}``.
+            ``{"best": (miou, epoch) or None, "train_seconds": float, "timed_epochs": int}``.
         """
-        return {"best": self.best}
+        return {"best": self.best, "train_seconds": self.train_seconds, "timed_epochs": self.timed_epochs}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the best mIoU and its epoch from a checkpoint.
@@ -167,6 +174,8 @@ class EpochReport(L.Callback):
             state_dict: What :meth:`state_dict` returned.
         """
         self.best = state_dict.get("best")
+        self.train_seconds = float(state_dict.get("train_seconds", 0.0))
+        self.timed_epochs = int(state_dict.get("timed_epochs", 0))
 
 
 @contextlib.contextmanager

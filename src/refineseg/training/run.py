@@ -9,7 +9,7 @@ import signal
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import torch
 
@@ -17,7 +17,7 @@ from .._io import atomic_write
 from .config import TrainConfig
 from .safety import OutputLock, RunInterrupted, compare_resumed, remove_partial_writes, stop_on_signals, stored_config
 
-__all__ = ["last_checkpoint", "train"]
+__all__ = ["TrainingTime", "last_checkpoint", "train", "training_time"]
 
 CHECKPOINT_DIR = "checkpoints"
 BEST_WEIGHTS = "best.safetensors"
@@ -34,6 +34,36 @@ def last_checkpoint(output: str | os.PathLike[str]) -> Path | None:
     """
     path = Path(output) / CHECKPOINT_DIR / "last.ckpt"
     return path if path.is_file() else None
+
+
+class TrainingTime(NamedTuple):
+    """How long a run has trained, summed over its launches (``--resume`` included)."""
+
+    seconds: float
+    """Wall-clock seconds of the timed epochs, validation included."""
+    timed_epochs: int
+    """Epochs the time covers."""
+    epochs: int
+    """Epochs the run has done; more than ``timed_epochs`` where a checkpoint predates the timing."""
+
+
+def training_time(output: str | os.PathLike[str]) -> TrainingTime | None:
+    """How long the run in ``output`` has trained so far, from its last checkpoint.
+
+    Args:
+        output: A run's folder.
+
+    Returns:
+        The time, or ``None`` if the run has no checkpoint yet.
+    """
+    last = last_checkpoint(output)
+    if last is None:
+        return None
+    checkpoint = torch.load(last, map_location="cpu", weights_only=True)
+    report = checkpoint.get("callbacks", {}).get("EpochReport", {})
+    return TrainingTime(
+        float(report.get("train_seconds", 0.0)), int(report.get("timed_epochs", 0)), int(checkpoint["epoch"]) + 1
+    )
 
 
 def _precision(config: TrainConfig, accelerator: str) -> Any:
