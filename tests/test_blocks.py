@@ -35,6 +35,20 @@ def test_rcu_matches_its_definition_and_has_no_batch_norm():
     assert rcu.conv1.bias is not None and rcu.conv2.bias is None
 
 
+def test_batch_norm_follows_every_convolution_of_a_block_when_asked():
+    plain = RefineNetBlock([8, 4], [32, 16], adaptive_rcus=[2, 0], output_rcus=1, crp_stages=2)
+    normed = RefineNetBlock([8, 4], [32, 16], adaptive_rcus=[2, 0], output_rcus=1, crp_stages=2, batch_norm=True)
+    convs = [m for m in normed.modules() if isinstance(m, nn.Conv2d)]
+    norms = [m for m in normed.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert len(convs) == len(norms) == sum(isinstance(m, nn.Conv2d) for m in plain.modules())
+    assert all(c.bias is None for c in normed.adapt[0][0].modules() if isinstance(c, nn.Conv2d))
+    rcu = normed.output[0].eval()  # inference: the running statistics normalise
+    rcu.bn1.running_mean.fill_(0.5)
+    x = torch.randn(1, 4, 7, 5)
+    expected = x + rcu.bn2(rcu.conv2(F.relu(rcu.bn1(rcu.conv1(F.relu(x))))))
+    torch.testing.assert_close(rcu(x), expected)
+
+
 @pytest.mark.parametrize("stages", [0, 1, 2, 4, 6])
 def test_crp_has_the_requested_number_of_stages(stages):
     crp = ChainedResidualPooling(4, stages)

@@ -32,6 +32,7 @@ CASES = [(name, {}) for name in refineseg.list_models() if "timm" not in name] +
     ("refinenet_resnet18", {"cascade": "2-cascade"}),
     ("refinenet_resnet18", {"image_scales": (1.2, 0.6)}),
     ("refinenet_resnet18", {"crp_order": "conv-pool", "crp_stages": 2}),
+    ("refinenet_efficientnet_lite0", {"batch_norm": True}),
     ("lw_refinenet_timm", {"model_name": "resnet18"}),
     ("refinenet_timm", {"model_name": "mobilenetv3_small_100"}),
 ]

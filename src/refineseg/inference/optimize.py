@@ -109,9 +109,11 @@ def _conv_bn_pairs(module: nn.Module) -> Iterator[tuple[str, str]]:
 
     Only structures whose forward is known qualify: consecutive children of an
     ``nn.Sequential`` (torchvision's ``Conv2dNormActivation``, ResNet downsampling), the
-    ``convN``/``bnN`` pairs of torchvision's ResNet blocks, and the ResNet encoder's stem.
+    ``convN``/``bnN`` pairs of torchvision's ResNet blocks and of refineseg's residual conv
+    units, and the ResNet encoder's stem.
     """
     from ..backbones import ResNetBackbone
+    from ..blocks import ResidualConvUnit
 
     # a model holding torchvision's ResNet blocks imported torchvision to build them; any other
     # model need not pay the seconds of importing it here
@@ -120,7 +122,7 @@ def _conv_bn_pairs(module: nn.Module) -> Iterator[tuple[str, str]]:
 
     if isinstance(module, nn.Sequential):
         yield from itertools.pairwise(module._modules)
-    elif isinstance(module, (*blocks, ResNetBackbone)):
+    elif isinstance(module, (*blocks, ResNetBackbone, ResidualConvUnit)):
         for i in (1, 2, 3):
             if hasattr(module, f"conv{i}") and hasattr(module, f"bn{i}"):
                 yield f"conv{i}", f"bn{i}"

@@ -83,6 +83,7 @@ class RefineNetOptions(TypedDict, total=False):
         crp_stages: Chained residual pooling stages per block.
         crp_order: ``"pool-conv"`` or ``"conv-pool"`` within each pooling stage.
         dropout: Dropout on the 1/16 and 1/32 features and before the classifier.
+        batch_norm: Batch norm after every convolution of the blocks (not in the paper).
     """
 
     cascade: CascadeName
@@ -95,6 +96,7 @@ class RefineNetOptions(TypedDict, total=False):
     crp_stages: int
     crp_order: CRPOrder
     dropout: float
+    batch_norm: bool
 
 
 class LightWeightOptions(TypedDict, total=False):

@@ -30,6 +30,8 @@ class RefineNet(SegmentationModel):
         crp_stages: Chained residual pooling stages per block.
         crp_order: ``"pool-conv"`` (the published models) or ``"conv-pool"`` in each pooling stage.
         dropout: Dropout on the 1/16 and 1/32 features and before the classifier.
+        batch_norm: Batch norm after every convolution of the blocks (not in the paper, whose
+            decoder has no normalisation; it lets the decoder train at higher learning rates).
     """
 
     def __init__(
@@ -45,6 +47,7 @@ class RefineNet(SegmentationModel):
         crp_stages: int = 4,
         crp_order: CRPOrder = "pool-conv",
         dropout: float = 0.5,
+        batch_norm: bool = False,
     ) -> None:
         top = max(encoder.reductions)
         widths = [top_width if r == top else width for r in encoder.reductions]
@@ -58,6 +61,7 @@ class RefineNet(SegmentationModel):
                 output_rcus=output_rcus,
                 crp_stages=crp_stages,
                 crp_order=crp_order,
+                batch_norm=batch_norm,
             )
 
         decoder = CascadeDecoder(
