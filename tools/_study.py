@@ -44,7 +44,8 @@ def train_recipe_variant(name: str, changes: dict[str, Any], args: argparse.Name
     timed = training_time(output)
     assert timed is not None  # train() has written its last checkpoint
     val_split, train_split = settings.get("val_split", "val"), settings.get("train_split", "train")
-    result = evaluate(load_model(best), get_dataset("camvid", args.root, val_split), progress=False)
+    # PyTorch in fp32, as every row before --backend auto became the default: no runtime choice moves a row
+    result = evaluate(load_model(best), get_dataset("camvid", args.root, val_split), progress=False, backend="pytorch")
     per_class = dict(zip(result.class_names, result.metrics.per_class_iou, strict=True))
     row = {
         "variant": name,
