@@ -4,6 +4,7 @@ their timm encoder computes refineseg's EfficientNet-Lite0 features from the sam
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -133,3 +134,17 @@ def test_timing_copies_compute_the_models_logits(tool):
     with torch.inference_mode():
         expected = model(x)
         assert (fast(x) - expected).abs().max() <= 1e-5 * expected.abs().max()  # float32 round-off of the folding
+
+
+def test_the_table_keeps_every_measured_variant_and_its_latency(tool, tmp_path):
+    """--only adds its rows to the table: earlier rows come back from their result files, in the
+    study's order, with the latency an earlier run measured."""
+    for name in ("refinenet", "smp-fpn"):
+        (tmp_path / tool.slug(name)).mkdir()
+        (tmp_path / tool.slug(name) / "comparison_result.json").write_text(json.dumps({"variant": name, "miou": 0.5}))
+    earlier = [{"variant": "refinenet", "miou": 0.5, "latency": {"fp32": {"median_ms": 9.0}}}]
+    (tmp_path / f"{tool.STEM}.json").write_text(json.dumps(earlier))
+    latest = [{"variant": "refinenet-bn", "miou": 0.6}]
+    rows = tool.finished_rows(tmp_path, latest)
+    assert [r["variant"] for r in rows] == ["refinenet", "refinenet-bn", "smp-fpn"]
+    assert rows[0]["latency"] == {"fp32": {"median_ms": 9.0}} and "latency" not in rows[2]

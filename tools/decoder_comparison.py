@@ -42,7 +42,8 @@ GFLOP and latency therefore include that padding (384x480 for U-Net and FPN, 368
 DeepLabV3+); refineseg's models run on 360x480 itself.
 
 Finished variants are read back from OUTPUT/VARIANT/comparison_result.json rather than trained
-again; the rows are rewritten to OUTPUT/decoder_comparison.json and .md after each variant.
+again; the rows are rewritten to OUTPUT/decoder_comparison.json and .md after each variant, and
+the table lists every variant measured in OUTPUT so far, whichever ``--only`` ran it.
 """
 
 from __future__ import annotations
@@ -642,7 +643,28 @@ def table(rows: list[Row], args: argparse.Namespace, cpu: str) -> str:
     return "\n".join(lines)
 
 
+def finished_rows(output: Path, latest: list[Row]) -> list[Row]:
+    """Every variant measured in ``output`` so far, in the study's order, whichever ``--only``
+    ran it: ``latest`` (this run's rows), else its result file, with the latency an earlier run
+    measured for it (kept in OUTPUT/STEM.json, not in the result file)."""
+    by_name = {r["variant"]: r for r in latest}
+    table_file = output / f"{STEM}.json"
+    earlier = {r["variant"]: r for r in json.loads(table_file.read_text())} if table_file.is_file() else {}
+    rows = []
+    for name in VARIANTS:
+        result_file = output / slug(name) / "comparison_result.json"
+        if name in by_name:
+            rows.append(by_name[name])
+        elif result_file.is_file():
+            row = json.loads(result_file.read_text())
+            if earlier.get(name, {}).get("latency"):
+                row["latency"] = earlier[name]["latency"]
+            rows.append(row)
+    return rows
+
+
 def _write(rows: list[Row], args: argparse.Namespace, cpu: str) -> str:
+    rows = finished_rows(args.output, rows)  # --only adds rows to the table, never drops them
     text = table(rows, args, cpu)
     (args.output / f"{STEM}.json").write_text(json.dumps(rows, indent=1))
     (args.output / f"{STEM}.md").write_text(text + "\n")
