@@ -70,6 +70,8 @@ def train_recipe_variant(name: str, changes: dict[str, Any], args: argparse.Name
 def train_minutes(row: Row, epochs: int) -> str:
     """A row's training time for a table: minutes, and which part of the run they cover where
     not all of it (rows resumed from checkpoints that did not carry their time yet)."""
+    if row["train_seconds"] is None:  # a run whose wall clock was not its training time (paused)
+        return "n/a"
     minutes = f"{row['train_seconds'] / 60:.1f}"
     timed = row.get("timed_epochs", 0 if row.get("resumed") else epochs)
     if timed >= epochs:
