@@ -37,14 +37,18 @@ def last_checkpoint(output: str | os.PathLike[str]) -> Path | None:
 
 
 class TrainingTime(NamedTuple):
-    """How long a run has trained, summed over its launches (``--resume`` included)."""
+    """How long a run has trained, summed over its launches (``--resume`` included).
+
+    Attributes:
+        seconds: Wall-clock seconds of the timed epochs, validation included.
+        timed_epochs: Epochs the time covers.
+        epochs: Epochs the run has done; more than ``timed_epochs`` where a checkpoint predates
+            the timing.
+    """
 
     seconds: float
-    """Wall-clock seconds of the timed epochs, validation included."""
     timed_epochs: int
-    """Epochs the time covers."""
     epochs: int
-    """Epochs the run has done; more than ``timed_epochs`` where a checkpoint predates the timing."""
 
 
 def training_time(output: str | os.PathLike[str]) -> TrainingTime | None:
