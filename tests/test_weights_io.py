@@ -6,6 +6,7 @@ from safetensors.torch import save_file
 
 import refineseg.models
 from refineseg.weights import WeightsError, read_weights
+from refineseg.weights.catalogue import get_entry
 from refineseg.weights.io import strict_load
 
 
@@ -188,7 +189,7 @@ def test_available_published_weights_download_and_convert_once(monkeypatch, tmp_
 def test_a_folder_named_like_shipped_weights_does_not_hide_them(tmp_path, monkeypatch):
     (tmp_path / "camvid").mkdir()  # a dataset folder, as users keep them
     monkeypatch.chdir(tmp_path)
-    assert refineseg.load_model("camvid").arch == "refinenet_efficientnet_lite0"
+    assert refineseg.load_model("camvid").arch == get_entry("camvid").arch  # the file, not the folder
     model = refineseg.models.lw_refinenet_mobilenet_v2(num_classes=3)
     refineseg.save_model(model, tmp_path / "mine")  # a file without a suffix is still reachable as a path
     assert refineseg.load_model(tmp_path / "mine").num_classes == 3

@@ -128,10 +128,10 @@ _VOC, _NYU, _PERSON, _CONTEXT = "PASCAL VOC 2012", "NYUDv2", "PASCAL Person-Part
 _ENTRIES: tuple[WeightsEntry, ...] = (
     ShippedWeights(
         name="camvid",
-        arch="refinenet_efficientnet_lite0",
+        arch="refinenet_efficientnet_lite2",
         dataset="CamVid (SegNet split, 360x480)",
         num_classes=11,
-        filename="camvid_refinenet_efficientnet_lite0.safetensors",
+        filename="camvid_refinenet_efficientnet_lite2.safetensors",
         card="docs/MODEL_CARD_CAMVID.md",
     ),
     # DrSleep/refinenet-pytorch
