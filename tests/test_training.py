@@ -16,6 +16,7 @@ import torch
 import refineseg
 from refineseg.cli import main
 from refineseg.data import list_datasets
+from refineseg.data.splits import parse_split
 from refineseg.training import TrainConfig, load_recipe, training_time
 
 from .fixtures import make_camvid
@@ -156,7 +157,8 @@ def test_shipped_recipes_load():
         config = TrainConfig(**load_recipe(recipe), root="x")
         config.validate()
         assert config.arch in refineseg.list_models(), recipe
-        assert {config.train_split, config.val_split} <= set(datasets[config.dataset].splits), recipe
+        named = {name for split in (config.train_split, config.val_split) for name in parse_split(split).splits}
+        assert named <= set(datasets[config.dataset].splits), recipe
 
 
 def test_median_frequency_weights():
