@@ -136,9 +136,22 @@ def launch(options: DistributedOptions, function: Callable[..., _T], *args: Any)
         num_nodes=options.num_nodes,
         strategy=options.strategy,
     )
-    # a partial of module-level functions: picklable for ddp_spawn
-    result: _T = fabric.launch(functools.partial(_on_rank, function=function, args=args))
+    try:
+        # a partial of module-level functions: picklable for ddp_spawn
+        result: _T = fabric.launch(functools.partial(_on_rank, function=function, args=args))
+    finally:
+        # a process group left for interpreter exit to tear down can abort the process
+        # (SIGABRT, "terminate called without an active exception") instead of exiting with
+        # the run's status; every collective is over once ``function`` has returned
+        _destroy_process_group()
     return result
+
+
+def _destroy_process_group() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _on_rank(fabric: Any, *, function: Callable[..., _T], args: tuple[Any, ...]) -> _T:
