@@ -19,6 +19,7 @@ from refineseg.training.losses import (
     DiceLoss,
     FocalLoss,
     LovaszSoftmaxLoss,
+    OhemCrossEntropyLoss,
     build_loss,
     lovasz_jaccard_gradient,
     parse_loss_spec,
@@ -57,6 +58,8 @@ LOSS_FACTORIES: dict[str, Callable[[], nn.Module]] = {
     "dice": DiceLoss,
     "dice_smooth": lambda: DiceLoss(smooth=1.0),
     "lovasz": LovaszSoftmaxLoss,
+    "ohem": OhemCrossEntropyLoss,
+    "ohem_weighted_keep_half": lambda: OhemCrossEntropyLoss(0.5, 0.5, torch.tensor([0.5, 2.0, 1.0])),
     "combined": lambda: build_loss("ce+0.5*dice+0.3*focal+0.2*lovasz"),
 }
 all_losses = pytest.mark.parametrize("make_loss", list(LOSS_FACTORIES.values()), ids=list(LOSS_FACTORIES))
@@ -73,6 +76,35 @@ def test_cross_entropy_hand_computed() -> None:
     w = [0.25, 3.0]
     expected = (w[1] * nll[0] + w[0] * nll[1]) / (w[1] + w[0])
     assert CrossEntropyLoss(torch.tensor(w))(logits, target).item() == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_ohem_keeping_every_pixel_is_cross_entropy_exactly(weighted: bool) -> None:
+    weight = torch.tensor([0.5, 2.0, 1.0]) if weighted else None
+    logits, target = torch.randn(2, 3, 4, 5), torch.randint(0, 3, (2, 4, 5))
+    torch.testing.assert_close(
+        OhemCrossEntropyLoss(1.0, 1.0, weight)(logits, target), CrossEntropyLoss(weight)(logits, target)
+    )
+
+
+def test_ohem_keeps_the_hard_pixels_or_the_hardest_fraction() -> None:
+    probs = softmax_columns(LOGITS_3)
+    target_probs = [probs[t][i] for i, t in enumerate(TARGET_3)]  # 0.84, 0.63, 0.35, 0.55 (pixels 0-3)
+    losses = [-math.log(p) for p in target_probs]
+    logits, target = as_logits(LOGITS_3, 2, 2), as_target(TARGET_3, 2, 2)
+    # under 0.6: pixels 2 and 3, more than a quarter (one pixel) of the four
+    assert OhemCrossEntropyLoss(0.6, 0.25)(logits, target).item() == pytest.approx((losses[2] + losses[3]) / 2)
+    # under 0.4: pixel 2 alone, fewer than half (two pixels): the two hardest, 2 and 3
+    assert OhemCrossEntropyLoss(0.4, 0.5)(logits, target).item() == pytest.approx((losses[2] + losses[3]) / 2)
+    # the weighted mean over the kept pixels, as F.cross_entropy's: class 1 (pixel 2) weighs 2, class 0 (pixel 3) 0.5
+    weighted = OhemCrossEntropyLoss(0.6, 0.25, torch.tensor([0.5, 2.0, 1.0]))(logits, target).item()
+    assert weighted == pytest.approx((2.0 * losses[2] + 0.5 * losses[3]) / 2.5)
+    # the easy pixels get no gradient
+    logits.requires_grad_()
+    OhemCrossEntropyLoss(0.6, 0.25)(logits, target).backward()
+    assert logits.grad is not None
+    assert torch.equal(logits.grad[..., 0, :], torch.zeros(1, 3, 2))
+    assert logits.grad[..., 1, :].abs().sum() > 0
 
 
 def test_focal_hand_computed() -> None:
@@ -287,6 +319,10 @@ def test_bad_parameters_raise() -> None:
         FocalLoss(-1.0)
     with pytest.raises(ValueError, match="smooth"):
         DiceLoss(smooth=-0.5)
+    with pytest.raises(ValueError, match="threshold"):
+        OhemCrossEntropyLoss(0.0)
+    with pytest.raises(ValueError, match="min_kept"):
+        OhemCrossEntropyLoss(min_kept=1.5)
     with pytest.raises(ValueError, match="at least one"):
         CombinedLoss([])
 
@@ -295,7 +331,7 @@ def test_bad_parameters_raise() -> None:
 
 
 def test_names_and_descriptions() -> None:
-    assert LOSS_NAMES == ("ce", "dice", "focal", "lovasz")
+    assert LOSS_NAMES == ("ce", "dice", "focal", "lovasz", "ohem")
     assert tuple(LOSS_DESCRIPTIONS) == LOSS_NAMES
     assert all(d and "\n" not in d for d in LOSS_DESCRIPTIONS.values())
 
@@ -362,11 +398,11 @@ def test_bad_specs_are_rejected_with_one_line(spec: str, bad: str) -> None:
     message = str(info.value)
     assert "\n" not in message
     assert bad in message
-    assert "ce, dice, focal, lovasz" in message
+    assert "ce, dice, focal, lovasz, ohem" in message
     assert "[WEIGHT*]NAME" in message
 
 
-@pytest.mark.parametrize("name", ["ce", "focal"])
+@pytest.mark.parametrize("name", ["ce", "focal", "ohem"])
 def test_pixels_only_of_zero_weight_classes_give_zero_not_nan(name: str) -> None:
     """Median-frequency weights are 0 for classes absent from train; a val batch of only those is 0."""
     logits = torch.randn(1, 3, 2, 2, requires_grad=True)

@@ -28,6 +28,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lovasz": {"loss": "lovasz", "class_weights": "none"},
     "ce + dice": {"loss": "ce+dice"},
     "ce + lovasz": {"loss": "ce+lovasz"},
+    "ohem + lovasz": {"loss": "ohem+lovasz"},
 }
 
 

@@ -85,6 +85,8 @@ LOSS_DESCRIPTIONS: dict[str, str] = {
     "dice": "soft multiclass Dice over the batch, mean over present classes (class-balanced)",
     "focal": "softmax focal loss, gamma=2 (uses --class-weights)",
     "lovasz": "Lovasz-Softmax, a convex surrogate of per-class IoU, mean over present classes (class-balanced)",
+    "ohem": "cross entropy on the hard pixels only: target probability under 0.7, at least the hardest fifth"
+    " (uses --class-weights)",
 }
 
 # the reference implementations' model names -> refineseg builders (refineseg convert --arch)

@@ -47,7 +47,7 @@ class TrainConfig:
         class_weights: Cross-entropy class weights: ``median_frequency`` balances classes fully
             (rare classes weigh up to ~40x more on CamVid); ``sqrt_median_frequency`` is its
             square root, milder, keeping the large classes' accuracy.
-        loss: A loss name or a weighted sum: ce, dice, focal, lovasz, e.g. ``"ce+0.5*dice"``
+        loss: A loss name or a weighted sum: ce, dice, focal, lovasz, ohem, e.g. ``"ce+0.5*dice"``
             (see :mod:`refineseg.training.losses`).
         freeze_encoder_bn: Keep the encoder's batch norm statistics and parameters fixed.
         accelerator: Lightning's accelerator (``"auto"``, ``"cpu"``, ``"gpu"``...).

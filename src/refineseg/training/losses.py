@@ -1,4 +1,4 @@
-"""Segmentation losses for imbalanced classes: cross entropy, Dice, focal, Lovasz-Softmax, and sums of them.
+"""Segmentation losses for imbalanced classes: cross entropy, OHEM, Dice, focal, Lovasz-Softmax, and sums of them.
 
 All take multiclass logits ``N x C x H x W`` and int64 targets ``N x H x W`` and honour an
 ``ignore_index`` (default 255): ignored pixels contribute nothing, and a batch in which every
@@ -36,6 +36,7 @@ __all__ = [
     "DiceLoss",
     "FocalLoss",
     "LovaszSoftmaxLoss",
+    "OhemCrossEntropyLoss",
     "build_loss",
     "lovasz_jaccard_gradient",
     "parse_loss_spec",
@@ -163,6 +164,89 @@ class FocalLoss(nn.Module):
             ``"gamma=G"``.
         """
         return f"gamma={self.gamma}"
+
+
+class OhemCrossEntropyLoss(nn.Module):
+    """Cross entropy over the hard pixels only (online hard example mining, as in PSPNet's and
+    mmsegmentation's OHEM): the pixels whose target class gets a probability under ``threshold``,
+    or, where fewer are that hard, the ``min_kept`` fraction of the non-ignored pixels with the
+    highest loss. The pixels the model already gets right stop pulling the frequent classes'
+    boundaries outward, so the gradient goes to the thin and rare classes' pixels.
+
+    ``loss = sum_{i in K} w_{t_i} * -log p_{t_i} / sum_{i in K} w_{t_i}`` over the kept pixels ``K``
+    (the weighted mean of ``F.cross_entropy``; ``w = 1`` without ``weight``); pixels are ranked by
+    their unweighted loss. With ``threshold=1`` every pixel is kept and it is cross entropy exactly.
+
+    Args:
+        threshold: Pixels whose target probability is below it are hard, in (0, 1].
+        min_kept: The fraction of the non-ignored pixels kept at least, in (0, 1].
+        weight: Per-class weights, ``(C,)``, or ``None``; pixels of zero-weight classes are ignored.
+        ignore_index: The target value of ignored pixels.
+
+    Raises:
+        ValueError: If ``threshold`` or ``min_kept`` is outside (0, 1].
+    """
+
+    weight: Tensor | None
+
+    def __init__(
+        self,
+        threshold: float = 0.7,
+        min_kept: float = 0.2,
+        weight: Tensor | None = None,
+        *,
+        ignore_index: int = IGNORE_INDEX,
+    ) -> None:
+        super().__init__()
+        for name, value in (("threshold", threshold), ("min_kept", min_kept)):
+            if not 0 < value <= 1:
+                raise ValueError(f"OHEM {name} must be in (0, 1], got {value}")
+        self.threshold = float(threshold)
+        self.min_kept = float(min_kept)
+        self.ignore_index = ignore_index
+        self.register_buffer("weight", _weights(weight), persistent=False)
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        """The loss of a batch.
+
+        Args:
+            logits: ``(N, C, H, W)``, any float dtype (computed in float32).
+            target: ``(N, H, W)`` int64 class indices or ``ignore_index``.
+
+        Returns:
+            A scalar float32 loss; 0 when every pixel is ignored.
+
+        Raises:
+            ValueError: If the shapes do not match.
+        """
+        _check_inputs(logits, target)
+        weight = None if self.weight is None else self.weight.to(logits.device)
+        target = _drop_zero_weights(target, weight, self.ignore_index)
+        valid = (target != self.ignore_index).reshape(-1)
+        pixel_loss = F.cross_entropy(logits.float(), target, ignore_index=self.ignore_index, reduction="none").reshape(
+            -1
+        )
+        # The k-th highest loss, k = ceil(min_kept * valid pixels), found on the device (no host
+        # sync): ignored pixels rank last with -1, below any cross entropy.
+        ranked = torch.where(valid, pixel_loss.detach(), -1.0).sort(descending=True).values
+        k = (valid.sum() * self.min_kept).ceil().long().clamp_min(1) - 1
+        kth = ranked.gather(0, k.view(1)).squeeze(0)
+        # -log p < -log(threshold) <=> p > threshold: a pixel is kept if hard or among the k hardest
+        cutoff = torch.minimum(kth, torch.tensor(-math.log(self.threshold), device=kth.device))
+        kept = valid & (pixel_loss.detach() >= cutoff)
+        pixel_weight = kept.float()
+        if weight is not None:
+            pixel_weight = pixel_weight * weight[torch.where(valid, target.reshape(-1), 0)]
+        loss = (pixel_loss * pixel_weight).sum() / pixel_weight.sum().clamp_min(torch.finfo(torch.float32).tiny)
+        return _zero_if_all_ignored(loss, valid)
+
+    def extra_repr(self) -> str:
+        """``threshold`` and ``min_kept``, for ``repr``.
+
+        Returns:
+            ``"threshold=T, min_kept=M"``.
+        """
+        return f"threshold={self.threshold}, min_kept={self.min_kept}"
 
 
 def _probs_and_onehot(logits: Tensor, target: Tensor, ignore_index: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -353,6 +437,9 @@ _LOSSES.add("ce", lambda class_weights, ignore_index: CrossEntropyLoss(class_wei
 _LOSSES.add("dice", lambda class_weights, ignore_index: DiceLoss(ignore_index=ignore_index))
 _LOSSES.add("focal", lambda class_weights, ignore_index: FocalLoss(weight=class_weights, ignore_index=ignore_index))
 _LOSSES.add("lovasz", lambda class_weights, ignore_index: LovaszSoftmaxLoss(ignore_index=ignore_index))
+_LOSSES.add(
+    "ohem", lambda class_weights, ignore_index: OhemCrossEntropyLoss(weight=class_weights, ignore_index=ignore_index)
+)
 
 LOSS_NAMES: tuple[str, ...] = tuple(_LOSSES)
 
@@ -408,7 +495,7 @@ def build_loss(spec: str, *, ignore_index: int = IGNORE_INDEX, class_weights: Te
     Args:
         spec: The loss spec.
         ignore_index: The target value of ignored pixels.
-        class_weights: Per-class weights for ``ce`` and ``focal``; ``dice`` and ``lovasz``
+        class_weights: Per-class weights for ``ce``, ``focal`` and ``ohem``; ``dice`` and ``lovasz``
             average over present classes, so they are class-balanced by construction and take none.
 
     Returns:
