@@ -71,17 +71,14 @@ def _weights(weight: Tensor | None) -> Tensor | None:
     return None if weight is None else torch.as_tensor(weight, dtype=torch.float32).detach().clone()
 
 
-class CrossEntropyLoss(nn.Module):
-    """``F.cross_entropy`` with optional per-class ``weight`` (weighted mean over non-ignored pixels).
-
-    Args:
-        weight: Per-class weights, ``(C,)``, or ``None``; pixels of zero-weight classes are ignored.
-        ignore_index: The target value of ignored pixels.
-    """
+class _ClassWeightedLoss(nn.Module):
+    """What the per-pixel losses with class weights share (cross entropy, focal, OHEM): the
+    weights as a buffer, the shape check, zero-weight classes' pixels turned into ignored ones,
+    and 0 for a batch in which every pixel is ignored; :meth:`_pixel_mean` is the loss itself."""
 
     weight: Tensor | None
 
-    def __init__(self, weight: Tensor | None = None, *, ignore_index: int = IGNORE_INDEX) -> None:
+    def __init__(self, weight: Tensor | None, ignore_index: int) -> None:
         super().__init__()
         self.ignore_index = ignore_index
         # Non-persistent: the weights come from the data, and checkpoints keep their old keys.
@@ -103,11 +100,29 @@ class CrossEntropyLoss(nn.Module):
         _check_inputs(logits, target)
         weight = None if self.weight is None else self.weight.to(logits.device)
         target = _drop_zero_weights(target, weight, self.ignore_index)
-        loss = F.cross_entropy(logits.float(), target, weight=weight, ignore_index=self.ignore_index)
-        return _zero_if_all_ignored(loss, target != self.ignore_index)
+        return _zero_if_all_ignored(self._pixel_mean(logits.float(), target, weight), target != self.ignore_index)
+
+    def _pixel_mean(self, logits: Tensor, target: Tensor, weight: Tensor | None) -> Tensor:
+        """The loss of float32 ``logits`` against ``target`` whose zero-weight pixels are ignored ones."""
+        raise NotImplementedError
 
 
-class FocalLoss(nn.Module):
+class CrossEntropyLoss(_ClassWeightedLoss):
+    """``F.cross_entropy`` with optional per-class ``weight`` (weighted mean over non-ignored pixels).
+
+    Args:
+        weight: Per-class weights, ``(C,)``, or ``None``; pixels of zero-weight classes are ignored.
+        ignore_index: The target value of ignored pixels.
+    """
+
+    def __init__(self, weight: Tensor | None = None, *, ignore_index: int = IGNORE_INDEX) -> None:
+        super().__init__(weight, ignore_index)
+
+    def _pixel_mean(self, logits: Tensor, target: Tensor, weight: Tensor | None) -> Tensor:
+        return F.cross_entropy(logits, target, weight=weight, ignore_index=self.ignore_index)
+
+
+class FocalLoss(_ClassWeightedLoss):
     """Softmax focal loss (Lin et al. 2017): down-weights pixels the model already gets right.
 
     ``loss = sum_i w_{t_i} * -(1 - p_{t_i})**gamma * log p_{t_i} / sum_i w_{t_i}`` over the
@@ -123,39 +138,19 @@ class FocalLoss(nn.Module):
         ValueError: If ``gamma`` is negative.
     """
 
-    weight: Tensor | None
-
     def __init__(self, gamma: float = 2.0, weight: Tensor | None = None, *, ignore_index: int = IGNORE_INDEX) -> None:
-        super().__init__()
+        super().__init__(weight, ignore_index)
         if not gamma >= 0:
             raise ValueError(f"focal loss gamma must be >= 0, got {gamma}")
         self.gamma = float(gamma)
-        self.ignore_index = ignore_index
-        self.register_buffer("weight", _weights(weight), persistent=False)
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        """The loss of a batch.
-
-        Args:
-            logits: ``(N, C, H, W)``, any float dtype (computed in float32).
-            target: ``(N, H, W)`` int64 class indices or ``ignore_index``.
-
-        Returns:
-            A scalar float32 loss; 0 when every pixel is ignored.
-
-        Raises:
-            ValueError: If the shapes do not match.
-        """
-        _check_inputs(logits, target)
-        log_p = F.log_softmax(logits.float(), dim=1)
+    def _pixel_mean(self, logits: Tensor, target: Tensor, weight: Tensor | None) -> Tensor:
+        log_p = F.log_softmax(logits, dim=1)
         if self.gamma != 0:
             # The clamp keeps (1 - p)**gamma's gradient finite at p == 1 when gamma < 1.
             log_p = (1 - log_p.exp()).clamp_min(1e-12).pow(self.gamma) * log_p
         # nll_loss picks the target class and applies F.cross_entropy's weighted mean.
-        weight = None if self.weight is None else self.weight.to(logits.device)
-        target = _drop_zero_weights(target, weight, self.ignore_index)
-        loss = F.nll_loss(log_p, target, weight=weight, ignore_index=self.ignore_index)
-        return _zero_if_all_ignored(loss, target != self.ignore_index)
+        return F.nll_loss(log_p, target, weight=weight, ignore_index=self.ignore_index)
 
     def extra_repr(self) -> str:
         """``gamma``, for ``repr``.
@@ -166,7 +161,7 @@ class FocalLoss(nn.Module):
         return f"gamma={self.gamma}"
 
 
-class OhemCrossEntropyLoss(nn.Module):
+class OhemCrossEntropyLoss(_ClassWeightedLoss):
     """Cross entropy over the hard pixels only (online hard example mining, as in PSPNet's and
     mmsegmentation's OHEM): the pixels whose target class gets a probability under ``threshold``,
     or, where fewer are that hard, the ``min_kept`` fraction of the non-ignored pixels with the
@@ -187,8 +182,6 @@ class OhemCrossEntropyLoss(nn.Module):
         ValueError: If ``threshold`` or ``min_kept`` is outside (0, 1].
     """
 
-    weight: Tensor | None
-
     def __init__(
         self,
         threshold: float = 0.7,
@@ -197,35 +190,16 @@ class OhemCrossEntropyLoss(nn.Module):
         *,
         ignore_index: int = IGNORE_INDEX,
     ) -> None:
-        super().__init__()
+        super().__init__(weight, ignore_index)
         for name, value in (("threshold", threshold), ("min_kept", min_kept)):
             if not 0 < value <= 1:
                 raise ValueError(f"OHEM {name} must be in (0, 1], got {value}")
         self.threshold = float(threshold)
         self.min_kept = float(min_kept)
-        self.ignore_index = ignore_index
-        self.register_buffer("weight", _weights(weight), persistent=False)
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        """The loss of a batch.
-
-        Args:
-            logits: ``(N, C, H, W)``, any float dtype (computed in float32).
-            target: ``(N, H, W)`` int64 class indices or ``ignore_index``.
-
-        Returns:
-            A scalar float32 loss; 0 when every pixel is ignored.
-
-        Raises:
-            ValueError: If the shapes do not match.
-        """
-        _check_inputs(logits, target)
-        weight = None if self.weight is None else self.weight.to(logits.device)
-        target = _drop_zero_weights(target, weight, self.ignore_index)
+    def _pixel_mean(self, logits: Tensor, target: Tensor, weight: Tensor | None) -> Tensor:
         valid = (target != self.ignore_index).reshape(-1)
-        pixel_loss = F.cross_entropy(logits.float(), target, ignore_index=self.ignore_index, reduction="none").reshape(
-            -1
-        )
+        pixel_loss = F.cross_entropy(logits, target, ignore_index=self.ignore_index, reduction="none").reshape(-1)
         # The k-th highest loss, k = ceil(min_kept * valid pixels), found on the device (no host
         # sync): ignored pixels rank last with -1, below any cross entropy.
         ranked = torch.where(valid, pixel_loss.detach(), -1.0).sort(descending=True).values
@@ -233,12 +207,10 @@ class OhemCrossEntropyLoss(nn.Module):
         kth = ranked.gather(0, k.view(1)).squeeze(0)
         # -log p < -log(threshold) <=> p > threshold: a pixel is kept if hard or among the k hardest
         cutoff = torch.minimum(kth, torch.tensor(-math.log(self.threshold), device=kth.device))
-        kept = valid & (pixel_loss.detach() >= cutoff)
-        pixel_weight = kept.float()
+        pixel_weight = (valid & (pixel_loss.detach() >= cutoff)).float()
         if weight is not None:
             pixel_weight = pixel_weight * weight[torch.where(valid, target.reshape(-1), 0)]
-        loss = (pixel_loss * pixel_weight).sum() / pixel_weight.sum().clamp_min(torch.finfo(torch.float32).tiny)
-        return _zero_if_all_ignored(loss, valid)
+        return (pixel_loss * pixel_weight).sum() / pixel_weight.sum().clamp_min(torch.finfo(torch.float32).tiny)
 
     def extra_repr(self) -> str:
         """``threshold`` and ``min_kept``, for ``repr``.
