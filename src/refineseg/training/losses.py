@@ -165,8 +165,8 @@ class OhemCrossEntropyLoss(_ClassWeightedLoss):
     """Cross entropy over the hard pixels only (online hard example mining, as in PSPNet's and
     mmsegmentation's OHEM): the pixels whose target class gets a probability under ``threshold``,
     or, where fewer are that hard, the ``min_kept`` fraction of the non-ignored pixels with the
-    highest loss. The pixels the model already gets right stop pulling the frequent classes'
-    boundaries outward, so the gradient goes to the thin and rare classes' pixels.
+    highest loss. The pixels the model already gets right add nothing, so the gradient goes to
+    those it gets wrong, which in street scenes are mostly thin objects and boundaries.
 
     ``loss = sum_{i in K} w_{t_i} * -log p_{t_i} / sum_{i in K} w_{t_i}`` over the kept pixels ``K``
     (the weighted mean of ``F.cross_entropy``; ``w = 1`` without ``weight``); pixels are ranked by
