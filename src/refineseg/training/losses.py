@@ -202,12 +202,13 @@ class OhemCrossEntropyLoss(_ClassWeightedLoss):
         pixel_loss = F.cross_entropy(logits, target, ignore_index=self.ignore_index, reduction="none").reshape(-1)
         # The k-th highest loss, k = ceil(min_kept * valid pixels), found on the device (no host
         # sync): ignored pixels rank last with -1, below any cross entropy.
-        ranked = torch.where(valid, pixel_loss.detach(), -1.0).sort(descending=True).values
+        hardness = pixel_loss.detach()
+        ranked = torch.where(valid, hardness, -1.0).sort(descending=True).values
         k = (valid.sum() * self.min_kept).ceil().long().clamp_min(1) - 1
         kth = ranked.gather(0, k.view(1)).squeeze(0)
-        # -log p < -log(threshold) <=> p > threshold: a pixel is kept if hard or among the k hardest
-        cutoff = torch.minimum(kth, torch.tensor(-math.log(self.threshold), device=kth.device))
-        pixel_weight = (valid & (pixel_loss.detach() >= cutoff)).float()
+        # -log p > -log(threshold) <=> p < threshold: a pixel is kept if hard or among the k hardest
+        cutoff = kth.clamp_max(-math.log(self.threshold))
+        pixel_weight = (valid & (hardness >= cutoff)).float()
         if weight is not None:
             pixel_weight = pixel_weight * weight[torch.where(valid, target.reshape(-1), 0)]
         return (pixel_loss * pixel_weight).sum() / pixel_weight.sum().clamp_min(torch.finfo(torch.float32).tiny)
