@@ -54,6 +54,25 @@ def test_declares_its_real_feature_shapes(variant, size):
         assert f.shape[1:] == (c, math.ceil(size[0] / r), math.ceil(size[1] / r))
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_the_half_resolution_feature_comes_first_from_the_same_weights(variant):
+    default = EfficientNetLiteBackbone(variant).eval()
+    half = EfficientNetLiteBackbone(variant, finest_reduction=2).eval()
+    assert half.channels == (16, *CHANNELS[variant]) and half.reductions == (2, 4, 8, 16, 32)
+    half.load_state_dict(default.state_dict())  # strict: the same parameters, so ImageNet weights load as they are
+    x = torch.randn(1, 3, 45, 67)
+    with torch.no_grad():
+        fine, *rest = half(x)
+        for a, b in zip(rest, default(x), strict=True):
+            assert torch.equal(a, b)
+    assert fine.shape[1:] == (16, 23, 34)
+
+
+def test_finest_reduction_other_than_2_or_4_is_refused():
+    with pytest.raises(ValueError, match="finest_reduction must be 4 or 2, got 8"):
+        EfficientNetLiteBackbone("lite0", finest_reduction=8)
+
+
 @pytest.mark.parametrize("size,kernel,expected", [(224, 3, (0, 1)), (225, 3, (1, 1)), (224, 5, (1, 2)), (7, 5, (2, 2))])
 def test_same_padding_puts_the_extra_pixel_last_like_tensorflow(size, kernel, expected):
     assert TFSamePad2d(kernel, 2)._amount(size) == expected

@@ -33,6 +33,7 @@ CASES = [(name, {}) for name in refineseg.list_models() if "timm" not in name] +
     ("refinenet_resnet18", {"image_scales": (1.2, 0.6)}),
     ("refinenet_resnet18", {"crp_order": "conv-pool", "crp_stages": 2}),
     ("refinenet_efficientnet_lite0", {"batch_norm": True}),
+    ("refinenet_efficientnet_lite0", {"finest_reduction": 2, "batch_norm": True}),
     ("lw_refinenet_timm", {"model_name": "resnet18"}),
     ("refinenet_timm", {"model_name": "mobilenetv3_small_100"}),
 ]
@@ -65,12 +66,13 @@ class TestModelContract:
         assert out.shape == (1, NUM_CLASSES, *size)
         assert torch.isfinite(out).all()
 
-    def test_lowres_logits_are_at_a_quarter(self, case):
+    def test_lowres_logits_are_at_the_finest_level(self, case):
         _, options, model = case
         with torch.no_grad():
             out = model.forward_lowres(torch.randn(1, 3, 64, 96))
         scale = max(options.get("image_scales", (1.0,)))
-        expected = [math.ceil(round(side * scale) / 4) for side in (64, 96)]
+        finest = options.get("finest_reduction", 4)  # a quarter, or a half with the 1/2 level
+        expected = [math.ceil(round(side * scale) / finest) for side in (64, 96)]
         assert out.shape == (1, NUM_CLASSES, *expected)
 
     def test_backward_reaches_every_parameter(self, case):

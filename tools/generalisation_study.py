@@ -53,6 +53,12 @@ BRANCHES: dict[str, dict[str, Any]] = {
     "the batch-norm row, seed 43": {"seed": 43},
     # the crop row's +0.9 is twice the seed's spread: the same change under the other seed
     "+ crops 360x480, seed 43": {"crop_size": (360, 480), "seed": 43},
+    # the thin classes are the rare ones: full median-frequency weights square the boost the
+    # recipe's square-root weights give them
+    "+ median-frequency class weights": {"class_weights": "median_frequency"},
+    # a fifth RefineNet block on the encoder's 1/2 feature (32 channels), so the head predicts
+    # at 1/2 instead of 1/4: a pole 4 pixels wide is 1 pixel wide at 1/4 (1.6x the FLOPs)
+    "+ a 1/2-resolution level": {"model_options": {"batch_norm": True, "finest_reduction": 2}},
 }
 VARIANTS.update({name: {**LITE2, **BN_LR, **change} for name, change in BRANCHES.items()})
 

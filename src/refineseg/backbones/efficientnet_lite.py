@@ -62,6 +62,8 @@ STAGES = (
 # stages whose outputs are the decoder's features, at 1/4, 1/8, 1/16 and 1/32
 FEATURE_STAGES = (1, 2, 4, 6)
 FEATURE_REDUCTIONS = (4, 8, 16, 32)
+# the first stage's output, at 1/2 (16 channels in every Lite size): a fifth feature on request
+HALF_RESOLUTION_STAGE = 0
 STEM_CHANNELS = 32
 
 
@@ -333,23 +335,29 @@ def read_imagenet_state(weights: str | os.PathLike[str], variant: str, *, classi
 class EfficientNetLiteBackbone(StagedBackbone):
     """EfficientNet-Lite ``variant`` (``"lite0"``, ``"lite1"``, ``"lite2"``) up to its last stage.
 
-    Four features, at 1/4, 1/8, 1/16 and 1/32 (Lite0: 24, 40, 112 and 320 channels).
+    Four features, at 1/4, 1/8, 1/16 and 1/32 (Lite0: 24, 40, 112 and 320 channels), and with
+    ``finest_reduction=2`` a fifth before them, the first stage's output at 1/2 (16 channels):
+    the same weights, one more feature for a decoder that predicts at 1/2.
 
     Args:
         variant: ``"lite0"``, ``"lite1"`` or ``"lite2"``.
         weights: ``None`` (random), ``"imagenet"`` (the packaged file) or a path to a state
             dict in the ``efficientnet-lite-pytorch`` layout.
+        finest_reduction: The finest feature's reduction: 4 (the published layout) or 2.
 
     Raises:
-        ValueError: If ``variant`` is unknown or the state dict's keys do not match.
+        ValueError: If ``variant`` is unknown, ``finest_reduction`` is neither 4 nor 2, or the
+            state dict's keys do not match.
         ImportError: For ``"imagenet"`` without the ``[imagenet]`` extra.
     """
 
     mean = LITE_MEAN
     std = LITE_STD
 
-    def __init__(self, variant: str = "lite0", *, weights: WeightsArg = None) -> None:
+    def __init__(self, variant: str = "lite0", *, weights: WeightsArg = None, finest_reduction: int = 4) -> None:
         super().__init__()
+        if finest_reduction not in (2, 4):
+            raise ValueError(f"finest_reduction must be 4 or 2, got {finest_reduction!r}")
         self.variant = _variant(variant).name
         layout = _stage_layout(_variant(variant))
         self.stem = _conv_bn(3, STEM_CHANNELS, 3, stride=2)
@@ -361,8 +369,9 @@ class EfficientNetLiteBackbone(StagedBackbone):
             ]
             stages.append(nn.Sequential(*blocks))
         self.stages = nn.ModuleList(stages)
-        self.feature_stages = FEATURE_STAGES
-        self.channels = tuple(layout[i][4] for i in FEATURE_STAGES)
-        self.reductions = FEATURE_REDUCTIONS
+        half = finest_reduction == 2
+        self.feature_stages = (HALF_RESOLUTION_STAGE, *FEATURE_STAGES) if half else FEATURE_STAGES
+        self.channels = tuple(layout[i][4] for i in self.feature_stages)
+        self.reductions = (2, *FEATURE_REDUCTIONS) if half else FEATURE_REDUCTIONS
         if weights is not None:
             self.load_state_dict(read_imagenet_state(weights, self.variant, classifier=False))

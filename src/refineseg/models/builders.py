@@ -76,8 +76,11 @@ class RefineNetOptions(TypedDict, total=False):
         image_scales: Image scales of a multi-scale ResNet encoder, e.g. ``(1.2, 0.6)``
             (ResNet builders only).
         model_name: The timm model, e.g. ``"resnet50"`` (timm builders only, which need it).
+        finest_reduction: 2 adds the encoder's 1/2-resolution feature as a fifth level, so the
+            model predicts at 1/2 instead of 1/4 (EfficientNet-Lite builders only; default 4).
         width: Lateral convolution channels below the coarsest level.
         top_width: Lateral convolution channels at the coarsest level.
+        half_width: Lateral convolution channels at the 1/2 level (default: half of ``width``).
         adaptive_rcus: RCUs on each encoder path entering a block.
         output_rcus: RCUs after each block's pooling.
         crp_stages: Chained residual pooling stages per block.
@@ -89,8 +92,10 @@ class RefineNetOptions(TypedDict, total=False):
     cascade: CascadeName
     image_scales: Sequence[float]
     model_name: str
+    finest_reduction: int
     width: int
     top_width: int
+    half_width: int
     adaptive_rcus: int
     output_rcus: int
     crp_stages: int
@@ -229,8 +234,8 @@ def _torchvision_mobilenet(weights: WeightsArg) -> Backbone:
     return TorchvisionMobileNetV2Backbone(weights=weights)
 
 
-def _efficientnet_lite_encoder(variant: str, weights: WeightsArg) -> Backbone:
-    return EfficientNetLiteBackbone(variant, weights=weights)
+def _efficientnet_lite_encoder(variant: str, weights: WeightsArg, finest_reduction: int = 4) -> Backbone:
+    return EfficientNetLiteBackbone(variant, weights=weights, finest_reduction=finest_reduction)
 
 
 def _timm_encoder(weights: Any, model_name: str | None = None) -> Backbone:

@@ -25,6 +25,10 @@ class RefineNet(SegmentationModel):
             :func:`~refineseg.models.base.cascade_blocks`).
         width: Lateral convolution channels below the coarsest level.
         top_width: Lateral convolution channels at the coarsest level.
+        half_width: Lateral convolution channels at the 1/2 level, where the encoder has one
+            (EfficientNet-Lite with ``finest_reduction=2``); ``None``: half of ``width``, since
+            a block at 1/2 runs on four times the positions of one at 1/4. The block there
+            outputs this width, so the head predicts at 1/2 from it.
         adaptive_rcus: RCUs on each encoder path entering a block.
         output_rcus: RCUs after each block's pooling.
         crp_stages: Chained residual pooling stages per block.
@@ -42,6 +46,7 @@ class RefineNet(SegmentationModel):
         cascade: CascadeName = "4-cascade",
         width: int = 256,
         top_width: int = 512,
+        half_width: int | None = None,
         adaptive_rcus: int = 2,
         output_rcus: int = 3,
         crp_stages: int = 4,
@@ -50,7 +55,8 @@ class RefineNet(SegmentationModel):
         batch_norm: bool = False,
     ) -> None:
         top = max(encoder.reductions)
-        widths = [top_width if r == top else width for r in encoder.reductions]
+        level_width = {top: top_width, 2: width // 2 if half_width is None else half_width}
+        widths = [level_width.get(r, width) for r in encoder.reductions]
 
         def make_block(channels: list[int], strides: list[float], n_laterals: int) -> RefineNetBlock:
             rcus = [adaptive_rcus] * n_laterals + [0] * (len(channels) - n_laterals)
