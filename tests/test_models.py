@@ -167,6 +167,16 @@ def test_cascade_variants_have_the_papers_structure():
         refineseg.models.refinenet_resnet18(cascade="3-cascade")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("half_width,expected", [(None, 32), (16, 16)])
+def test_the_half_resolution_level_is_a_fifth_block_at_its_own_width(half_width, expected):
+    options = {} if half_width is None else {"half_width": half_width}
+    model = refineseg.models.refinenet_efficientnet_lite0(num_classes=3, finest_reduction=2, **options)
+    assert len(model.decoder.blocks) == 5 and model.decoder.out_stride == 2
+    assert model.decoder.laterals[0].out_channels == expected  # the 1/2 feature's lateral
+    assert model.decoder.out_channels == expected and model.head.classifier.in_channels == expected
+    assert [lateral.out_channels for lateral in model.decoder.laterals[1:]] == [64] * 4
+
+
 def test_published_refinenet_structure():
     with torch.device("meta"):
         model = refineseg.models.refinenet_resnet101()
