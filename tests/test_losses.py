@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from refineseg.training.losses import (
     LOSS_DESCRIPTIONS,
     LOSS_NAMES,
+    BoundaryCrossEntropyLoss,
     CombinedLoss,
     CrossEntropyLoss,
     DiceLoss,
@@ -60,9 +61,15 @@ LOSS_FACTORIES: dict[str, Callable[[], nn.Module]] = {
     "lovasz": LovaszSoftmaxLoss,
     "ohem": OhemCrossEntropyLoss,
     "ohem_weighted_keep_half": lambda: OhemCrossEntropyLoss(0.5, 0.5, torch.tensor([0.5, 2.0, 1.0])),
+    "boundary": BoundaryCrossEntropyLoss,
+    "boundary_weighted_radius_1": lambda: BoundaryCrossEntropyLoss(1, 2.0, torch.tensor([0.5, 2.0, 1.0])),
     "combined": lambda: build_loss("ce+0.5*dice+0.3*focal+0.2*lovasz"),
 }
 all_losses = pytest.mark.parametrize("make_loss", list(LOSS_FACTORIES.values()), ids=list(LOSS_FACTORIES))
+# the losses of each pixel alone: the same on any layout of the same pixels (the boundary loss
+# looks at each pixel's neighbours, so its ignored pixels are tested on their own below)
+PIXELWISE = {name: make for name, make in LOSS_FACTORIES.items() if not name.startswith("boundary")}
+pixelwise_losses = pytest.mark.parametrize("make_loss", list(PIXELWISE.values()), ids=list(PIXELWISE))
 
 
 # --- hand-computed values -------------------------------------------------------------------------
@@ -105,6 +112,43 @@ def test_ohem_keeps_the_hard_pixels_or_the_hardest_fraction() -> None:
     assert logits.grad is not None
     assert torch.equal(logits.grad[..., 0, :], torch.zeros(1, 3, 2))
     assert logits.grad[..., 1, :].abs().sum() > 0
+
+
+def test_boundary_weights_the_pixels_next_to_another_class() -> None:
+    logits = torch.randn(1, 3, 1, 6)
+    target = torch.tensor([[[0, 0, 0, 1, 1, 2]]])
+    losses = F.cross_entropy(logits, target, reduction="none").view(-1).tolist()
+    # radius 1: pixels 2-5 have another class beside them, 0 and 1 do not
+    expected = (losses[0] + losses[1] + 4 * sum(losses[2:])) / (2 + 4 * 4)
+    assert BoundaryCrossEntropyLoss(1, 3.0)(logits, target).item() == pytest.approx(expected, rel=1e-6)
+    # radius 2 reaches pixel 1 too; the class weights multiply the boundary's
+    weight = torch.tensor([0.5, 2.0, 1.0])
+    b = [1, 4, 4, 4, 4, 4]
+    w = [b[i] * weight[t].item() for i, t in enumerate(target.view(-1).tolist())]
+    expected = sum(wi * li for wi, li in zip(w, losses, strict=True)) / sum(w)
+    assert BoundaryCrossEntropyLoss(2, 3.0, weight)(logits, target).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_boundary_ignored_pixels_are_no_class_and_their_logits_do_not_matter() -> None:
+    target = torch.tensor([[[0, 0, 255, 1, 1], [0, 0, 255, 1, 1]]])
+    logits = torch.randn(1, 3, 2, 5)
+    wild = logits.clone()
+    wild[..., 2] = 100 * torch.randn(1, 3, 2)
+    loss = BoundaryCrossEntropyLoss(1, 4.0)
+    # the void column keeps classes 0 and 1 apart: no pixel has another class within 1 pixel
+    torch.testing.assert_close(loss(logits, target), CrossEntropyLoss()(logits, target))
+    torch.testing.assert_close(loss(wild, target), loss(logits, target))
+    # within 2 pixels they meet across it: columns 1 and 3 are near a boundary
+    assert BoundaryCrossEntropyLoss(2, 4.0)(logits, target) != CrossEntropyLoss()(logits, target)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_boundary_with_no_boost_is_cross_entropy_exactly(weighted: bool) -> None:
+    weight = torch.tensor([0.5, 2.0, 1.0]) if weighted else None
+    logits, target = torch.randn(2, 3, 4, 5), torch.randint(0, 3, (2, 4, 5))
+    torch.testing.assert_close(
+        BoundaryCrossEntropyLoss(2, 0.0, weight)(logits, target), CrossEntropyLoss(weight)(logits, target)
+    )
 
 
 def test_focal_hand_computed() -> None:
@@ -223,7 +267,7 @@ def test_lovasz_extension_equals_jaccard_loss_at_vertices() -> None:
 # --- ignore_index -------------------------------------------------------------------------------
 
 
-@all_losses
+@pixelwise_losses
 @pytest.mark.parametrize("ignore_index", [255, 1])
 def test_ignored_pixels_change_nothing(make_loss: Callable[[], nn.Module], ignore_index: int) -> None:
     loss_fn = make_loss()
@@ -323,6 +367,10 @@ def test_bad_parameters_raise() -> None:
         OhemCrossEntropyLoss(0.0)
     with pytest.raises(ValueError, match="min_kept"):
         OhemCrossEntropyLoss(min_kept=1.5)
+    with pytest.raises(ValueError, match="radius"):
+        BoundaryCrossEntropyLoss(0)
+    with pytest.raises(ValueError, match="boost"):
+        BoundaryCrossEntropyLoss(boost=-1.0)
     with pytest.raises(ValueError, match="at least one"):
         CombinedLoss([])
 
@@ -331,7 +379,7 @@ def test_bad_parameters_raise() -> None:
 
 
 def test_names_and_descriptions() -> None:
-    assert LOSS_NAMES == ("ce", "dice", "focal", "lovasz", "ohem")
+    assert LOSS_NAMES == ("ce", "dice", "focal", "lovasz", "ohem", "boundary")
     assert tuple(LOSS_DESCRIPTIONS) == LOSS_NAMES
     assert all(d and "\n" not in d for d in LOSS_DESCRIPTIONS.values())
 
@@ -398,11 +446,11 @@ def test_bad_specs_are_rejected_with_one_line(spec: str, bad: str) -> None:
     message = str(info.value)
     assert "\n" not in message
     assert bad in message
-    assert "ce, dice, focal, lovasz, ohem" in message
+    assert "ce, dice, focal, lovasz, ohem, boundary" in message
     assert "[WEIGHT*]NAME" in message
 
 
-@pytest.mark.parametrize("name", ["ce", "focal", "ohem"])
+@pytest.mark.parametrize("name", ["ce", "focal", "ohem", "boundary"])
 def test_pixels_only_of_zero_weight_classes_give_zero_not_nan(name: str) -> None:
     """Median-frequency weights are 0 for classes absent from train; a val batch of only those is 0."""
     logits = torch.randn(1, 3, 2, 2, requires_grad=True)

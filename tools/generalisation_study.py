@@ -59,6 +59,8 @@ BRANCHES: dict[str, dict[str, Any]] = {
     # a fifth RefineNet block on the encoder's 1/2 feature (32 channels), so the head predicts
     # at 1/2 instead of 1/4: a pole 4 pixels wide is 1 pixel wide at 1/4 (1.6x the FLOPs)
     "+ a 1/2-resolution level": {"model_options": {"batch_norm": True, "finest_reduction": 2}},
+    # cross entropy weighted 5x within 2 px of another class: outlines and thin objects
+    "+ boundary-weighted ce instead of ce": {"loss": "boundary+lovasz"},
 }
 VARIANTS.update({name: {**LITE2, **BN_LR, **change} for name, change in BRANCHES.items()})
 

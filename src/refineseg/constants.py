@@ -87,6 +87,7 @@ LOSS_DESCRIPTIONS: dict[str, str] = {
     "lovasz": "Lovasz-Softmax, a convex surrogate of per-class IoU, mean over present classes (class-balanced)",
     "ohem": "cross entropy on the hard pixels only: target probability under 0.7, at least the hardest fifth"
     " (uses --class-weights)",
+    "boundary": "cross entropy with the pixels within 2 px of another class weighted 5 times (uses --class-weights)",
 }
 
 # the reference implementations' model names -> refineseg builders (refineseg convert --arch)
