@@ -109,6 +109,18 @@ class _ClassWeightedLoss(nn.Module):
         raise NotImplementedError
 
 
+def _class_weighted_mean(
+    pixel_loss: Tensor, pixel_weight: Tensor, target: Tensor, valid: Tensor, weight: Tensor | None
+) -> Tensor:
+    """``sum(b * w * loss) / sum(b * w)``: each pixel's own weight ``b`` times its class's ``w``,
+    ``F.cross_entropy``'s weighted mean when every ``b`` is 1 (the losses that weigh pixels
+    differently, OHEM and the boundary loss, normalise like cross entropy). All four tensors
+    have one shape; ``pixel_weight`` is 0 at the invalid pixels."""
+    if weight is not None:
+        pixel_weight = pixel_weight * weight[torch.where(valid, target, 0)]
+    return (pixel_loss * pixel_weight).sum() / pixel_weight.sum().clamp_min(torch.finfo(torch.float32).tiny)
+
+
 class CrossEntropyLoss(_ClassWeightedLoss):
     """``F.cross_entropy`` with optional per-class ``weight`` (weighted mean over non-ignored pixels).
 
@@ -211,9 +223,7 @@ class OhemCrossEntropyLoss(_ClassWeightedLoss):
         # -log p > -log(threshold) <=> p < threshold: a pixel is kept if hard or among the k hardest
         cutoff = kth.clamp_max(-math.log(self.threshold))
         pixel_weight = (valid & (hardness >= cutoff)).float()
-        if weight is not None:
-            pixel_weight = pixel_weight * weight[torch.where(valid, target.reshape(-1), 0)]
-        return (pixel_loss * pixel_weight).sum() / pixel_weight.sum().clamp_min(torch.finfo(torch.float32).tiny)
+        return _class_weighted_mean(pixel_loss, pixel_weight, target.reshape(-1), valid, weight)
 
     def extra_repr(self) -> str:
         """``threshold`` and ``min_kept``, for ``repr``.
@@ -276,9 +286,7 @@ class BoundaryCrossEntropyLoss(_ClassWeightedLoss):
         valid = target != self.ignore_index
         pixel_loss = F.cross_entropy(logits, target, ignore_index=self.ignore_index, reduction="none")
         pixel_weight = valid.float() + self.boost * self._near_boundary(target).float()
-        if weight is not None:
-            pixel_weight = pixel_weight * weight[torch.where(valid, target, 0)]
-        return (pixel_loss * pixel_weight).sum() / pixel_weight.sum().clamp_min(torch.finfo(torch.float32).tiny)
+        return _class_weighted_mean(pixel_loss, pixel_weight, target, valid, weight)
 
     def extra_repr(self) -> str:
         """``radius`` and ``boost``, for ``repr``.
