@@ -29,6 +29,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "ce + dice": {"loss": "ce+dice"},
     "ce + lovasz": {"loss": "ce+lovasz"},
     "ohem + lovasz": {"loss": "ohem+lovasz"},
+    "boundary + lovasz": {"loss": "boundary+lovasz"},
 }
 
 
