@@ -85,13 +85,21 @@ def test_cross_entropy_hand_computed() -> None:
     assert CrossEntropyLoss(torch.tensor(w))(logits, target).item() == pytest.approx(expected, rel=1e-6)
 
 
+# OHEM keeping every pixel, the boundary loss with no boost: each weighs every pixel alike
+CROSS_ENTROPY_CASES = {
+    "ohem_keeping_every_pixel": lambda weight: OhemCrossEntropyLoss(1.0, 1.0, weight),
+    "boundary_with_no_boost": lambda weight: BoundaryCrossEntropyLoss(2, 0.0, weight),
+}
+
+
 @pytest.mark.parametrize("weighted", [False, True])
-def test_ohem_keeping_every_pixel_is_cross_entropy_exactly(weighted: bool) -> None:
+@pytest.mark.parametrize("make_loss", list(CROSS_ENTROPY_CASES.values()), ids=list(CROSS_ENTROPY_CASES))
+def test_reweighting_losses_at_their_limit_are_cross_entropy_exactly(
+    make_loss: Callable[[Tensor | None], nn.Module], weighted: bool
+) -> None:
     weight = torch.tensor([0.5, 2.0, 1.0]) if weighted else None
     logits, target = torch.randn(2, 3, 4, 5), torch.randint(0, 3, (2, 4, 5))
-    torch.testing.assert_close(
-        OhemCrossEntropyLoss(1.0, 1.0, weight)(logits, target), CrossEntropyLoss(weight)(logits, target)
-    )
+    torch.testing.assert_close(make_loss(weight)(logits, target), CrossEntropyLoss(weight)(logits, target))
 
 
 def test_ohem_keeps_the_hard_pixels_or_the_hardest_fraction() -> None:
@@ -140,15 +148,6 @@ def test_boundary_ignored_pixels_are_no_class_and_their_logits_do_not_matter() -
     torch.testing.assert_close(loss(wild, target), loss(logits, target))
     # within 2 pixels they meet across it: columns 1 and 3 are near a boundary
     assert BoundaryCrossEntropyLoss(2, 4.0)(logits, target) != CrossEntropyLoss()(logits, target)
-
-
-@pytest.mark.parametrize("weighted", [False, True])
-def test_boundary_with_no_boost_is_cross_entropy_exactly(weighted: bool) -> None:
-    weight = torch.tensor([0.5, 2.0, 1.0]) if weighted else None
-    logits, target = torch.randn(2, 3, 4, 5), torch.randint(0, 3, (2, 4, 5))
-    torch.testing.assert_close(
-        BoundaryCrossEntropyLoss(2, 0.0, weight)(logits, target), CrossEntropyLoss(weight)(logits, target)
-    )
 
 
 def test_focal_hand_computed() -> None:
