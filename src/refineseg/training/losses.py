@@ -271,9 +271,8 @@ class BoundaryCrossEntropyLoss(_ClassWeightedLoss):
         self.radius = int(radius)
         self.boost = float(boost)
 
-    def _near_boundary(self, target: Tensor) -> Tensor:
-        """Whether another labelled class lies within ``radius`` of each pixel, ``(N, H, W)``."""
-        valid = target != self.ignore_index
+    def _near_boundary(self, target: Tensor, valid: Tensor) -> Tensor:
+        """Whether another labelled class lies within ``radius`` of each ``valid`` pixel, ``(N, H, W)``."""
         labels = target.unsqueeze(1).float()
         # max-pooling finds the largest class label in each window and, on negated labels, the
         # smallest; ignored pixels take -inf in both, so they never count
@@ -285,7 +284,7 @@ class BoundaryCrossEntropyLoss(_ClassWeightedLoss):
     def _pixel_mean(self, logits: Tensor, target: Tensor, weight: Tensor | None) -> Tensor:
         valid = target != self.ignore_index
         pixel_loss = F.cross_entropy(logits, target, ignore_index=self.ignore_index, reduction="none")
-        pixel_weight = valid.float() + self.boost * self._near_boundary(target).float()
+        pixel_weight = valid.float() + self.boost * self._near_boundary(target, valid).float()
         return _class_weighted_mean(pixel_loss, pixel_weight, target, valid, weight)
 
     def extra_repr(self) -> str:
