@@ -3,7 +3,7 @@
     python tools/generalisation_study.py --root ../shared/datasets/camvid --output runs/generalisation --epochs 12
 
 CamVid's val split cannot answer this: its 101 images are frames of 0016E5, a sequence whose
-other frames are in train, and the shipped model scored 67.6% mIoU there but 60.1% on the
+other frames are in train, and the Lite0 model (shipped until b5ce831) scored 67.6% mIoU there but 60.1% on the
 held-out test sequences (0001TP's later frames and Seq05VD, not on these machines). So every
 variant here trains on ``train+val`` without the 101 frames of sequence 0006R0 (367 images,
 as many as train) and is evaluated on those 101 frames (``train:0006R0``): a whole sequence the
