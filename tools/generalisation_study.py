@@ -3,18 +3,17 @@
     python tools/generalisation_study.py --root ../shared/datasets/camvid --output runs/generalisation --epochs 12
 
 CamVid's val split cannot answer this: its 101 images are frames of 0016E5, a sequence whose
-other frames are in train, and the Lite0 model (shipped until b5ce831) scored 67.6% mIoU there but 60.1% on the
-held-out test sequences (0001TP's later frames and Seq05VD, not on these machines). So every
-variant here trains on ``train+val`` without the 101 frames of sequence 0006R0 (367 images,
-as many as train) and is evaluated on those 101 frames (``train:0006R0``): a whole sequence the
-model never saw, at full resolution (360x480), single scale, after the last epoch (no epoch
-is picked on it). Each variant changes the previous shipped recipe
+other frames are in train, and the Lite0 model (shipped until b5ce831) scored 67.6% mIoU there
+but 60.1% on the held-out test sequences (0001TP's later frames and Seq05VD, not on these
+machines). So every variant here trains on ``train+val`` without the 101 frames of sequence
+0006R0 (367 images, as many as train) and is evaluated on those 101 frames (``train:0006R0``): a
+whole sequence the model never saw, at full resolution (360x480), single scale, after the last
+epoch (no epoch is picked on it). Each variant changes the previous shipped recipe
 (configs/camvid_refinenet_efficientnet_lite0.yaml) cumulatively, in the order listed, up to the
 batch-norm decoder row (the recipe of the shipped model's first stage); the rows after it each
 add one change to that row alone. One seed and ``--epochs`` epochs; the training time is this
-machine's wall clock. Finished variants are read back rather than trained again (``--only``
-runs some). The table is printed and written to OUTPUT/generalisation.md and .json.
-"""
+machine's wall clock. Finished variants are read back rather than trained again (``--only`` runs
+some). The table is printed and written to OUTPUT/generalisation.md and .json."""
 
 from __future__ import annotations
 
