@@ -57,6 +57,9 @@ def test_bad_input_is_one_line_naming_the_file(
     assert tool.main([f"x={other}"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and str(other) in err and "per_class_iou" in err
+    other.write_text("[1, 2]")
+    assert tool.main([f"x={other}"]) == 2
+    assert "not an object" in capsys.readouterr().err
     assert tool.main([str(other)]) == 2  # no LABEL=
     assert "expected LABEL=FILE" in capsys.readouterr().err
     a = _result(tmp_path, "a.json", [[1, 0, 0], [0, 1, 0], [0, 0, 1]])

@@ -39,6 +39,8 @@ def column(spec: str) -> tuple[str, dict[str, Any]]:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: cannot read a refineseg evaluate JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a refineseg evaluate JSON (a {type(data).__name__}, not an object)")
     missing = [key for key, _ in METRICS if key not in data] + ([] if "per_class_iou" in data else ["per_class_iou"])
     if missing:
         raise ValueError(f"{path}: not a refineseg evaluate JSON (no {', '.join(missing)})")
