@@ -56,6 +56,12 @@ def _cell(value: float | None, base: float | None, delta: bool) -> str:
     return text
 
 
+def _row(heading: str, values: list[float | None], delta: bool) -> str:
+    """One table row; with ``delta`` the later cells also give their difference from the first."""
+    cells = [_cell(value, values[0], delta and i > 0) for i, value in enumerate(values)]
+    return f"| {heading} | {' | '.join(cells)} |"
+
+
 def tables(columns: list[tuple[str, dict[str, Any]]], *, delta: bool = False) -> str:
     """The metric table and the class IoU table, Markdown, one column per result."""
     classes = list(columns[0][1]["per_class_iou"])
@@ -65,15 +71,9 @@ def tables(columns: list[tuple[str, dict[str, Any]]], *, delta: bool = False) ->
     heads = " | ".join(label for label, _ in columns)
     rule = "|---" * (len(columns) + 1) + "|"
     lines = [f"| metric (%) | {heads} |", rule]
-    for key, name in METRICS:
-        base = columns[0][1][key]
-        cells = [_cell(data[key], base, delta and i > 0) for i, (_, data) in enumerate(columns)]
-        lines.append(f"| {name} | {' | '.join(cells)} |")
+    lines += [_row(name, [data[key] for _, data in columns], delta) for key, name in METRICS]
     lines += ["", f"| class IoU (%) | {heads} |", rule]
-    for cls in classes:
-        base = columns[0][1]["per_class_iou"][cls]
-        cells = [_cell(data["per_class_iou"][cls], base, delta and i > 0) for i, (_, data) in enumerate(columns)]
-        lines.append(f"| {cls} | {' | '.join(cells)} |")
+    lines += [_row(cls, [data["per_class_iou"][cls] for _, data in columns], delta) for cls in classes]
     return "\n".join(lines)
 
 
